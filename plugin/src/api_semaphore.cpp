@@ -1,0 +1,382 @@
+// The external-semaphore entry points: validate every argument before touching anything,
+// then dispatch to the semaphore's backend or to a stream.
+#include <cstring>
+#include <vector>
+
+#include "context.h"
+#include "error.h"
+#include "fd_check.h"
+#include "semaphore.h"
+#include "stream.h"
+
+using namespace baton;
+
+namespace {
+
+const char* typeName(batonExternalSemaphoreHandleType t) {
+    switch (t) {
+        case batonExternalSemaphoreHandleTypeOpaqueFd: return "OpaqueFd";
+        case batonExternalSemaphoreHandleTypeOpaqueWin32: return "OpaqueWin32";
+        case batonExternalSemaphoreHandleTypeOpaqueWin32Kmt: return "OpaqueWin32Kmt";
+        case batonExternalSemaphoreHandleTypeD3D12Fence: return "D3D12Fence";
+        case batonExternalSemaphoreHandleTypeD3D11Fence: return "D3D11Fence";
+        case batonExternalSemaphoreHandleTypeNvSciSync: return "NvSciSync";
+        case batonExternalSemaphoreHandleTypeKeyedMutex: return "KeyedMutex";
+        case batonExternalSemaphoreHandleTypeKeyedMutexKmt: return "KeyedMutexKmt";
+        case batonExternalSemaphoreHandleTypeTimelineSemaphoreFd: return "TimelineSemaphoreFd";
+        case batonExternalSemaphoreHandleTypeTimelineSemaphoreWin32: return "TimelineSemaphoreWin32";
+    }
+    return "unknown";
+}
+
+// The seed's descriptor rules for the Windows types, then NotSupported: a descriptor that
+// would be wrong on Windows is InvalidValue here too.
+batonError_t checkWindowsDesc(const batonExternalSemaphoreHandleDesc& d) {
+    const bool kmt = d.type == batonExternalSemaphoreHandleTypeOpaqueWin32Kmt ||
+                     d.type == batonExternalSemaphoreHandleTypeKeyedMutexKmt;
+    const bool h = d.handle.win32.handle != nullptr, n = d.handle.win32.name != nullptr;
+    if (kmt && (!h || n))
+        return fail(batonErrorInvalidValue, "%s needs handle.win32.handle non-NULL and handle.win32.name NULL",
+                    typeName(d.type));
+    if (!kmt && h == n)
+        return fail(batonErrorInvalidValue, "%s needs exactly one of handle.win32.handle and handle.win32.name non-NULL",
+                    typeName(d.type));
+    return fail(batonErrorNotSupported, "%s is a Windows handle type; on Linux baton imports OpaqueFd, "
+                "TimelineSemaphoreFd and KeyedMutex fds", typeName(d.type));
+}
+
+bool kindOfType(batonExternalSemaphoreHandleType t, SemKind* kind) {
+    switch (t) {
+        case batonExternalSemaphoreHandleTypeOpaqueFd: *kind = SemKind::Binary; return true;
+        case batonExternalSemaphoreHandleTypeTimelineSemaphoreFd: *kind = SemKind::Timeline; return true;
+        case batonExternalSemaphoreHandleTypeKeyedMutex: *kind = SemKind::KeyedMutex; return true;
+        default: return false;
+    }
+}
+
+batonExternalSemaphoreHandleType typeOfKind(SemKind k) {
+    switch (k) {
+        case SemKind::Binary: return batonExternalSemaphoreHandleTypeOpaqueFd;
+        case SemKind::Timeline: return batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
+        case SemKind::KeyedMutex: return batonExternalSemaphoreHandleTypeKeyedMutex;
+    }
+    return batonExternalSemaphoreHandleTypeOpaqueFd;
+}
+
+Semaphore* lookupSemaphore(batonExternalSemaphore_t h) {
+    return static_cast<Semaphore*>(lookupHandle(h, ObjectType::Semaphore));
+}
+
+void adopt(Context* ctx, Semaphore* s, batonExternalSemaphore_t* out) {
+    registerHandle(s);
+    ctx->addChild(s);
+    *out = reinterpret_cast<batonExternalSemaphore_t>(s);
+}
+
+// Holds references taken while validating an array, released however the call ends.
+struct SemRefs {
+    Semaphore* inline_[16] = {};
+    std::vector<Semaphore*> heap;  // only for calls with more than 16 semaphores
+    Semaphore** sems = inline_;
+    unsigned count = 0;
+    explicit SemRefs(unsigned n) {
+        if (n > 16) {
+            heap.assign(n, nullptr);
+            sems = heap.data();
+        }
+    }
+    ~SemRefs() {
+        for (unsigned i = 0; i < count; ++i)
+            if (sems[i]) sems[i]->release();
+    }
+};
+
+batonError_t checkArrayArgs(const void* sems, const void* params, unsigned n, const char* fn) {
+    if (!sems) return fail(batonErrorInvalidValue, "%s: extSemArray is NULL", fn);
+    if (!params) return fail(batonErrorInvalidValue, "%s: paramsArray is NULL", fn);
+    if (n == 0) return fail(batonErrorInvalidValue, "%s: numExtSems is 0", fn);
+    return batonSuccess;
+}
+
+batonError_t lookupAll(const batonExternalSemaphore_t* arr, unsigned n, Stream* stream, SemRefs& refs, const char* fn) {
+    for (unsigned i = 0; i < n; ++i) {
+        Semaphore* s = lookupSemaphore(arr[i]);
+        refs.sems[i] = s;
+        refs.count = i + 1;
+        if (!s)
+            return fail(batonErrorInvalidResourceHandle, "%s: extSemArray[%u] (%p) is not a live baton semaphore", fn, i,
+                        static_cast<void*>(arr[i]));
+        if (s->ctx != stream->ctx)
+            return fail(batonErrorInvalidResourceHandle, "%s: extSemArray[%u] belongs to another context than the stream",
+                        fn, i);
+        if (s->kind == SemKind::KeyedMutex)
+            return fail(batonErrorNotSupported, "%s: keyed mutexes are not implemented yet", fn);
+    }
+    return batonSuccess;
+}
+
+// Pushes ops in chunks the ring can hold. Ownership of each op's reference moves to enqueue.
+batonError_t enqueueAll(Stream* stream, Op* ops, unsigned n) {
+    constexpr unsigned kChunk = 256;
+    for (unsigned i = 0; i < n; i += kChunk) {
+        unsigned c = n - i < kChunk ? n - i : kChunk;
+        batonError_t e = stream->enqueue(ops + i, c);
+        if (e != batonSuccess) {
+            for (unsigned j = i + c; j < n; ++j) ops[j].sem->release();
+            return e;
+        }
+    }
+    return batonSuccess;
+}
+
+}  // namespace
+
+extern "C" {
+
+BATON_API batonError_t batonImportExternalSemaphore(batonExternalSemaphore_t* extSem_out,
+                                                    const batonExternalSemaphoreHandleDesc* desc) {
+    if (!extSem_out) return fail(batonErrorInvalidValue, "batonImportExternalSemaphore: extSem_out is NULL");
+    if (!desc) return fail(batonErrorInvalidValue, "batonImportExternalSemaphore: semHandleDesc is NULL");
+    if (desc->flags) return fail(batonErrorInvalidValue, "semHandleDesc->flags must be 0 (got 0x%x)", desc->flags);
+    switch (desc->type) {
+        case batonExternalSemaphoreHandleTypeOpaqueWin32:
+        case batonExternalSemaphoreHandleTypeOpaqueWin32Kmt:
+        case batonExternalSemaphoreHandleTypeD3D12Fence:
+        case batonExternalSemaphoreHandleTypeD3D11Fence:
+        case batonExternalSemaphoreHandleTypeKeyedMutexKmt:
+        case batonExternalSemaphoreHandleTypeTimelineSemaphoreWin32:
+            return checkWindowsDesc(*desc);
+        case batonExternalSemaphoreHandleTypeNvSciSync:
+            return fail(batonErrorNotSupported, "NvSciSync handles are not supported");
+        default:
+            break;
+    }
+    SemKind kind;
+    if (!kindOfType(desc->type, &kind))
+        return fail(batonErrorInvalidValue, "semHandleDesc->type %d is not a handle type", static_cast<int>(desc->type));
+    const int fd = desc->handle.fd;
+    if (fd < 0) return fail(batonErrorInvalidValue, "semHandleDesc->handle.fd is %d", fd);
+
+    // Look before anything touches the fd: only baton's memfds and the driver's own kind of
+    // semaphore fd go further. On failure the fd stays open and the caller's.
+    FdClass cls = classifyFd(fd);
+    if (cls == FdClass::Closed) return fail(batonErrorInvalidResourceHandle, "fd %d is not an open file descriptor", fd);
+    Context* ctx = nullptr;
+    batonError_t e = currentContext(&ctx);
+    if (e != batonSuccess) return e;
+    Semaphore* s = nullptr;
+    if (cls == FdClass::BatonMemfd) {
+        e = Semaphore::importFd(ctx, kind, fd, true, &s);
+    } else if (kind == SemKind::KeyedMutex) {
+        e = fail(batonErrorInvalidResourceHandle, "fd %d is %s, not a baton keyed mutex", fd, fdClassName(cls));
+    } else if (!ctx->nativeSemaphoreFd) {
+        e = fail(batonErrorInvalidResourceHandle, "fd %d is %s; this device has no semaphore fds, so only baton's "
+                 "portable semaphores can be imported", fd, fdClassName(cls));
+    } else if ((e = checkNativeSemaphoreFd(fd, ctx->properties.vendorID)) == batonSuccess) {
+        e = Semaphore::importFd(ctx, kind, fd, false, &s);
+    }
+    if (e == batonSuccess) adopt(ctx, s, extSem_out);
+    ctx->release();
+    return e == batonSuccess ? ok() : e;
+}
+
+BATON_API batonError_t batonExportExternalSemaphore(int* fdOut, batonExternalSemaphore_t* extSemOut,
+                                                    const batonExternalSemaphoreExportDesc* desc) {
+    if (!fdOut || !extSemOut || !desc)
+        return fail(batonErrorInvalidValue, "batonExportExternalSemaphore: fdOut, extSemOut and desc must be non-NULL");
+    if (desc->flags & ~static_cast<unsigned>(batonExportFlagPortable))
+        return fail(batonErrorInvalidValue, "desc->flags has unknown bits 0x%x", desc->flags);
+    for (unsigned r : desc->reserved)
+        if (r) return fail(batonErrorInvalidValue, "desc->reserved must be zero");
+    SemKind kind;
+    if (!kindOfType(desc->type, &kind))
+        return fail(desc->type >= 1 && desc->type <= 10 ? batonErrorNotSupported : batonErrorInvalidValue,
+                    "baton exports OpaqueFd, TimelineSemaphoreFd and KeyedMutex, not %s", typeName(desc->type));
+    if (kind == SemKind::KeyedMutex)
+        return fail(batonErrorNotSupported, "keyed mutexes are not implemented yet");
+    if (kind == SemKind::Binary && desc->initialValue)
+        return fail(batonErrorInvalidValue, "a binary semaphore has no initial value (got %llu)", desc->initialValue);
+    Context* ctx = nullptr;
+    batonError_t e = currentContext(&ctx);
+    if (e != batonSuccess) return e;
+    Semaphore* s = nullptr;
+    e = Semaphore::exportNew(ctx, *desc, fdOut, &s);
+    if (e == batonSuccess) adopt(ctx, s, extSemOut);
+    ctx->release();
+    return e == batonSuccess ? ok() : e;
+}
+
+BATON_API batonError_t batonDestroyExternalSemaphore(batonExternalSemaphore_t extSem) {
+    if (!extSem) return ok();
+    auto* s = reinterpret_cast<Semaphore*>(extSem);
+    if (!unregisterHandle(s, ObjectType::Semaphore))
+        return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
+    s->ctx->removeChild(s);
+    s->release();  // in-flight operations hold their own references
+    return ok();
+}
+
+BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSemaphore_t* extSemArray,
+                                                          const batonExternalSemaphoreSignalParams* paramsArray,
+                                                          unsigned int numExtSems, batonStream_t stream) {
+    static const char* fn = "batonSignalExternalSemaphoresAsync";
+    batonError_t e = checkArrayArgs(extSemArray, paramsArray, numExtSems, fn);
+    if (e != batonSuccess) return e;
+    Stream* st = nullptr;
+    if ((e = resolveStream(stream, &st)) != batonSuccess) return e;
+    SemRefs refs(numExtSems);
+    e = lookupAll(extSemArray, numExtSems, st, refs, fn);
+    for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i) {
+        if (paramsArray[i].flags)
+            e = fail(batonErrorInvalidValue, "%s: paramsArray[%u].flags must be 0", fn, i);
+        else if (refs.sems[i]->kind == SemKind::Timeline && paramsArray[i].params.fence.value == 0)
+            e = fail(batonErrorInvalidValue, "%s: paramsArray[%u]: a timeline cannot be signaled to 0", fn, i);
+    }
+    // Timeline values: every one must be above what is signaled or pending (also earlier in
+    // this same array). Checked for all before any is reserved.
+    for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i) {
+        Semaphore* s = refs.sems[i];
+        if (s->kind != SemKind::Timeline) continue;
+        uint64_t v = paramsArray[i].params.fence.value, floor = s->pendingValue();
+        for (unsigned j = 0; j < i; ++j)
+            if (refs.sems[j] == s && paramsArray[j].params.fence.value > floor) floor = paramsArray[j].params.fence.value;
+        if (v <= floor)
+            e = fail(batonErrorInvalidValue, "%s: paramsArray[%u].params.fence.value %llu is not above %llu, the highest "
+                     "value signaled or pending", fn, i, static_cast<unsigned long long>(v),
+                     static_cast<unsigned long long>(floor));
+    }
+    for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i)
+        if (refs.sems[i]->kind == SemKind::Timeline) e = refs.sems[i]->reserveSignal(paramsArray[i].params.fence.value);
+    if (e != batonSuccess) {
+        st->release();
+        return e;
+    }
+    Op inlineOps[16];
+    std::vector<Op> heapOps;
+    Op* ops = inlineOps;
+    if (numExtSems > 16) {
+        heapOps.resize(numExtSems);
+        ops = heapOps.data();
+    }
+    for (unsigned i = 0; i < numExtSems; ++i) {
+        Semaphore* s = refs.sems[i];
+        Op& op = ops[i];
+        op = Op{};
+        op.kind = OpKind::Signal;
+        op.sem = s;
+        op.value = paramsArray[i].params.fence.value;
+        op.proxyValue = s->native() ? 0 : s->kind == SemKind::Timeline ? op.value : s->nextBinaryProxyValue();
+        refs.sems[i] = nullptr;  // the op owns the reference now
+    }
+    e = enqueueAll(st, ops, numExtSems);
+    st->release();
+    return e == batonSuccess ? ok() : e;
+}
+
+BATON_API batonError_t batonWaitExternalSemaphoresAsync(const batonExternalSemaphore_t* extSemArray,
+                                                        const batonExternalSemaphoreWaitParams* paramsArray,
+                                                        unsigned int numExtSems, batonStream_t stream) {
+    static const char* fn = "batonWaitExternalSemaphoresAsync";
+    batonError_t e = checkArrayArgs(extSemArray, paramsArray, numExtSems, fn);
+    if (e != batonSuccess) return e;
+    Stream* st = nullptr;
+    if ((e = resolveStream(stream, &st)) != batonSuccess) return e;
+    SemRefs refs(numExtSems);
+    e = lookupAll(extSemArray, numExtSems, st, refs, fn);
+    for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i)
+        if (paramsArray[i].flags) e = fail(batonErrorInvalidValue, "%s: paramsArray[%u].flags must be 0", fn, i);
+    if (e != batonSuccess) {
+        st->release();
+        return e;
+    }
+    Op inlineOps[16];
+    std::vector<Op> heapOps;
+    Op* ops = inlineOps;
+    if (numExtSems > 16) {
+        heapOps.resize(numExtSems);
+        ops = heapOps.data();
+    }
+    for (unsigned i = 0; i < numExtSems; ++i) {
+        Op& op = ops[i];
+        op = Op{};
+        op.kind = OpKind::Wait;
+        op.sem = refs.sems[i];
+        op.value = paramsArray[i].params.fence.value;
+        refs.sems[i] = nullptr;
+    }
+    e = enqueueAll(st, ops, numExtSems);
+    st->release();
+    return e == batonSuccess ? ok() : e;
+}
+
+BATON_API batonError_t batonExternalSemaphoreGetInfo(batonExternalSemaphore_t extSem, batonExternalSemaphoreInfo* info) {
+    if (!info) return fail(batonErrorInvalidValue, "batonExternalSemaphoreGetInfo: info is NULL");
+    Semaphore* s = lookupSemaphore(extSem);
+    if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
+    std::memset(info, 0, sizeof *info);
+    info->type = typeOfKind(s->kind);
+    info->backend = s->shared ? batonSemaphoreBackendPortable : batonSemaphoreBackendNative;
+    info->currentValue = s->currentValue();
+    info->pendingValue = s->pendingValue();
+    if (s->shared) std::memcpy(info->id, s->shared->s().id, sizeof info->id);
+    s->release();
+    return ok();
+}
+
+BATON_API batonError_t batonExternalSemaphoreHostWait(batonExternalSemaphore_t extSem, unsigned long long value,
+                                                      uint64_t timeoutNs) {
+    Semaphore* s = lookupSemaphore(extSem);
+    if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
+    batonError_t e = s->kind == SemKind::KeyedMutex
+                         ? fail(batonErrorNotSupported, "a keyed mutex is acquired on a stream, not waited on the host")
+                         : s->hostWait(value, timeoutNs);
+    s->release();
+    return e == batonSuccess ? ok() : e;
+}
+
+BATON_API batonError_t batonGetWaitSubmitInfo(batonExternalSemaphore_t extSem, unsigned long long value,
+                                              VkPipelineStageFlags2 stageMask, VkSemaphoreSubmitInfo* info) {
+    if (!info) return fail(batonErrorInvalidValue, "batonGetWaitSubmitInfo: info is NULL");
+    Semaphore* s = lookupSemaphore(extSem);
+    if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
+    batonError_t e = batonSuccess;
+    VkSemaphore vk = s->vk;
+    if (s->kind == SemKind::KeyedMutex || (s->shared && s->kind == SemKind::Binary)) {
+        e = fail(batonErrorNotSupported, "only timelines and native binary semaphores can be waited in a renderer's submit");
+    } else if (s->shared) {
+        const SharedLayout& st = s->shared->s();
+        if (s->ctx->queueShared && st.value.load() < value && st.submitted.load() < value)
+            e = fail(batonErrorNotReady, "no signal of %llu has been submitted yet; on a shared queue the wait would "
+                     "stall the queue that has to run it", value);
+        else if ((e = s->startMirror()) == batonSuccess)
+            vk = s->waitProxy;
+    }
+    if (e == batonSuccess)
+        *info = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, vk, s->kind == SemKind::Timeline ? value : 0, stageMask, 0};
+    s->release();
+    return e == batonSuccess ? ok() : e;
+}
+
+BATON_API batonError_t batonGetSignalSubmitInfo(batonExternalSemaphore_t extSem, unsigned long long value,
+                                                VkPipelineStageFlags2 stageMask, VkSemaphoreSubmitInfo* info) {
+    if (!info) return fail(batonErrorInvalidValue, "batonGetSignalSubmitInfo: info is NULL");
+    Semaphore* s = lookupSemaphore(extSem);
+    if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
+    batonError_t e = batonSuccess;
+    VkSemaphore vk = s->vk;
+    if (s->kind == SemKind::KeyedMutex || (s->shared && s->kind == SemKind::Binary)) {
+        e = fail(batonErrorNotSupported, "only timelines and native binary semaphores can be signaled by a renderer's submit");
+    } else if (s->kind == SemKind::Timeline && value == 0) {
+        e = fail(batonErrorInvalidValue, "a timeline cannot be signaled to 0");
+    } else if (s->kind == SemKind::Timeline && (e = s->reserveSignal(value)) == batonSuccess && s->shared) {
+        vk = s->signalProxy;
+        s->shared->markSubmitted(value);  // the renderer submits it next
+        s->queuePublish(value, value);
+    }
+    if (e == batonSuccess)
+        *info = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, vk, s->kind == SemKind::Timeline ? value : 0, stageMask, 0};
+    s->release();
+    return e == batonSuccess ? ok() : e;
+}
+
+}  // extern "C"

@@ -1,0 +1,274 @@
+#include "semaphore.h"
+
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
+
+#include "context.h"
+#include "error.h"
+
+namespace baton {
+namespace {
+
+VkResult createTimeline(Context* ctx, uint64_t initial, VkSemaphore* out) {
+    VkSemaphoreTypeCreateInfo type{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO, nullptr, VK_SEMAPHORE_TYPE_TIMELINE,
+                                   initial};
+    VkSemaphoreCreateInfo ci{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, &type};
+    return ctx->vkd.vkCreateSemaphore(ctx->device, &ci, nullptr, out);
+}
+
+VkResult createExportable(Context* ctx, SemKind kind, uint64_t initial, VkSemaphore* out) {
+    VkExportSemaphoreCreateInfo exp{VK_STRUCTURE_TYPE_EXPORT_SEMAPHORE_CREATE_INFO, nullptr,
+                                    VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_OPAQUE_FD_BIT};
+    VkSemaphoreTypeCreateInfo type{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO, &exp,
+                                   kind == SemKind::Timeline ? VK_SEMAPHORE_TYPE_TIMELINE : VK_SEMAPHORE_TYPE_BINARY,
+                                   kind == SemKind::Timeline ? initial : 0};
+    VkSemaphoreCreateInfo ci{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, &type};
+    return ctx->vkd.vkCreateSemaphore(ctx->device, &ci, nullptr, out);
+}
+
+SharedKind sharedKind(SemKind k) {
+    switch (k) {
+        case SemKind::Binary: return SharedKind::Binary;
+        case SemKind::Timeline: return SharedKind::Timeline;
+        case SemKind::KeyedMutex: return SharedKind::KeyedMutex;
+    }
+    return SharedKind::Timeline;
+}
+
+}  // namespace
+
+Semaphore::~Semaphore() {
+    stopping_.store(true);
+    if (publisher_.joinable()) {
+        {
+            std::lock_guard lock(publishMutex_);
+        }
+        publishCv_.notify_all();
+        VkSemaphoreSignalInfo wake{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO, nullptr, wakeProxy, 1};
+        ctx->vkd.vkSignalSemaphore(ctx->device, &wake);
+        publisher_.join();
+    }
+    if (mirror_.joinable()) {
+        shared->wakeAll();
+        mirror_.join();
+    }
+    for (VkSemaphore s : {vk, signalProxy, waitProxy, wakeProxy})
+        if (s) ctx->vkd.vkDestroySemaphore(ctx->device, s, nullptr);
+}
+
+batonError_t Semaphore::createProxies() {
+    uint64_t initial = kind == SemKind::Timeline ? shared->s().value.load() : 0;
+    VkResult r = createTimeline(ctx, initial, &signalProxy);
+    if (r == VK_SUCCESS) r = createTimeline(ctx, 0, &wakeProxy);
+    if (r != VK_SUCCESS) return failVk(r, "vkCreateSemaphore (portable proxy)");
+    try {
+        publisher_ = std::thread([this] { publisherLoop(); });
+    } catch (const std::system_error& e) {
+        return fail(batonErrorOperatingSystem, "cannot start the publisher thread: %s", e.what());
+    }
+    return batonSuccess;
+}
+
+batonError_t Semaphore::exportNew(Context* ctx, const batonExternalSemaphoreExportDesc& desc, int* fdOut,
+                                  Semaphore** out) {
+    SemKind kind = desc.type == batonExternalSemaphoreHandleTypeTimelineSemaphoreFd ? SemKind::Timeline
+                   : desc.type == batonExternalSemaphoreHandleTypeKeyedMutex       ? SemKind::KeyedMutex
+                                                                                    : SemKind::Binary;
+    std::unique_ptr<Semaphore> s(new Semaphore(ctx, kind));
+    const bool portable = kind == SemKind::KeyedMutex || !ctx->nativeSemaphoreFd || (desc.flags & batonExportFlagPortable);
+    if (!portable) {
+        VkResult r = createExportable(ctx, kind, desc.initialValue, &s->vk);
+        if (r != VK_SUCCESS) return failVk(r, "vkCreateSemaphore (exportable)");
+        VkSemaphoreGetFdInfoKHR gi{VK_STRUCTURE_TYPE_SEMAPHORE_GET_FD_INFO_KHR, nullptr, s->vk,
+                                   VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_OPAQUE_FD_BIT};
+        int fd = -1;
+        r = ctx->vkd.vkGetSemaphoreFdKHR(ctx->device, &gi, &fd);
+        if (r != VK_SUCCESS) return failVk(r, "vkGetSemaphoreFdKHR");
+        s->localPending.store(desc.initialValue);
+        *fdOut = fd;
+        *out = s.release();
+        return batonSuccess;
+    }
+    s->shared = std::make_unique<SharedState>();
+    batonError_t e = s->shared->create(sharedKind(kind), kind == SemKind::KeyedMutex ? desc.initialKey : desc.initialValue);
+    if (e != batonSuccess) return e;
+    if (kind != SemKind::KeyedMutex && (e = s->createProxies()) != batonSuccess) return e;
+    int fd = s->shared->exportFd();
+    if (fd < 0) return fail(batonErrorOperatingSystem, "dup of the memfd failed: %s", strerror(errno));
+    *fdOut = fd;
+    *out = s.release();
+    return batonSuccess;
+}
+
+batonError_t Semaphore::importFd(Context* ctx, SemKind kind, int fd, bool portable, Semaphore** out) {
+    std::unique_ptr<Semaphore> s(new Semaphore(ctx, kind));
+    if (portable) {
+        s->shared = std::make_unique<SharedState>();
+        batonError_t e = s->shared->open(fd, sharedKind(kind));
+        if (e != batonSuccess) {
+            s->shared.reset();
+            return e;
+        }
+        if (kind != SemKind::KeyedMutex && (e = s->createProxies()) != batonSuccess) {
+            s->shared->releaseFd();  // failure: the fd goes back to the caller, open
+            return e;
+        }
+        *out = s.release();
+        return batonSuccess;
+    }
+    // Native: the caller (api) has already refused fds that are not the driver's.
+    VkSemaphoreTypeCreateInfo type{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO, nullptr,
+                                   kind == SemKind::Timeline ? VK_SEMAPHORE_TYPE_TIMELINE : VK_SEMAPHORE_TYPE_BINARY, 0};
+    VkSemaphoreCreateInfo ci{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, &type};
+    VkResult r = ctx->vkd.vkCreateSemaphore(ctx->device, &ci, nullptr, &s->vk);
+    if (r != VK_SUCCESS) return failVk(r, "vkCreateSemaphore (import target)");
+    VkImportSemaphoreFdInfoKHR ii{VK_STRUCTURE_TYPE_IMPORT_SEMAPHORE_FD_INFO_KHR, nullptr, s->vk, 0,
+                                  VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_OPAQUE_FD_BIT, fd};
+    r = ctx->vkd.vkImportSemaphoreFdKHR(ctx->device, &ii);
+    if (r != VK_SUCCESS) return failVk(r, "vkImportSemaphoreFdKHR");  // fd still the caller's
+    // Success: the driver owns fd now.
+    if (kind == SemKind::Timeline) {
+        uint64_t v = 0;
+        ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, s->vk, &v);
+        s->localPending.store(v);
+    }
+    *out = s.release();
+    return batonSuccess;
+}
+
+batonError_t Semaphore::reserveSignal(uint64_t v) {
+    if (shared) {
+        uint64_t floor = 0;
+        if (!shared->reserve(v, &floor))
+            return fail(batonErrorInvalidValue,
+                        "timeline signal value %llu is not above %llu, the highest value signaled or pending",
+                        static_cast<unsigned long long>(v), static_cast<unsigned long long>(floor));
+        return batonSuccess;
+    }
+    uint64_t current = 0;
+    ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, vk, &current);
+    uint64_t p = localPending.load(std::memory_order_acquire);
+    for (;;) {
+        uint64_t floor = p > current ? p : current;
+        if (v <= floor)
+            return fail(batonErrorInvalidValue,
+                        "timeline signal value %llu is not above %llu, the highest value signaled or pending",
+                        static_cast<unsigned long long>(v), static_cast<unsigned long long>(floor));
+        if (localPending.compare_exchange_weak(p, v, std::memory_order_acq_rel)) return batonSuccess;
+    }
+}
+
+void Semaphore::queuePublish(uint64_t proxyValue, uint64_t value) {
+    std::unique_lock lock(publishMutex_);
+    // Bounded ring: if a thousand signals are in flight, wait for the GPU to retire some.
+    publishCv_.wait(lock, [&] { return publishTail_ - publishHead_ < kPublishRing || stopping_.load(); });
+    publishRing_[publishTail_ % kPublishRing] = {proxyValue, value};
+    ++publishTail_;
+    lock.unlock();
+    publishCv_.notify_all();
+}
+
+void Semaphore::publisherLoop() {
+    for (;;) {
+        PublishEntry e{};
+        {
+            std::unique_lock lock(publishMutex_);
+            publishCv_.wait(lock, [&] { return publishTail_ != publishHead_ || stopping_.load(); });
+            if (publishTail_ == publishHead_) return;  // stopping with nothing left to publish
+            e = publishRing_[publishHead_ % kPublishRing];
+        }
+        // Wait for the GPU to reach the signal, or for the destructor's wake-up.
+        VkSemaphore sems[2] = {signalProxy, wakeProxy};
+        uint64_t values[2] = {e.proxyValue, 1};
+        VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, VK_SEMAPHORE_WAIT_ANY_BIT, 2, sems, values};
+        VkResult r = ctx->vkd.vkWaitSemaphores(ctx->device, &wi, UINT64_MAX);
+        uint64_t reached = 0;
+        ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, signalProxy, &reached);
+        if (r != VK_SUCCESS || reached < e.proxyValue) {
+            if (stopping_.load()) return;  // destroyed with a signal that never reached the GPU
+            continue;
+        }
+        if (kind == SemKind::Timeline)
+            shared->publish(e.value);
+        else
+            shared->signalBinary();
+        {
+            std::lock_guard lock(publishMutex_);
+            ++publishHead_;
+        }
+        publishCv_.notify_all();
+    }
+}
+
+batonError_t Semaphore::startMirror() {
+    std::call_once(mirrorOnce_, [this] {
+        VkResult r = createTimeline(ctx, shared->s().value.load(), &waitProxy);
+        if (r != VK_SUCCESS) {
+            mirrorError_ = failVk(r, "vkCreateSemaphore (wait proxy)");
+            return;
+        }
+        try {
+            mirror_ = std::thread([this] { mirrorLoop(); });
+        } catch (const std::system_error& e) {
+            mirrorError_ = fail(batonErrorOperatingSystem, "cannot start the mirror thread: %s", e.what());
+        }
+    });
+    return mirrorError_;
+}
+
+void Semaphore::mirrorLoop() {
+    uint64_t mirrored = 0;
+    ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, waitProxy, &mirrored);
+    while (!stopping_.load()) {
+        uint32_t seen = shared->s().seq.load();
+        uint64_t v = shared->s().value.load();
+        if (v > mirrored) {
+            VkSemaphoreSignalInfo si{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO, nullptr, waitProxy, v};
+            if (ctx->vkd.vkSignalSemaphore(ctx->device, &si) != VK_SUCCESS) return;
+            mirrored = v;
+            continue;
+        }
+        shared->waitChange(seen, 0);
+    }
+}
+
+uint64_t Semaphore::currentValue() const {
+    if (shared) {
+        if (kind == SemKind::Binary) return shared->s().value.load() > shared->s().consumed.load() ? 1 : 0;
+        return shared->s().value.load();
+    }
+    uint64_t v = 0;
+    if (kind == SemKind::Timeline) ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, vk, &v);
+    return v;
+}
+
+uint64_t Semaphore::pendingValue() const {
+    if (shared) return kind == SemKind::Timeline ? shared->s().pending.load() : 0;
+    uint64_t c = currentValue(), p = localPending.load();
+    return p > c ? p : c;
+}
+
+batonError_t Semaphore::hostWait(uint64_t value, uint64_t timeoutNs) {
+    if (!shared) {
+        if (kind != SemKind::Timeline)
+            return fail(batonErrorNotSupported, "Vulkan cannot wait for a native binary semaphore on the host");
+        VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &vk, &value};
+        VkResult r = ctx->vkd.vkWaitSemaphores(ctx->device, &wi, timeoutNs);
+        if (r == VK_TIMEOUT) return fail(batonErrorTimeout, "timeline did not reach %llu in time",
+                                         static_cast<unsigned long long>(value));
+        return r == VK_SUCCESS ? batonSuccess : failVk(r, "vkWaitSemaphores");
+    }
+    uint64_t deadline = timeoutNs == UINT64_MAX ? 0 : monotonicNs() + timeoutNs;
+    if (deadline == 0 && timeoutNs != UINT64_MAX) deadline = 1;
+    for (;;) {
+        uint32_t seen = shared->s().seq.load();
+        bool reached = kind == SemKind::Timeline ? shared->s().value.load() >= value
+                                                 : shared->s().value.load() > shared->s().consumed.load();
+        if (reached) return batonSuccess;
+        if (timeoutNs == 0 || !shared->waitChange(seen, deadline))
+            return fail(batonErrorTimeout, "semaphore not reached within the timeout");
+    }
+}
+
+}  // namespace baton
