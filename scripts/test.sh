@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The README's test command. On a fresh Debian 12 machine: installs what is missing, builds
+# from scratch and runs every test through CTest with the Khronos validation layer on
+# (lavapipe where there is no GPU), then again under AddressSanitizer+UndefinedBehavior-
+# Sanitizer, then the concurrency tests under ThreadSanitizer.
+#   scripts/test.sh            all three
+#   scripts/test.sh --quick    the plain build only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+jobs=$(nproc)
+export BATON_VALIDATION=1
+
+run_suite() {  # name, cmake args..., then ctest args after --
+  local name=$1; shift
+  local cm=() ct=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do cm+=("$1"); shift; done
+  [ $# -gt 0 ] && shift && ct=("$@")
+  echo "=== $name"
+  cmake -S . -B "build/$name" -G Ninja "${cm[@]}" >/dev/null
+  cmake --build "build/$name" -j "$jobs"
+  (cd "build/$name" && ctest --output-on-failure -j "$jobs" --timeout 900 "${ct[@]}")
+}
+
+run_suite release -DCMAKE_BUILD_TYPE=RelWithDebInfo
+[ "${1:-}" = "--quick" ] && exit 0
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run_suite asan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=address,undefined -DBATON_BUILD_SANDBOX=OFF \
+  -DBATON_BUILD_BENCHMARKS=OFF -- -LE no_sanitizer
+export TSAN_OPTIONS=suppressions=$PWD/tests/sanitizers/tsan.supp:halt_on_error=1:second_deadlock_stack=1
+run_suite tsan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=thread -DBATON_BUILD_SANDBOX=OFF \
+  -DBATON_BUILD_BENCHMARKS=OFF -- -L concurrency

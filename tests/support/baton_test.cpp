@@ -1,0 +1,80 @@
+#include "baton_test.h"
+
+#include <cstdio>
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <limits.h>
+#include <unistd.h>
+
+namespace batontest {
+
+std::atomic<unsigned long long> g_validationErrors{0};
+
+void messageCallback(batonMessageSeverity severity, const char* message, void*) {
+    if (severity == batonMessageSeverityError) g_validationErrors.fetch_add(1);
+    if (severity >= batonMessageSeverityWarning)
+        std::fprintf(stderr, "[validation %s] %s\n", severity == batonMessageSeverityError ? "error" : "warning", message);
+}
+
+batonContextCreateInfo contextCreateInfo(unsigned flags) {
+    batonContextCreateInfo ci{};
+    ci.flags = flags | batonContextFlagValidation;
+    ci.messageCallback = messageCallback;
+    return ci;
+}
+
+unsigned long long validationErrorsSoFar() {
+    unsigned long long n = g_validationErrors.load();
+    batonContext_t def = nullptr;
+    // The default context exists once any test used it; asking creates it otherwise, which is harmless.
+    if (batonCtxGetCurrent(&def) == batonSuccess) {
+        unsigned long long d = 0;
+        if (batonContextGetMessageCount(def, batonMessageSeverityError, &d) == batonSuccess) n += d;
+    }
+    return n;
+}
+
+int openFdCount() {
+    int n = 0;
+    DIR* d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    while (dirent* e = readdir(d))
+        if (e->d_name[0] != '.') ++n;
+    closedir(d);
+    return n - 1;  // the directory's own fd
+}
+
+bool fdIsOpen(int fd) { return fcntl(fd, F_GETFD) != -1; }
+
+std::string helperPath(const char* name) {
+    char self[PATH_MAX] = {};
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string(".");
+    dir = dir.substr(0, dir.find_last_of('/'));
+    return dir + "/" + name;
+}
+
+namespace {
+
+// Fails any test during which a validation error was reported.
+class ValidationListener : public ::testing::EmptyTestEventListener {
+    unsigned long long before_ = 0;
+    void OnTestStart(const ::testing::TestInfo&) override { before_ = validationErrorsSoFar(); }
+    void OnTestEnd(const ::testing::TestInfo& info) override {
+        unsigned long long after = validationErrorsSoFar();
+        if (after != before_) {
+            std::fprintf(stderr, "%s.%s: %llu validation error(s) reported during the test\n", info.test_suite_name(),
+                         info.name(), after - before_);
+            ADD_FAILURE() << (after - before_) << " validation error(s) during the test";
+        }
+    }
+};
+
+}  // namespace
+
+void installValidationListener() {
+    ::testing::UnitTest::GetInstance()->listeners().Append(new ValidationListener);
+}
+
+}  // namespace batontest
