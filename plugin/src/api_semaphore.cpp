@@ -1,11 +1,13 @@
 // The external-semaphore entry points: validate every argument before touching anything,
 // then dispatch to the semaphore's backend or to a stream.
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "context.h"
 #include "error.h"
 #include "fd_check.h"
+#include "fd_probe.h"
 #include "semaphore.h"
 #include "stream.h"
 
@@ -172,7 +174,10 @@ BATON_API batonError_t batonImportExternalSemaphore(batonExternalSemaphore_t* ex
     } else if (!ctx->nativeSemaphoreFd) {
         e = fail(batonErrorInvalidResourceHandle, "fd %d is %s; this device has no semaphore fds, so only baton's "
                  "portable semaphores can be imported", fd, fdClassName(cls));
-    } else if ((e = checkNativeSemaphoreFd(fd, ctx->properties.vendorID)) == batonSuccess) {
+    } else if ((e = checkNativeSemaphoreFd(fd, ctx->properties.vendorID)) == batonSuccess &&
+               (cls != FdClass::NvidiaControl ||
+                (e = probeSemaphoreFd(fd, kind == SemKind::Timeline, ctx->deviceUUID)) == batonSuccess)) {
+        // Only now, with the fd known to be one the driver accepts, does the driver see it.
         e = Semaphore::importFd(ctx, kind, fd, false, &s);
     }
     if (e == batonSuccess) adopt(ctx, s, extSem_out);
@@ -233,11 +238,21 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
             e = fail(batonErrorInvalidValue, "%s: paramsArray[%u]: a timeline cannot be signaled to 0", fn, i);
     }
     // Timeline values: every one must be above what is signaled or pending (also earlier in
-    // this same array). Checked for all before any is reserved.
+    // this same array). Checked for all before any is reserved. The driver's counter is read
+    // once per semaphore (it is the costly part of a native signal call).
+    uint64_t currentInline[16];
+    std::vector<uint64_t> currentHeap;
+    uint64_t* current = currentInline;
+    if (numExtSems > 16) {
+        currentHeap.resize(numExtSems);
+        current = currentHeap.data();
+    }
     for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i) {
         Semaphore* s = refs.sems[i];
         if (s->kind != SemKind::Timeline) continue;
-        uint64_t v = paramsArray[i].params.fence.value, floor = s->pendingValue();
+        current[i] = s->native() ? s->currentValue() : UINT64_MAX;
+        uint64_t v = paramsArray[i].params.fence.value;
+        uint64_t floor = s->native() ? std::max<uint64_t>(current[i], s->localPending.load()) : s->pendingValue();
         for (unsigned j = 0; j < i; ++j)
             if (refs.sems[j] == s && paramsArray[j].params.fence.value > floor) floor = paramsArray[j].params.fence.value;
         if (v <= floor)
@@ -246,7 +261,8 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
                      static_cast<unsigned long long>(floor));
     }
     for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i)
-        if (refs.sems[i]->kind == SemKind::Timeline) e = refs.sems[i]->reserveSignal(paramsArray[i].params.fence.value);
+        if (refs.sems[i]->kind == SemKind::Timeline)
+            e = refs.sems[i]->reserveSignal(paramsArray[i].params.fence.value, current[i]);
     if (e != batonSuccess) {
         st->release();
         return e;

@@ -137,7 +137,7 @@ batonError_t Semaphore::importFd(Context* ctx, SemKind kind, int fd, bool portab
     return batonSuccess;
 }
 
-batonError_t Semaphore::reserveSignal(uint64_t v) {
+batonError_t Semaphore::reserveSignal(uint64_t v, uint64_t knownCurrent) {
     if (shared) {
         uint64_t floor = 0;
         if (!shared->reserve(v, &floor))
@@ -146,8 +146,8 @@ batonError_t Semaphore::reserveSignal(uint64_t v) {
                         static_cast<unsigned long long>(v), static_cast<unsigned long long>(floor));
         return batonSuccess;
     }
-    uint64_t current = 0;
-    ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, vk, &current);
+    uint64_t current = knownCurrent;
+    if (current == UINT64_MAX) ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, vk, &current);
     uint64_t p = localPending.load(std::memory_order_acquire);
     for (;;) {
         uint64_t floor = p > current ? p : current;

@@ -41,7 +41,8 @@ public:
     bool native() const { return vk != VK_NULL_HANDLE && !shared; }
 
     // Timeline: claims value v for a signal (strictly above every value signaled or pending).
-    batonError_t reserveSignal(uint64_t v);
+    // knownCurrent: the counter value the caller just read (native), so it is not read twice.
+    batonError_t reserveSignal(uint64_t v, uint64_t knownCurrent = UINT64_MAX);
     // Portable: the proxy value a GPU signal must reach for this signal to be published.
     uint64_t nextBinaryProxyValue() { return ++binaryProxyNext_; }
     // Portable: after a submission that signals signalProxy to proxyValue, publish `value`

@@ -85,6 +85,7 @@ private:
     static constexpr uint32_t kRing = 1024;
     Op ring_[kRing];
     uint64_t head_ = 0, tail_ = 0;
+    std::atomic<uint64_t> published_{0};  // tail_, readable without the lock (worker's spin)
     uint64_t headPoint_ = 0;  // submittedPoint when head_ last advanced
     std::mutex mutex_;
     std::condition_variable workCv_;      // worker waits for ops
