@@ -21,14 +21,17 @@ nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/gpu
 echo "=== ctest (NVIDIA driver, validation on)"
 (cd "$BUILD" && ctest --output-on-failure -j 8 --timeout 600 -LE gpu_skip) > "$OUT/ctest.log" 2>&1
 echo "ctest exit $?"; grep -E "tests passed|tests failed|Skipped|Failed|\*\*\*" "$OUT/ctest.log" | head -40
-(cd "$BUILD" && for t in tests/test_native; do [ -x "$t" ] && "$t" 2>&1 | grep -E "figure|OK|FAILED"; done) | tee "$OUT/native.log"
+(cd "$BUILD" && BATON_VALIDATION=0 tests/test_native 2>&1 | grep -E "figure|OK|FAILED" | sed 's/^/[no validation] /') | tee "$OUT/native.log"
 
 if command -v nvcc >/dev/null; then
   echo "=== CUDA interop"
   nvcc -O2 -std=c++17 -o "$OUT/cuda_interop" tests/gpu/cuda_interop.cu -Iplugin/include -I.gl/include \
        -L"$BUILD/plugin" -lbaton -Xlinker -rpath -Xlinker "$PWD/$BUILD/plugin" > "$OUT/nvcc.log" 2>&1 \
     || { echo "nvcc failed"; cat "$OUT/nvcc.log"; }
+  # Correctness with the validation layer on; figures from a second run with it off (the
+  # layer serialises driver calls behind global locks, so its timings mean nothing).
   [ -x "$OUT/cuda_interop" ] && "$OUT/cuda_interop" 2>&1 | tee "$OUT/cuda.log"
+  [ -x "$OUT/cuda_interop" ] && BATON_VALIDATION=0 "$OUT/cuda_interop" 2>&1 | grep -E "figure|round trip" | sed 's/^/[no validation] /' | tee -a "$OUT/cuda.log"
 else
   echo "=== CUDA interop skipped: nvcc not found"
 fi

@@ -1,17 +1,18 @@
 #include "stream.h"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "context.h"
 #include "error.h"
 #include "event.h"
 #include "semaphore.h"
+#include "shared_state.h"
 
 namespace baton {
 
 namespace {
-// About 20 us of polling on current x86 (pause is ~40-140 cycles).
-constexpr int kSpinIterations = 2000;
+
 inline void cpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -19,6 +20,19 @@ inline void cpuRelax() {
     std::atomic_signal_fence(std::memory_order_seq_cst);
 #endif
 }
+
+// How long a stream thread polls for the next op before sleeping. Calls often come in bursts
+// (wait, record, signal); a caller that finds the thread awake pays no wake-up syscall.
+// BATON_STREAM_SPIN_US overrides; off by default on machines with two cores or fewer, where
+// the spinning thread would take the core the caller needs.
+uint64_t spinNs() {
+    static const uint64_t ns = [] {
+        if (const char* v = std::getenv("BATON_STREAM_SPIN_US")) return std::strtoull(v, nullptr, 10) * 1000ull;
+        return std::thread::hardware_concurrency() > 2 ? 10000ull : 0ull;
+    }();
+    return ns;
+}
+
 }  // namespace
 
 batonError_t Stream::create(Context* ctx, Stream** out) {
@@ -226,8 +240,10 @@ void Stream::workerLoop() {
             // Spin briefly before sleeping: calls often come in bursts (wait, record, signal),
             // and a caller that finds this thread awake pays no wake-up syscall.
             const uint64_t seen = head_;  // head_ only moves on this thread
-            for (int i = 0; i < kSpinIterations && published_.load(std::memory_order_acquire) == seen; ++i)
-                cpuRelax();
+            if (const uint64_t spin = spinNs()) {
+                const uint64_t until = monotonicNs() + spin;
+                while (published_.load(std::memory_order_acquire) == seen && monotonicNs() < until) cpuRelax();
+            }
             lock.lock();
             if (head_ == tail_ && !closing_) {
                 workerSleeping_ = true;
