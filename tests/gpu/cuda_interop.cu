@@ -29,6 +29,26 @@
         }                                                                                \
     } while (0)
 
+// baton keeps CUDA's struct layouts and numbers: checked here against the real headers.
+#include <cstddef>
+static_assert(sizeof(batonExternalSemaphoreHandleDesc) == sizeof(cudaExternalSemaphoreHandleDesc), "HandleDesc size");
+static_assert(offsetof(batonExternalSemaphoreHandleDesc, flags) == offsetof(cudaExternalSemaphoreHandleDesc, flags), "flags");
+static_assert(sizeof(batonExternalSemaphoreSignalParams) == sizeof(cudaExternalSemaphoreSignalParams), "SignalParams size");
+static_assert(offsetof(batonExternalSemaphoreSignalParams, flags) == offsetof(cudaExternalSemaphoreSignalParams, flags), "flags");
+static_assert(offsetof(batonExternalSemaphoreSignalParams, params.keyedMutex.key) ==
+              offsetof(cudaExternalSemaphoreSignalParams, params.keyedMutex.key), "keyedMutex.key");
+static_assert(sizeof(batonExternalSemaphoreWaitParams) == sizeof(cudaExternalSemaphoreWaitParams), "WaitParams size");
+static_assert(offsetof(batonExternalSemaphoreWaitParams, params.keyedMutex.timeoutMs) ==
+              offsetof(cudaExternalSemaphoreWaitParams, params.keyedMutex.timeoutMs), "timeoutMs");
+static_assert((int)batonExternalSemaphoreHandleTypeTimelineSemaphoreWin32 == (int)cudaExternalSemaphoreHandleTypeTimelineSemaphoreWin32, "types");
+static_assert((int)batonExternalSemaphoreHandleTypeKeyedMutex == (int)cudaExternalSemaphoreHandleTypeKeyedMutex, "types");
+static_assert((int)batonErrorOperatingSystem == (int)cudaErrorOperatingSystem && (int)batonErrorTimeout == (int)cudaErrorTimeout &&
+              (int)batonErrorNotSupported == (int)cudaErrorNotSupported && (int)batonErrorNotReady == (int)cudaErrorNotReady &&
+              (int)batonErrorInvalidResourceHandle == (int)cudaErrorInvalidResourceHandle &&
+              (int)batonErrorIllegalState == (int)cudaErrorIllegalState && (int)batonErrorLaunchFailure == (int)cudaErrorLaunchFailure &&
+              (int)batonErrorNoDevice == (int)cudaErrorNoDevice && (int)batonErrorUnknown == (int)cudaErrorUnknown,
+              "error numbers");
+
 __global__ void stamp(unsigned* out, unsigned value) { out[threadIdx.x] = value; }
 
 struct HostCounter {
