@@ -70,8 +70,7 @@ batonError_t SharedState::create(SharedKind kind, uint64_t initial) {
         l->kmKey.store(initial, std::memory_order_relaxed);
     }
     // Magic last: a peer that maps a half-made state sees no magic and refuses it.
-    std::atomic_thread_fence(std::memory_order_release);
-    l->magic = kSharedMagic;
+    __atomic_store_n(&l->magic, kSharedMagic, __ATOMIC_RELEASE);
     fd_ = fd;
     layout_ = l;
     return batonSuccess;
@@ -81,7 +80,7 @@ batonError_t SharedState::open(int fd, SharedKind expected) {
     void* p = mmap(nullptr, kSharedSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) return fail(batonErrorInvalidResourceHandle, "fd %d cannot be mapped: %s", fd, strerror(errno));
     auto* l = static_cast<SharedLayout*>(p);
-    if (l->magic != kSharedMagic || l->version != kSharedVersion) {
+    if (__atomic_load_n(&l->magic, __ATOMIC_ACQUIRE) != kSharedMagic || l->version != kSharedVersion) {
         munmap(p, kSharedSize);
         return fail(batonErrorInvalidResourceHandle, "fd %d is a memfd but not a baton semaphore", fd);
     }
