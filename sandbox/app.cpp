@@ -271,6 +271,8 @@ int Session::run() {
     }
     const double duration = static_cast<double>(nowNs() - start) * 1e-9;
     const float* rect = panel.rect();
+    const float* crect = panel.controlsRect();
+    if (target.generation() > 1) telemetry_.swapchainRebuilds = target.generation() - 1;
     const VkExtent2D finalExtent = target.extent();
 
     teardownRing();
@@ -291,7 +293,10 @@ int Session::run() {
     run.durationS = duration;
     run.displayedSequence = lastSequence_;
     run.displayedAnimFrame = lastAnimFrame_;
-    for (int i = 0; i < 4; ++i) run.panelRect[i] = rect[i];
+    for (int i = 0; i < 4; ++i) {
+        run.panelRect[i] = rect[i];
+        run.controlsRect[i] = crect[i];
+    }
     run.ringRebuilds = ringRebuilds_;
     run.validationErrors = gpu_.validationErrors.load();
     run.validationWarnings = gpu_.validationWarnings.load();

@@ -102,6 +102,11 @@ void Panel::draw(const PanelInputs& in, Settings* settings, bool* paused, PanelA
     ImGui::Begin("controls", nullptr, ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse |
                                           ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_AlwaysAutoResize);
     controls(in, settings, paused, actions);
+    const ImVec2 cpos = ImGui::GetWindowPos(), csize = ImGui::GetWindowSize();
+    controlsRect_[0] = cpos.x;
+    controlsRect_[1] = cpos.y;
+    controlsRect_[2] = csize.x;
+    controlsRect_[3] = csize.y;
     ImGui::End();
 }
 

@@ -39,6 +39,7 @@ public:
     void draw(const PanelInputs& in, Settings* settings, bool* paused, PanelActions* actions);
     // Where the panel was drawn last (x, y, w, h), for tests.
     const float* rect() const { return rect_; }
+    const float* controlsRect() const { return controlsRect_; }
 
 private:
     void semaphoreSection(const PanelInputs& in);
@@ -49,6 +50,7 @@ private:
     void controls(const PanelInputs& in, Settings* s, bool* paused, PanelActions* a);
 
     float rect_[4] = {};
+    float controlsRect_[4] = {};
     std::vector<Span> spans_;
     std::vector<ValueSample> values_;
     std::vector<float> frameTimes_;

@@ -225,8 +225,10 @@ bool Renderer::begin(Target& target) {
         VK_CHECK(vkWaitSemaphores(gpu_.device, &wi, UINT64_MAX));
         collect(f);
     }
+    // Acquire first: it may recreate the swapchain, and the framebuffers must follow.
+    if (!target.acquire(static_cast<uint32_t>(next % kFramesInFlight), &current_, &acquireWait_)) return false;
     syncFramebuffers(target);
-    return target.acquire(static_cast<uint32_t>(next % kFramesInFlight), &current_, &acquireWait_);
+    return true;
 }
 
 void Renderer::submit(Target& target, const ConsumerFrame& frame, ImDrawData* draw, bool capture, double hostStallMs) {

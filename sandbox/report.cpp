@@ -66,6 +66,8 @@ bool writeReport(const std::string& path, const RunSummary& run, const Telemetry
                  static_cast<unsigned long long>(run.displayedAnimFrame));
     std::fprintf(f, "  \"panel_rect\": [%.1f, %.1f, %.1f, %.1f],\n", run.panelRect[0], run.panelRect[1],
                  run.panelRect[2], run.panelRect[3]);
+    std::fprintf(f, "  \"controls_rect\": [%.1f, %.1f, %.1f, %.1f],\n", run.controlsRect[0], run.controlsRect[1],
+                 run.controlsRect[2], run.controlsRect[3]);
     std::fprintf(f, "  \"validation_errors\": %u,\n  \"validation_warnings\": %u,\n  \"validation_known_false_positives\": %u,\n",
                  run.validationErrors, run.validationWarnings, run.validationSuppressed);
     std::fprintf(f, "  \"png\": \"%s\",\n  \"trace\": \"%s\",\n", escaped(run.pngPath).c_str(),

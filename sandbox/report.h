@@ -19,6 +19,7 @@ struct RunSummary {
     double durationS = 0;
     uint64_t displayedSequence = 0, displayedAnimFrame = 0;  // the frame in the last image
     float panelRect[4] = {};     // x, y, w, h of the panel window in the last image
+    float controlsRect[4] = {};  // x, y, w, h of the controls window
     uint64_t ringRebuilds = 0;
     unsigned validationErrors = 0, validationWarnings = 0, validationSuppressed = 0;
     std::string pngPath, tracePath;
