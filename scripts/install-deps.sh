@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config
       libvulkan-dev libvulkan-volk-dev vulkan-validationlayers mesa-vulkan-drivers vulkan-tools
-      glslc libglfw3-dev libimgui-dev libglm-dev
+      glslc libglfw3-dev libimgui-dev libstb-dev libglm-dev
       libgtest-dev libbenchmark-dev xvfb xauth python3)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,342 @@
+#include "app.h"
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <imgui.h>
+#include <backends/imgui_impl_vulkan.h>
+
+#include "attach.h"
+#include "gpu_clock.h"
+#include "handoff_ring.h"
+#include "panel.h"
+#include "png_writer.h"
+#include "producer.h"
+#include "renderer.h"
+#include "report.h"
+#include "trace.h"
+
+namespace sandbox {
+
+bool makeParentDirs(const std::string& path) {
+    for (size_t i = 1; i < path.size(); ++i)
+        if (path[i] == '/') mkdir(path.substr(0, i).c_str(), 0755);
+    return true;
+}
+
+namespace {
+
+constexpr uint64_t kResizeSettleNs = 150'000'000;  // rebuild the ring once a resize has settled
+
+// Everything that depends on the handoff: torn down and rebuilt together (ring depth,
+// backend or size changes). Setup-time work, never per frame.
+struct Pipeline {
+    std::unique_ptr<FrameRing> ring;
+    HandoffConfig config;
+};
+
+class Session {
+public:
+    Session(Gpu& gpu, Platform& platform, Options& options)
+        : gpu_(gpu), platform_(platform), options_(options), settings_(options.settings), clock_(gpu) {}
+
+    int run();
+
+private:
+    void buildRing(VkExtent2D extent);
+    void teardownRing();
+    void applyControls();
+    bool pickFrame(ConsumerFrame* frame, double* hostStallMs);
+    void progress(uint64_t frame, bool last);
+    void saveCapture(const std::string& path);
+
+    Gpu& gpu_;
+    Platform& platform_;
+    Options& options_;
+    Settings settings_;
+    bool paused_ = false;
+    GpuClock clock_;
+    Telemetry telemetry_;
+    ProducerControls controls_;
+    batonContext_t ctx_ = nullptr;
+    batonContextInfo ctxInfo_{};
+    std::unique_ptr<Renderer> renderer_;
+    std::unique_ptr<Producer> producer_;
+    std::unique_ptr<FrameRing> ring_;
+    uint64_t animBase_ = 0;
+    uint64_t ringRebuilds_ = 0;
+    uint64_t lastAnimFrame_ = 0, lastSequence_ = 0;
+    uint64_t lastProgressNs_ = 0;
+    uint64_t sizeChangedNs_ = 0;
+    std::string status_;
+    int screenshotCount_ = 0, traceCount_ = 0;
+};
+
+void Session::buildRing(VkExtent2D extent) {
+    HandoffConfig cfg;
+    cfg.depth = static_cast<uint32_t>(settings_.ringDepth);
+    cfg.extent = extent;
+    cfg.backend = settings_.backend == SemBackend::Native && ctxInfo_.nativeSemaphoreFd ? SemBackend::Native
+                                                                                         : SemBackend::Portable;
+    cfg.animBase = animBase_;
+    ring_ = std::make_unique<FrameRing>(gpu_, cfg);
+    renderer_->bindHandoff(*ring_);
+    producer_->start(*ring_);
+}
+
+void Session::teardownRing() {
+    if (!ring_) return;
+    // Stop the producer, let every slot go (so that no stream wait is left hanging), then
+    // wait for both sides before the images and semaphores go away.
+    const uint64_t last = producer_->stop();
+    VkSemaphoreSubmitInfo release{};
+    if (ring_->releaseAll(last, &release)) renderer_->submitSignal(release);
+    producer_->synchronize();
+    renderer_->waitIdle();
+    animBase_ += last;  // the animation continues where it was
+    ring_.reset();
+}
+
+void Session::applyControls() {
+    controls_.costMs = settings_.costMs;
+    controls_.delayMs = settings_.delayMs;
+    controls_.jitterMs = settings_.jitterMs;
+    controls_.paused = paused_;
+}
+
+// The consumer's side of the handoff. FIFO takes the next frame in order and blocks on the
+// host (bounded) when the producer has not even submitted it; mailbox takes the newest
+// completed frame and never blocks. Either re-shows the last frame when nothing is new.
+bool Session::pickFrame(ConsumerFrame* frame, double* hostStallMs) {
+    *hostStallMs = 0;
+    const PickMode mode = settings_.pick;
+    const uint64_t t0 = nowNs();
+    const uint64_t want = ring_->nextWanted();
+    if (telemetry_.consumerWants.load() != want) {
+        telemetry_.consumerWants = want;
+        telemetry_.consumerWantsSince = t0;
+    }
+    bool got = ring_->acquire(mode, frame);
+    if (mode == PickMode::Fifo && (!got || !frame->fresh) && !paused_) {
+        // Window: at most ~100 ms so that the panel stays live; headless: a second.
+        const uint64_t timeout = platform_.hasVsync() ? 100'000'000ull : 1'000'000'000ull;
+        ring_->waitReady(want, timeout);
+        got = ring_->acquire(mode, frame);
+        const uint64_t t1 = nowNs();
+        *hostStallMs = static_cast<double>(t1 - t0) * 1e-6;
+        if (*hostStallMs > 0.05) telemetry_.addSpan({t0, t1, want + animBase_, Lane::RendererHost, SpanKind::Wait});
+        if (got && !frame->fresh) telemetry_.waitTimeouts.fetch_add(1);
+    }
+    if (!got) return false;
+    if (frame->fresh) {
+        telemetry_.fresh.fetch_add(1);
+        telemetry_.drops.fetch_add(frame->dropped);
+    } else {
+        telemetry_.repeats.fetch_add(1);
+    }
+    return true;
+}
+
+void Session::progress(uint64_t frame, bool last) {
+    if (options_.quiet || platform_.hasVsync()) return;
+    const uint64_t now = nowNs();
+    const bool tty = isatty(STDERR_FILENO);
+    if (!last && now - lastProgressNs_ < (tty ? 1'000'000'000ull : 10'000'000'000ull)) return;
+    lastProgressNs_ = now;
+    const double secs = static_cast<double>(now - telemetry_.startNs.load()) * 1e-9;
+    const StallStats c = telemetry_.consumerStalls(), p = telemetry_.producerStalls();
+    std::fprintf(stderr, "%sframe %llu/%llu  %.1f fps  stalls: producer %.2f ms, consumer %.2f ms (mean)%s", tty ? "\r" : "",
+                 static_cast<unsigned long long>(frame), static_cast<unsigned long long>(options_.frames),
+                 secs > 0 ? static_cast<double>(frame) / secs : 0.0, p.count ? p.sumMs / static_cast<double>(p.count) : 0.0,
+                 c.count ? c.sumMs / static_cast<double>(c.count) : 0.0, last || !tty ? "\n" : "   ");
+}
+
+void Session::saveCapture(const std::string& path) {
+    std::vector<uint8_t> rgba;
+    uint32_t w = 0, h = 0;
+    renderer_->readCapture(rgba, &w, &h);
+    makeParentDirs(path);
+    if (writePng(path, rgba, w, h)) status_ = "saved " + path;
+    else status_ = "could not write " + path;
+}
+
+int Session::run() {
+    ctx_ = attachBaton(gpu_);
+    BATON_CHECK(batonContextGetInfo(ctx_, &ctxInfo_));
+    if (!ctxInfo_.nativeSemaphoreFd) settings_.backend = SemBackend::Portable;  // no driver fds (lavapipe)
+    Target& target = platform_.target();
+    ImGui::CreateContext();
+    ImGui::GetIO().IniFilename = nullptr;  // the panel lays itself out; settings live in our ini
+    ImGui::StyleColorsDark();
+    ImGuiStyle& style = ImGui::GetStyle();
+    style.WindowRounding = 6.0f;
+    style.FrameRounding = 3.0f;
+    style.GrabRounding = 3.0f;
+    platform_.initImGui();
+    renderer_ = std::make_unique<Renderer>(gpu_, clock_, telemetry_, target.format());
+    producer_ = std::make_unique<Producer>(gpu_, ctx_, clock_, telemetry_, controls_);
+    applyControls();
+    buildRing(target.extent());
+    platform_.setVsync(settings_.vsync);
+
+    Panel panel;
+    const bool headless = std::string(platform_.name()) == "headless";
+    uint64_t frame = 0;
+    uint64_t lastFrameNs = nowNs();
+    const uint64_t start = lastFrameNs;
+    while (options_.frames == 0 || frame < options_.frames) {
+        if (!platform_.pump()) break;
+        if (platform_.minimized()) continue;
+        if (options_.resizeAt && frame == options_.resizeAt) platform_.resize(options_.resizeWidth, options_.resizeHeight);
+
+        // Controls that need a new ring: depth, backend, or a settled new size.
+        const VkExtent2D extent = target.extent();
+        const HandoffConfig& cfg = ring_->config();
+        const bool sizeDiffers = extent.width != cfg.extent.width || extent.height != cfg.extent.height;
+        if (sizeDiffers && !sizeChangedNs_) sizeChangedNs_ = nowNs();
+        const bool wantNative = settings_.backend == SemBackend::Native && ctxInfo_.nativeSemaphoreFd;
+        if (static_cast<uint32_t>(settings_.ringDepth) != cfg.depth ||
+            wantNative != (cfg.backend == SemBackend::Native) ||
+            (sizeDiffers && nowNs() - sizeChangedNs_ > kResizeSettleNs)) {
+            teardownRing();
+            buildRing(extent);
+            ++ringRebuilds_;
+            sizeChangedNs_ = 0;
+        }
+        applyControls();
+
+        if (!renderer_->begin(target)) continue;  // minimised or swapchain being rebuilt
+        ConsumerFrame cf{};
+        double hostStallMs = 0;
+        if (!pickFrame(&cf, &hostStallMs)) cf = ConsumerFrame{};  // nothing produced yet: panel only
+        if (cf.sequence) {
+            lastAnimFrame_ = cf.animFrame;
+            lastSequence_ = cf.sequence;
+        }
+
+        const uint64_t now = nowNs();
+        const double dt = static_cast<double>(now - lastFrameNs) * 1e-9;
+        if (frame > 0) telemetry_.addFrameTime(dt * 1e3);
+        lastFrameNs = now;
+        platform_.newImGuiFrame(dt > 0 ? dt : 1.0 / 60.0);
+        ImGui_ImplVulkan_NewFrame();
+        ImGui::NewFrame();
+        PanelInputs in;
+        in.telemetry = &telemetry_;
+        in.handoff = ring_.get();
+        in.device = ctxInfo_.deviceName;
+        in.mode = platform_.name();
+        in.queueShared = gpu_.queueShared;
+        in.nativeAvailable = ctxInfo_.nativeSemaphoreFd;
+        in.vsyncAvailable = !headless;
+        in.backendInUse = ring_->config().backend;
+        in.animFrame = lastAnimFrame_;
+        in.burnLoops = producer_->burnLoops();
+        in.ringRebuilds = ringRebuilds_;
+        in.status = status_;
+        PanelActions actions;
+        const bool vsyncBefore = settings_.vsync;
+        panel.draw(in, &settings_, &paused_, &actions);
+        ImGui::Render();
+        if (settings_.vsync != vsyncBefore) platform_.setVsync(settings_.vsync);
+
+        const bool lastFrame = options_.frames && frame + 1 == options_.frames;
+        const bool capture = actions.screenshot || (lastFrame && !options_.pngPath.empty());
+        renderer_->submit(target, cf, ImGui::GetDrawData(), capture, hostStallMs);
+        if (actions.screenshot) saveCapture("sandbox-screenshot-" + std::to_string(++screenshotCount_) + ".png");
+        if (actions.trace) {
+            std::string path = "sandbox-trace-" + std::to_string(++traceCount_) + ".json";
+            status_ = writeTrace(path, telemetry_) ? "trace written to " + path : "could not write " + path;
+        }
+
+        // Semaphore values, one sample per frame.
+        SemaphoreView sems[2];
+        ring_->semaphores(sems, 2);
+        batonExternalSemaphoreInfo r{}, l{};
+        batonExternalSemaphoreGetInfo(sems[0].sem, &r);
+        batonExternalSemaphoreGetInfo(sems[1].sem, &l);
+        telemetry_.addValues({nowNs(), r.currentValue, r.pendingValue, l.currentValue, l.pendingValue});
+        ++frame;
+        progress(frame, lastFrame);
+        if (lastFrame && !options_.pngPath.empty()) saveCapture(options_.pngPath);
+        if (headless && options_.fps > 0) {
+            const uint64_t next = start + static_cast<uint64_t>(static_cast<double>(frame) * 1e9 / options_.fps);
+            const uint64_t t = nowNs();
+            if (next > t) std::this_thread::sleep_for(std::chrono::nanoseconds(next - t));
+        }
+    }
+    const double duration = static_cast<double>(nowNs() - start) * 1e-9;
+    const float* rect = panel.rect();
+    const float* crect = panel.controlsRect();
+    if (target.generation() > 1) telemetry_.swapchainRebuilds = target.generation() - 1;
+    const VkExtent2D finalExtent = target.extent();
+
+    teardownRing();
+    producer_.reset();
+    renderer_.reset();
+    platform_.shutdownImGui();
+    ImGui::DestroyContext();
+    BATON_CHECK(batonContextDestroy(ctx_));
+
+    RunSummary run;
+    run.mode = platform_.name();
+    run.device = ctxInfo_.deviceName;
+    run.queueShared = gpu_.queueShared;
+    run.nativeAvailable = ctxInfo_.nativeSemaphoreFd;
+    run.settings = settings_;
+    run.width = finalExtent.width;
+    run.height = finalExtent.height;
+    run.durationS = duration;
+    run.displayedSequence = lastSequence_;
+    run.displayedAnimFrame = lastAnimFrame_;
+    for (int i = 0; i < 4; ++i) {
+        run.panelRect[i] = rect[i];
+        run.controlsRect[i] = crect[i];
+    }
+    run.ringRebuilds = ringRebuilds_;
+    run.validationErrors = gpu_.validationErrors.load();
+    run.validationWarnings = gpu_.validationWarnings.load();
+    run.validationSuppressed = gpu_.validationSuppressed.load();
+    run.pngPath = options_.pngPath;
+    if (!options_.tracePath.empty()) {
+        makeParentDirs(options_.tracePath);
+        if (writeTrace(options_.tracePath, telemetry_)) run.tracePath = options_.tracePath;
+    }
+    if (!options_.reportPath.empty()) {
+        makeParentDirs(options_.reportPath);
+        if (!writeReport(options_.reportPath, run, telemetry_))
+            std::fprintf(stderr, "baton-sandbox: cannot write %s\n", options_.reportPath.c_str());
+    }
+    options_.settings = settings_;  // the window saves them
+    if (!options_.quiet) {
+        if (!options_.pngPath.empty()) std::printf("image:  %s\n", options_.pngPath.c_str());
+        if (!options_.reportPath.empty()) std::printf("report: %s\n", options_.reportPath.c_str());
+        if (!run.tracePath.empty()) std::printf("trace:  %s\n", run.tracePath.c_str());
+        std::printf("%llu frames in %.2f s on %s (%s timelines): consumer stall mean %.2f ms, producer stall mean %.2f ms\n",
+                    static_cast<unsigned long long>(telemetry_.presented.load()), duration, ctxInfo_.deviceName,
+                    backendName(settings_.backend == SemBackend::Native && ctxInfo_.nativeSemaphoreFd ? SemBackend::Native
+                                                                                                      : SemBackend::Portable),
+                    telemetry_.consumerStalls().count ? telemetry_.consumerStalls().sumMs /
+                                                            static_cast<double>(telemetry_.consumerStalls().count) : 0.0,
+                    telemetry_.producerStalls().count ? telemetry_.producerStalls().sumMs /
+                                                            static_cast<double>(telemetry_.producerStalls().count) : 0.0);
+    }
+    if (run.validationErrors) {
+        std::fprintf(stderr, "baton-sandbox: %u validation error(s) during the run\n", run.validationErrors);
+        return 3;
+    }
+    return 0;
+}
+
+}  // namespace
+
+int runApp(Gpu& gpu, Platform& platform, Options& options) {
+    Session s(gpu, platform, options);
+    return s.run();
+}
+
+}  // namespace sandbox

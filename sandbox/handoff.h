@@ -1,0 +1,72 @@
+// The seam between the producer (a baton stream) and the consumer (the renderer's graphics
+// queue). Today FrameRing (handoff_ring.h) implements it with a ring of images and two
+// baton timelines, "ready" and "released". baton's frame channel (baton_channel.h) will
+// implement the same interface, and so will a remote producer: a separate process that gets
+// the images (memory fds) and the two semaphores (their fds, exported here and closed for
+// now) over a Unix socket; only produceBegin/produceEnd move to that process.
+#pragma once
+
+#include <cstdint>
+
+#include <baton/baton.h>
+
+#include "vk.h"
+
+namespace sandbox {
+
+enum class PickMode : uint8_t { Fifo, Mailbox };           // next frame in order, or the newest
+enum class SemBackend : uint8_t { Native, Portable };      // baton backend of the two timelines
+
+struct HandoffConfig {
+    uint32_t depth = 3;             // images in the ring (>= 2)
+    VkExtent2D extent{1280, 720};   // size of each image
+    SemBackend backend = SemBackend::Portable;
+    uint64_t animBase = 0;          // animation frame of sequence number 0 (continuity across rebuilds)
+};
+
+// What the renderer shows this frame, with the semaphore infos for its vkQueueSubmit2.
+struct ConsumerFrame {
+    uint64_t sequence = 0;  // handoff sequence number (1, 2, ...); 0 = nothing produced yet
+    uint64_t animFrame = 0; // animation frame it holds (what the compute shader was given)
+    uint32_t slot = 0;
+    bool fresh = false;     // a new frame (else a repeat of the previous one: no waits, no signals)
+    bool readyDone = false; // its ready signal had already completed when picked (no GPU wait)
+    uint64_t dropped = 0;   // frames skipped over to get here (mailbox)
+    uint32_t waitCount = 0, signalCount = 0;
+    VkSemaphoreSubmitInfo waits[1]{};
+    VkSemaphoreSubmitInfo signals[1]{};
+};
+
+struct SemaphoreView {
+    const char* name;
+    batonExternalSemaphore_t sem;
+};
+
+class Handoff {
+public:
+    virtual ~Handoff() = default;
+    virtual const HandoffConfig& config() const = 0;
+    virtual VkImage image(uint32_t slot) const = 0;
+    virtual VkImageView view(uint32_t slot) const = 0;
+
+    // Producer side, enqueued on the producer's stream in stream order.
+    // Waits (on the stream) until the slot of `sequence` is free; returns the slot.
+    virtual batonError_t produceBegin(batonStream_t stream, uint64_t sequence, uint32_t* slot) = 0;
+    // Marks `sequence` ready once the stream's prior work completes.
+    virtual batonError_t produceEnd(batonStream_t stream, uint64_t sequence) = 0;
+    // Host wait until `sequence` is ready (the producer's throttle, a FIFO consumer's block).
+    virtual bool waitReady(uint64_t sequence, uint64_t timeoutNs) = 0;
+
+    // Consumer side: picks what to show. Returns false when nothing was ever produced.
+    // A fresh frame's infos must go into the caller's next vkQueueSubmit2.
+    virtual bool acquire(PickMode mode, ConsumerFrame* out) = 0;
+    // The sequence a FIFO consumer wants next (for its host wait and warnings).
+    virtual uint64_t nextWanted() const = 0;
+    // Teardown, after the producer stopped enqueuing: a signal info that releases every slot,
+    // for one last graphics submit (so that no stream waits forever). False: nothing to release.
+    virtual bool releaseAll(uint64_t lastEnqueued, VkSemaphoreSubmitInfo* signal) = 0;
+
+    virtual uint32_t semaphores(SemaphoreView* out, uint32_t max) const = 0;
+};
+
+}  // namespace sandbox

@@ -1,0 +1,59 @@
+// The Dear ImGui profiler panel: reads the telemetry and the semaphores, edits the
+// settings. Immediate mode: it owns no state but its scratch buffers and plot history.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <baton/baton.h>
+
+#include "handoff.h"
+#include "settings.h"
+#include "telemetry.h"
+
+namespace sandbox {
+
+struct PanelInputs {
+    const Telemetry* telemetry = nullptr;
+    Handoff* handoff = nullptr;
+    const char* device = "";
+    const char* mode = "";          // "window" / "headless"
+    bool queueShared = false;
+    bool nativeAvailable = false;
+    bool vsyncAvailable = false;
+    SemBackend backendInUse = SemBackend::Portable;
+    uint64_t animFrame = 0;
+    uint64_t burnLoops = 0;
+    uint64_t ringRebuilds = 0;
+    std::string status;              // last saved file, errors
+};
+
+struct PanelActions {
+    bool screenshot = false;
+    bool trace = false;
+};
+
+class Panel {
+public:
+    // Draws the panel; edits *settings and *paused in place.
+    void draw(const PanelInputs& in, Settings* settings, bool* paused, PanelActions* actions);
+    // Where the panel was drawn last (x, y, w, h), for tests.
+    const float* rect() const { return rect_; }
+    const float* controlsRect() const { return controlsRect_; }
+
+private:
+    void semaphoreSection(const PanelInputs& in);
+    void timelineSection(const PanelInputs& in);
+    void stallSection(const PanelInputs& in);
+    void frameSection(const PanelInputs& in);
+    void warnings(const PanelInputs& in);
+    void controls(const PanelInputs& in, Settings* s, bool* paused, PanelActions* a);
+
+    float rect_[4] = {};
+    float controlsRect_[4] = {};
+    std::vector<Span> spans_;
+    std::vector<ValueSample> values_;
+    std::vector<float> frameTimes_;
+};
+
+}  // namespace sandbox

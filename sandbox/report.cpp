@@ -1,0 +1,93 @@
+#include "report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+namespace sandbox {
+namespace {
+
+void stats(FILE* f, const char* name, const StallStats& s) {
+    std::fprintf(f,
+                 "  \"%s\": {\"count\": %llu, \"nonzero\": %llu, \"total\": %.3f, \"mean\": %.4f, \"p50\": %.4f, "
+                 "\"p95\": %.4f, \"max\": %.4f},\n",
+                 name, static_cast<unsigned long long>(s.count), static_cast<unsigned long long>(s.nonZero), s.sumMs,
+                 s.count ? s.sumMs / static_cast<double>(s.count) : 0.0, s.percentile(0.5), s.percentile(0.95), s.maxMs);
+}
+
+std::string escaped(const std::string& s) {
+    std::string o;
+    for (char c : s) {
+        if (c == '"' || c == '\\') o += '\\';
+        if (static_cast<unsigned char>(c) >= 0x20) o += c;
+    }
+    return o;
+}
+
+}  // namespace
+
+bool writeReport(const std::string& path, const RunSummary& run, const Telemetry& t) {
+    FILE* f = std::fopen(path.c_str(), "w");
+    if (!f) return false;
+    const Settings& s = run.settings;
+    std::vector<float> ft;
+    t.frameTimes(ft);
+    StallStats frameStats;
+    for (float v : ft) frameStats.add(v);
+    const uint64_t presented = t.presented.load(), produced = t.produced.load();
+    std::fprintf(f, "{\n  \"mode\": \"%s\",\n  \"device\": \"%s\",\n  \"queue_shared\": %s,\n  \"native_available\": %s,\n",
+                 run.mode.c_str(), escaped(run.device).c_str(), run.queueShared ? "true" : "false",
+                 run.nativeAvailable ? "true" : "false");
+    std::fprintf(f,
+                 "  \"settings\": {\"backend\": \"%s\", \"pick\": \"%s\", \"vsync\": %s, \"ring_depth\": %d, "
+                 "\"cost_ms\": %.3f, \"delay_ms\": %.3f, \"jitter_ms\": %.3f},\n",
+                 backendName(s.backend), pickName(s.pick), s.vsync ? "true" : "false", s.ringDepth, s.costMs, s.delayMs,
+                 s.jitterMs);
+    std::fprintf(f, "  \"width\": %u,\n  \"height\": %u,\n  \"duration_s\": %.4f,\n", run.width, run.height, run.durationS);
+    std::fprintf(f,
+                 "  \"frames\": %llu,\n  \"fresh\": %llu,\n  \"repeats\": %llu,\n  \"drops\": %llu,\n"
+                 "  \"wait_timeouts\": %llu,\n  \"enqueued\": %llu,\n  \"produced\": %llu,\n"
+                 "  \"swapchain_rebuilds\": %llu,\n  \"ring_rebuilds\": %llu,\n",
+                 static_cast<unsigned long long>(presented), static_cast<unsigned long long>(t.fresh.load()),
+                 static_cast<unsigned long long>(t.repeats.load()), static_cast<unsigned long long>(t.drops.load()),
+                 static_cast<unsigned long long>(t.waitTimeouts.load()), static_cast<unsigned long long>(t.enqueued.load()),
+                 static_cast<unsigned long long>(produced), static_cast<unsigned long long>(t.swapchainRebuilds.load()),
+                 static_cast<unsigned long long>(run.ringRebuilds));
+    const double dur = run.durationS > 0 ? run.durationS : 1;
+    std::fprintf(f, "  \"fps\": %.3f,\n  \"fresh_fps\": %.3f,\n", static_cast<double>(presented) / dur,
+                 static_cast<double>(t.fresh.load()) / dur);
+    stats(f, "frame_time_ms", frameStats);
+    stats(f, "producer_stall_ms", t.producerStalls());
+    stats(f, "consumer_stall_ms", t.consumerStalls());
+    std::fprintf(f, "  \"producer_gpu_ms\": %.4f,\n  \"producer_cost_ms\": %.4f,\n  \"graphics_gpu_ms\": %.4f,\n",
+                 t.producerGpuMs.load(), t.producerCostMs.load(), t.graphicsGpuMs.load());
+    std::fprintf(f, "  \"displayed\": {\"sequence\": %llu, \"anim_frame\": %llu},\n",
+                 static_cast<unsigned long long>(run.displayedSequence),
+                 static_cast<unsigned long long>(run.displayedAnimFrame));
+    std::fprintf(f, "  \"panel_rect\": [%.1f, %.1f, %.1f, %.1f],\n", run.panelRect[0], run.panelRect[1],
+                 run.panelRect[2], run.panelRect[3]);
+    std::fprintf(f, "  \"controls_rect\": [%.1f, %.1f, %.1f, %.1f],\n", run.controlsRect[0], run.controlsRect[1],
+                 run.controlsRect[2], run.controlsRect[3]);
+    std::fprintf(f, "  \"validation_errors\": %u,\n  \"validation_warnings\": %u,\n  \"validation_known_false_positives\": %u,\n",
+                 run.validationErrors, run.validationWarnings, run.validationSuppressed);
+    std::fprintf(f, "  \"png\": \"%s\",\n  \"trace\": \"%s\",\n", escaped(run.pngPath).c_str(),
+                 escaped(run.tracePath).c_str());
+    // Semaphore values over time: [ms since start, ready current, ready pending, released
+    // current, released pending], one row per renderer frame (the most recent 8192).
+    std::vector<ValueSample> values;
+    t.values(values);
+    std::fprintf(f, "  \"values_columns\": [\"t_ms\", \"ready_current\", \"ready_pending\", \"released_current\", "
+                    "\"released_pending\"],\n  \"values\": [");
+    const uint64_t t0 = t.startNs.load();
+    for (size_t i = 0; i < values.size(); ++i) {
+        const ValueSample& v = values[i];
+        std::fprintf(f, "%s\n    [%.3f, %llu, %llu, %llu, %llu]", i ? "," : "",
+                     static_cast<double>(v.t - std::min(v.t, t0)) * 1e-6, static_cast<unsigned long long>(v.readyCurrent),
+                     static_cast<unsigned long long>(v.readyPending), static_cast<unsigned long long>(v.releasedCurrent),
+                     static_cast<unsigned long long>(v.releasedPending));
+    }
+    std::fprintf(f, "\n  ]\n}\n");
+    return std::fclose(f) == 0;
+}
+
+}  // namespace sandbox

@@ -1,0 +1,19 @@
+#version 450
+// Producer: writes frame `frame` of the Julia animation into one image of the ring.
+#extension GL_GOOGLE_include_directive : require
+layout(local_size_x = 8, local_size_y = 8) in;
+layout(set = 0, binding = 0, rgba8) uniform writeonly image2D frameImage;
+layout(push_constant) uniform Push {
+    uint frame;
+    uint width;
+    uint height;
+} pc;
+
+#include "julia_common.glsl"
+
+void main() {
+    uvec2 pixel = gl_GlobalInvocationID.xy;
+    if (pixel.x >= pc.width || pixel.y >= pc.height) return;
+    vec3 rgb = juliaColor(pixel, uvec2(pc.width, pc.height), pc.frame);
+    imageStore(frameImage, ivec2(pixel), vec4(rgb, 1.0));
+}
