@@ -41,6 +41,9 @@ batonError_t checkCreateInfo(Context* ctx, const batonChannelCreateInfo& ci) {
         return fail(batonErrorInvalidValue, "consumerQueueFamily %u does not exist", ci.consumerQueueFamily);
     if (ci.backend == batonSemaphoreBackendNative && !ctx->nativeSemaphoreFd)
         return fail(batonErrorNotSupported, "the native backend was asked for, but the device has no semaphore fds");
+    if (ci.backend == batonSemaphoreBackendNative && ctx->queueShared)
+        return fail(batonErrorNotSupported, "the native backend cannot be used on a queue shared with the renderer: "
+                    "a GPU wait for a frame's release would block the queue that has to run it");
     if ((ci.flags & batonChannelFlagExportable) && (!ctx->externalMemoryFd || !ctx->vkd.vkGetMemoryFdKHR))
         return fail(batonErrorNotSupported, "exportable images need VK_KHR_external_memory_fd");
     return batonSuccess;

@@ -55,12 +55,15 @@ batonError_t Channel::create(Context* ctx, const batonChannelCreateInfo& info, C
     // The two timelines: baton semaphores, so both backends work and they can be shared.
     batonExternalSemaphoreExportDesc d{};
     d.type = batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
-    d.flags = info.backend == batonSemaphoreBackendPortable ? batonExportFlagPortable : 0;
+    // On a queue shared with the renderer, a native GPU wait for a "released" that the renderer
+    // has not submitted yet would block the very queue that must run it: there the portable
+    // backend, whose stream waits happen on the host, is the only safe choice.
+    const bool portable = info.backend == batonSemaphoreBackendPortable || ctx->queueShared;
+    d.flags = portable ? batonExportFlagPortable : 0;
     batonError_t e = Semaphore::exportNew(ctx, d, &ch->readyFd_, &ch->ready);
     if (e != batonSuccess) return bail(e);
     e = Semaphore::exportNew(ctx, d, &ch->releasedFd_, &ch->released);
     if (e != batonSuccess) return bail(e);
-    if (!ch->ready->native() && (e = ch->ready->startMirror()) != batonSuccess) return bail(e);
 
     ch->exportable_ = info.flags & batonChannelFlagExportable;
     if ((e = ch->createImages(ch->exportable_)) != batonSuccess) return bail(e);
@@ -366,7 +369,10 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
     out->image = images_[out->slot];
     out->layout = consumerLayout_;
     // With timestamps the wait covers every stage, so that the first one is taken after it.
-    out->wait = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, ready->native() ? ready->vk : ready->waitProxy, k,
+    // Portable: the producer is a stream of this process, whose GPU signal lands on the local
+    // signal proxy (proxy value == value for timelines). Waiting on it directly keeps the
+    // handoff GPU to GPU, with no host hop through the mirror thread.
+    out->wait = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, ready->native() ? ready->vk : ready->signalProxy, k,
                  timed ? VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT : waitStage, 0};
     VkImageMemoryBarrier2& b = out->acquireBarrier;
     b.sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2;

@@ -53,7 +53,8 @@ typedef struct batonChannelCreateInfo {
     VkExtent2D extent;              /**< Image size. */
     VkImageUsageFlags usage;        /**< Every use the producer and the consumer make of the images. */
     batonChannelPolicy policy;      /**< FIFO or mailbox. */
-    batonSemaphoreBackend backend;  /**< 0: native where the driver exports semaphore fds, else portable. */
+    batonSemaphoreBackend backend;  /**< 0: native where the driver exports semaphore fds and the renderer has a
+                                         queue of its own, else portable. Native on a shared queue: NotSupported. */
     VkImageLayout consumerLayout;   /**< Layout the consumer gets the image in (0: SHADER_READ_ONLY_OPTIMAL if
                                          sampled, else TRANSFER_SRC_OPTIMAL if a transfer source, else GENERAL). */
     uint32_t consumerQueueFamily;   /**< With batonChannelFlagConsumerQueueFamily: the consumer's queue family. */
