@@ -193,23 +193,24 @@ void ChannelHarness::consumeOne(batonChannel_t ch, const batonChannelFrame& f, H
     if (vr != VK_SUCCESS && res.firstError.empty()) res.firstError = "vkQueueSubmit2 failed";
 }
 
-HandoffResult ChannelHarness::run(batonChannel_t ch, batonStream_t stream, uint64_t frames, bool fifo) {
+HandoffResult ChannelHarness::run(batonChannel_t ch, batonStream_t stream, uint64_t frames, bool fifo, uint64_t first) {
     HandoffResult res;
     std::atomic<bool> producerFailed{false};
     std::string producerError;
     std::thread producer([&] {
         for (uint64_t i = 0; i < frames; ++i) {
             unsigned long long f = 0;
-            if (batonChannelProduceFrame(ch, stream, clearToFrameNumber, this, &f) != batonSuccess || f != i + 1) {
+            if (batonChannelProduceFrame(ch, stream, clearToFrameNumber, this, &f) != batonSuccess || f != first + i) {
                 producerError = batonGetLastErrorMessage();
                 producerFailed = true;
                 return;
             }
         }
     });
-    uint64_t last = 0;
+    uint64_t last = first - 1;
+    const uint64_t end = first + frames - 1;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
-    while (last < frames && !producerFailed && std::chrono::steady_clock::now() < deadline) {
+    while (last < end && !producerFailed && std::chrono::steady_clock::now() < deadline) {
         batonChannelFrame f{};
         batonError_t e = batonChannelAcquireFrame(ch, VK_PIPELINE_STAGE_2_COPY_BIT, &f);
         if (e == batonErrorNotReady) {

@@ -34,7 +34,8 @@ public:
     bool ok() const { return ok_; }
 
     // Produces `frames` frames on stream (a thread) while consuming them here.
-    HandoffResult run(batonChannel_t channel, batonStream_t stream, uint64_t frames, bool fifo);
+    // first: the number of the first frame this run produces (runs can continue a channel).
+    HandoffResult run(batonChannel_t channel, batonStream_t stream, uint64_t frames, bool fifo, uint64_t first = 1);
     // Waits until every consumer submission completed.
     void idle();
 
