@@ -25,6 +25,13 @@ using batontest::HandoffResult;
 
 namespace {
 
+// Synchronization validation for every context of this suite: the layer reads VK_LAYER_ENABLES
+// when an instance is created, so it is set before main() (unless the caller set it already).
+const bool g_syncValidationRequested = [] {
+    setenv("VK_LAYER_ENABLES", "VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT", 0);
+    return true;
+}();
+
 uint64_t framesFromEnv() {
     const char* v = std::getenv("BATON_CHANNEL_FRAMES");
     return v ? std::strtoull(v, nullptr, 10) : 10000;
@@ -150,9 +157,11 @@ void clearTwice(VkCommandBuffer cmd, VkImage image, unsigned long long frame, vo
 }  // namespace
 
 TEST(Channel, SynchronizationValidationIsOn) {
+    // Set at start-up (above); without it the handoff tests would prove less.
+    ASSERT_TRUE(g_syncValidationRequested);
     const char* enables = std::getenv("VK_LAYER_ENABLES");
-    if (!enables || !std::strstr(enables, "VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT"))
-        GTEST_SKIP() << "VK_LAYER_ENABLES does not ask for synchronization validation";
+    ASSERT_TRUE(enables && std::strstr(enables, "VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT"))
+        << "run this suite with VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT ";
     batonContextCreateInfo ci{};
     ci.flags = batonContextFlagValidation;
     ci.messageCallback = countHazards;  // not the suite's callback: these errors are expected
