@@ -30,4 +30,4 @@ run_suite asan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=address,undefined -DBAT
   -DBATON_BUILD_BENCHMARKS=OFF -- -LE no_sanitizer
 export TSAN_OPTIONS=suppressions=$PWD/tests/sanitizers/tsan.supp:halt_on_error=1:second_deadlock_stack=1
 run_suite tsan -DCMAKE_BUILD_TYPE=Debug -DBATON_SANITIZE=thread -DBATON_BUILD_SANDBOX=OFF \
-  -DBATON_BUILD_BENCHMARKS=OFF -- -L concurrency
+  -DBATON_BUILD_BENCHMARKS=OFF -- -L concurrency -LE no_sanitizer

@@ -10,6 +10,7 @@
 #include "fd_probe.h"
 #include "semaphore.h"
 #include "stream.h"
+#include "telemetry.h"
 
 using namespace baton;
 
@@ -225,6 +226,7 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
                                                           const batonExternalSemaphoreSignalParams* paramsArray,
                                                           unsigned int numExtSems, batonStream_t stream) {
     static const char* fn = "batonSignalExternalSemaphoresAsync";
+    const uint64_t t0 = apiClockStart();
     batonError_t e = checkArrayArgs(extSemArray, paramsArray, numExtSems, fn);
     if (e != batonSuccess) return e;
     Stream* st = nullptr;
@@ -285,6 +287,7 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
         refs.sems[i] = nullptr;  // the op owns the reference now
     }
     e = enqueueAll(st, ops, numExtSems);
+    noteApiCost(st->ctx, batonTelemetryApiSignal, t0);
     st->release();
     return e == batonSuccess ? ok() : e;
 }
@@ -293,6 +296,7 @@ BATON_API batonError_t batonWaitExternalSemaphoresAsync(const batonExternalSemap
                                                         const batonExternalSemaphoreWaitParams* paramsArray,
                                                         unsigned int numExtSems, batonStream_t stream) {
     static const char* fn = "batonWaitExternalSemaphoresAsync";
+    const uint64_t t0 = apiClockStart();
     batonError_t e = checkArrayArgs(extSemArray, paramsArray, numExtSems, fn);
     if (e != batonSuccess) return e;
     Stream* st = nullptr;
@@ -321,6 +325,7 @@ BATON_API batonError_t batonWaitExternalSemaphoresAsync(const batonExternalSemap
         refs.sems[i] = nullptr;
     }
     e = enqueueAll(st, ops, numExtSems);
+    noteApiCost(st->ctx, batonTelemetryApiWait, t0);
     st->release();
     return e == batonSuccess ? ok() : e;
 }

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "stream.h"
+#include "telemetry.h"
 
 namespace baton {
 
@@ -381,6 +382,7 @@ batonError_t Context::attach(const batonContextAttachInfo* info, Context** out) 
 }
 
 Context::~Context() {
+    delete telemetry.load();
     if (device && !attached) {
         vkd.vkDeviceWaitIdle(device);
         vkd.vkDestroyDevice(device, nullptr);

@@ -17,6 +17,7 @@
 namespace baton {
 
 class Stream;
+class Telemetry;
 
 struct Queue {
     VkQueue handle = VK_NULL_HANDLE;
@@ -89,6 +90,7 @@ private:
 
 public:
     std::atomic<uint64_t> messageCounts[4] = {};  // by batonMessageSeverity
+    std::atomic<Telemetry*> telemetry{nullptr};   // created when first enabled (telemetry.h)
 
     friend VkBool32 VKAPI_PTR debugCallback(VkDebugUtilsMessageSeverityFlagBitsEXT, VkDebugUtilsMessageTypeFlagsEXT,
                                             const VkDebugUtilsMessengerCallbackDataEXT*, void*);

@@ -6,6 +6,7 @@
 
 #include "context.h"
 #include "error.h"
+#include "telemetry.h"
 
 namespace baton {
 namespace {
@@ -193,6 +194,7 @@ void Semaphore::publisherLoop() {
             shared->publish(e.value);
         else
             shared->signalBinary();
+        notePublish(ctx, this, e.value);
         {
             std::lock_guard lock(publishMutex_);
             ++publishHead_;

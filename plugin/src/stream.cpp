@@ -8,6 +8,7 @@
 #include "event.h"
 #include "semaphore.h"
 #include "shared_state.h"
+#include "telemetry.h"
 
 namespace baton {
 
@@ -65,6 +66,7 @@ batonError_t Stream::create(Context* ctx, Stream** out) {
 
 Stream::~Stream() {
     close(false);
+    delete tel_.load();
     if (pool_) ctx->vkd.vkDestroyCommandPool(ctx->device, pool_, nullptr);  // frees the command buffers
     if (timeline) ctx->vkd.vkDestroySemaphore(ctx->device, timeline, nullptr);
 }
@@ -244,6 +246,7 @@ void Stream::workerLoop() {
                 const uint64_t until = monotonicNs() + spin;
                 while (published_.load(std::memory_order_acquire) == seen && monotonicNs() < until) cpuRelax();
             }
+            resolveTelemetry();
             lock.lock();
             if (head_ == tail_ && !closing_) {
                 workerSleeping_ = true;
@@ -262,7 +265,10 @@ void Stream::workerLoop() {
                 releaseOpRefs(op);
                 continue;
             }
+            StreamTelemetry* tel = telemetry();
+            if (tel) tel->stash(op);
             process(op, i);
+            if (tel) tel->commit();
         }
         flush();
         markProcessed(end);
@@ -347,6 +353,8 @@ void Stream::process(const Op& op, uint64_t index) {
 bool Stream::hostWaitPortable(Semaphore* s, uint64_t value) {
     SharedState& st = *s->shared;
     waitingOn_.store(s);
+    StreamTelemetry* tel = telemetry();
+    const uint64_t t0 = tel ? monotonicNs() : 0;
     bool done = false;
     for (;;) {
         // seq first, then the cancel flag: a close() that bumps seq after this read wakes us.
@@ -359,6 +367,7 @@ bool Stream::hostWaitPortable(Semaphore* s, uint64_t value) {
         st.waitChange(seen, 0);
     }
     waitingOn_.store(nullptr);
+    if (tel) tel->hostWait(s, value, t0, monotonicNs());
     return done;
 }
 
@@ -371,10 +380,19 @@ void Stream::flush() {
                             VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
     signals_[signalCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, timeline, point,
                                 VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+    StreamTelemetry* tel = telemetry();
+    uint32_t cmdInfoCount = cmdCount_;
+    VkCommandBufferSubmitInfo first{}, last{};
+    if (tel && tel->bracket(&first, &last)) {  // GPU timestamps around the submission's work
+        std::memmove(cmdInfos_ + 1, cmdInfos_, cmdCount_ * sizeof cmdInfos_[0]);
+        cmdInfos_[0] = first;
+        cmdInfos_[cmdCount_ + 1] = last;
+        cmdInfoCount = cmdCount_ + 2;
+    }
     VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
     si.waitSemaphoreInfoCount = waitCount_;
     si.pWaitSemaphoreInfos = waits_;
-    si.commandBufferInfoCount = cmdCount_;
+    si.commandBufferInfoCount = cmdInfoCount;
     si.pCommandBufferInfos = cmdInfos_;
     si.signalSemaphoreInfoCount = signalCount_;
     si.pSignalSemaphoreInfos = signals_;
@@ -386,6 +404,7 @@ void Stream::flush() {
         ctx->vkd.vkSignalSemaphore(ctx->device, &sig);
     }
     submittedPoint.store(point, std::memory_order_release);
+    if (tel) tel->submitted(point, r == VK_SUCCESS);
     for (uint32_t i = 0; i < cmdCount_; ++i) slotPoint_[slotsInBatch_[i]].store(point, std::memory_order_release);
     if (r == VK_SUCCESS) {
         for (uint32_t i = 0; i < publishCount_; ++i) {
@@ -415,6 +434,18 @@ void Stream::retireCompleted(bool all) {
     }
     while (retireHead_ != retireTail_ && retire_[retireHead_ % kRetire].point <= done)
         retire_[retireHead_++ % kRetire].obj->release();
+}
+
+StreamTelemetry* Stream::telemetry() {
+    StreamTelemetry* t = tel_.load(std::memory_order_relaxed);
+    if (t || !activeTelemetry(ctx)) return t;
+    t = StreamTelemetry::create(ctx, queue->family, queue->index, timeline);
+    tel_.store(t, std::memory_order_release);
+    return t;
+}
+
+void Stream::resolveTelemetry() {
+    if (StreamTelemetry* t = tel_.load(std::memory_order_acquire)) t->resolve();
 }
 
 batonError_t resolveStream(batonStream_t s, Stream** out) {

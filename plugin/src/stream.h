@@ -26,6 +26,7 @@ class Context;
 struct Queue;
 class Semaphore;
 class Event;
+class StreamTelemetry;
 
 enum class OpKind : uint8_t {
     Record,      // submit the command buffer of slot
@@ -112,7 +113,7 @@ private:
     static constexpr uint32_t kBatch = 32;
     VkSemaphoreSubmitInfo waits_[kBatch + 1] = {};
     VkSemaphoreSubmitInfo signals_[kBatch + 1] = {};
-    VkCommandBufferSubmitInfo cmdInfos_[kBatch] = {};
+    VkCommandBufferSubmitInfo cmdInfos_[kBatch + 2] = {};  // + telemetry's timestamp brackets
     uint32_t slotsInBatch_[kBatch] = {};
     uint32_t waitCount_ = 0, signalCount_ = 0, cmdCount_ = 0;
     Object* batchRefs_[2 * kBatch] = {};
@@ -132,6 +133,14 @@ private:
     static constexpr uint32_t kRetire = 4096;
     Retire retire_[kRetire] = {};
     uint64_t retireHead_ = 0, retireTail_ = 0;
+
+    // Telemetry (telemetry.h): made by the worker the first time the context records.
+    StreamTelemetry* telemetry();
+    std::atomic<StreamTelemetry*> tel_{nullptr};
+
+public:
+    // Resolves GPU times of completed submissions (any thread; for telemetry readers).
+    void resolveTelemetry();
 };
 
 // Resolves a user stream argument (NULL: the current context's default stream), retained.

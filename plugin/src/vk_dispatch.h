@@ -45,7 +45,20 @@ namespace baton {
     X(vkDestroyQueryPool)               \
     X(vkGetQueryPoolResults)            \
     X(vkCmdResetQueryPool)              \
-    X(vkCmdWriteTimestamp2)
+    X(vkCmdWriteTimestamp2)             \
+    X(vkCmdPipelineBarrier2)            \
+    X(vkCreateImage)                    \
+    X(vkDestroyImage)                   \
+    X(vkGetImageMemoryRequirements)     \
+    X(vkAllocateMemory)                 \
+    X(vkFreeMemory)                     \
+    X(vkBindImageMemory)
+
+// Optional: loaded when the device has them, nullptr otherwise (memory fds: channels'
+// exportable images; calibrated timestamps: telemetry's GPU-to-host clock).
+#define BATON_OPTIONAL_DEVICE_FUNCTIONS(X) \
+    X(vkGetMemoryFdKHR)                    \
+    X(vkGetCalibratedTimestampsEXT)
 
 // Only present when the device enabled VK_KHR_external_semaphore_fd.
 #define BATON_SEMAPHORE_FD_FUNCTIONS(X) \
@@ -66,6 +79,7 @@ struct InstanceTable {
 struct DeviceTable {
     BATON_DEVICE_FUNCTIONS(BATON_DECLARE_PFN)
     BATON_SEMAPHORE_FD_FUNCTIONS(BATON_DECLARE_PFN)
+    BATON_OPTIONAL_DEVICE_FUNCTIONS(BATON_DECLARE_PFN)
 
     // Loads every function; returns the name of the first core one missing, or nullptr.
     const char* load(PFN_vkGetDeviceProcAddr gdpa, VkDevice device, bool semaphoreFd);

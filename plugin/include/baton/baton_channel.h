@@ -1,0 +1,160 @@
+/*
+ * baton frame channel: a ring of N images that a compute stream produces into and a
+ * renderer's graphics queue consumes, handed over with two timeline semaphores and no host
+ * round trip.
+ *
+ *   frame k (k = 1, 2, ...) lives in slot (k - 1) % depth.
+ *   "ready"    reaches k once frame k is complete (the producer stream signals it).
+ *   "released" reaches k once the consumer is done with frame k and every older frame.
+ *
+ * Producer (a baton stream): batonChannelProduceFrame enqueues, in stream order, a wait
+ * until the slot's previous frame (k - depth) is released, the commands the user records into
+ * the slot's image through a callback (wrapped by baton in the layout transition and, where
+ * the consumer's queue family differs, the ownership release barrier), and the signal of
+ * ready = k. Nothing blocks on the host.
+ *
+ * Consumer (the renderer's own vkQueueSubmit2): batonChannelAcquireFrame returns the frame to
+ * use (FIFO: the next one; mailbox: the newest complete one, older ones are dropped), the
+ * VkSemaphoreSubmitInfo to wait on, and the barrier (or a baton-recorded command buffer) that
+ * acquires the image; batonChannelReleaseFrame returns the VkSemaphoreSubmitInfo to signal
+ * once the consumer's reads are done. Both are cheap host calls: no allocation, no semaphore
+ * creation, no fd traffic, no waiting.
+ *
+ * Thread safety: one producer thread and one consumer thread may use a channel at once
+ * (each side is internally serialised, so several threads per side are safe too).
+ */
+#ifndef BATON_CHANNEL_H
+#define BATON_CHANNEL_H
+
+#include <baton/baton.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct batonChannel_st* batonChannel_t; /**< A ring of frames between a stream and a renderer. */
+
+/** Which frame the consumer gets. */
+typedef enum batonChannelPolicy {
+    batonChannelPolicyFifo = 0,   /**< Every frame, in order: never skips, never repeats. */
+    batonChannelPolicyMailbox = 1 /**< The newest complete frame; older unconsumed ones are dropped (counted). */
+} batonChannelPolicy;
+
+/** Flags of batonChannelCreateInfo. */
+typedef enum batonChannelFlags {
+    batonChannelFlagExportable = 0x1,         /**< Image memory exportable as opaque fds (VK_KHR_external_memory_fd). */
+    batonChannelFlagConsumerQueueFamily = 0x2 /**< consumerQueueFamily is set (else: the context's graphics family). */
+} batonChannelFlags;
+
+/** Describes a channel. Zero-initialise, then set format, extent and usage. */
+typedef struct batonChannelCreateInfo {
+    unsigned int depth;             /**< Frames in the ring, 2..8 (0: 3). */
+    VkFormat format;                /**< Image format. */
+    VkExtent2D extent;              /**< Image size. */
+    VkImageUsageFlags usage;        /**< Every use the producer and the consumer make of the images. */
+    batonChannelPolicy policy;      /**< FIFO or mailbox. */
+    batonSemaphoreBackend backend;  /**< 0: native where the driver exports semaphore fds and the renderer has a
+                                         queue of its own, else portable. Native on a shared queue: NotSupported. */
+    VkImageLayout consumerLayout;   /**< Layout the consumer gets the image in (0: SHADER_READ_ONLY_OPTIMAL if
+                                         sampled, else TRANSFER_SRC_OPTIMAL if a transfer source, else GENERAL). */
+    uint32_t consumerQueueFamily;   /**< With batonChannelFlagConsumerQueueFamily: the consumer's queue family. */
+    unsigned int flags;             /**< batonChannelFlags. */
+    unsigned int reserved[8];       /**< Must be 0. */
+} batonChannelCreateInfo;
+
+/**
+ * Creates a channel in the current context: allocates depth images (GENERAL layout on the
+ * producer side), one "ready" and one "released" timeline (baton external semaphores, so
+ * both backends work and they can be shared with another process). Setup-time call.
+ */
+BATON_API batonError_t batonChannelCreate(batonChannel_t* channel, const batonChannelCreateInfo* info);
+
+/**
+ * Destroys a channel. Call it once the producer's stream has been synchronised and the
+ * consumer's last submission that used the channel has completed; baton waits (up to two
+ * seconds) for enqueued frames and released values before freeing the images. Accepts NULL.
+ */
+BATON_API batonError_t batonChannelDestroy(batonChannel_t channel);
+
+/** Records the producer's commands for one frame into image (in GENERAL layout). */
+typedef void (*batonChannelRecordFn)(VkCommandBuffer commandBuffer, VkImage image, unsigned long long frame,
+                                     void* userData);
+
+/**
+ * Produces the next frame on stream (NULL: the default stream), all stream-ordered:
+ * waits until the slot's previous frame is released, records through record (called on
+ * this thread, before the call returns; the image's previous contents are undefined: produce
+ * the whole frame), then signals ready = frame. *frameOut (may be NULL) gets the frame number.
+ * Never blocks on the GPU.
+ */
+BATON_API batonError_t batonChannelProduceFrame(batonChannel_t channel, batonStream_t stream, batonChannelRecordFn record,
+                                                void* userData, unsigned long long* frameOut);
+
+/** What the consumer gets with a frame. */
+typedef struct batonChannelFrame {
+    unsigned long long frame;        /**< Frame number (1, 2, ...). */
+    uint32_t slot;                   /**< Slot in the ring. */
+    VkImage image;                   /**< The frame's image. */
+    VkImageLayout layout;            /**< Its layout once acquired (consumerLayout). */
+    VkSemaphoreSubmitInfo wait;      /**< Put into pWaitSemaphoreInfos of the submit that reads the frame. */
+    VkImageMemoryBarrier2 acquireBarrier; /**< Record it first in that submit (ownership acquire where the queue
+                                               families differ; a plain barrier otherwise)... */
+    VkCommandBuffer acquireCommands; /**< ...or put this baton-recorded command buffer first instead (barrier plus a
+                                          GPU timestamp for telemetry). VK_NULL_HANDLE when there is nothing to do. */
+    unsigned long long dropped;      /**< Frames skipped just before this one (mailbox). */
+} batonChannelFrame;
+
+/**
+ * Takes the next frame for the consumer: FIFO the next one, mailbox the newest complete one
+ * (or, if none newer is complete, the next one that the producer has enqueued). Returns
+ * batonErrorNotReady when there is no such frame yet (show the previous one, try again next
+ * frame); on a queue shared with baton's streams (lavapipe) also until the frame's signal has
+ * been submitted, since waiting for it earlier would stall the queue that must run it.
+ * waitStage: the stages of the consumer's submit that wait for the frame.
+ */
+BATON_API batonError_t batonChannelAcquireFrame(batonChannel_t channel, VkPipelineStageFlags2 waitStage,
+                                                batonChannelFrame* frame);
+
+/** What the consumer signals when it is done with a frame. */
+typedef struct batonChannelRelease {
+    VkSemaphoreSubmitInfo signal;    /**< Put into pSignalSemaphoreInfos of the submit that last reads the frame. */
+    VkCommandBuffer releaseCommands; /**< Put last in that submit (a GPU timestamp for telemetry); may be NULL. */
+} batonChannelRelease;
+
+/**
+ * Returns an acquired frame (frames are returned in the order they were acquired). The
+ * caller must then submit release->signal. releaseStage: the stages that read the frame.
+ */
+BATON_API batonError_t batonChannelReleaseFrame(batonChannel_t channel, const batonChannelFrame* frame,
+                                                VkPipelineStageFlags2 releaseStage, batonChannelRelease* release);
+
+/** Channel objects, for a renderer that wants them (e.g. to share them with another process). */
+typedef struct batonChannelInfo {
+    unsigned int depth;
+    VkFormat format;
+    VkExtent2D extent;
+    batonChannelPolicy policy;
+    batonSemaphoreBackend backend;
+    VkImage images[8];
+    VkDeviceMemory memory[8];
+    batonExternalSemaphore_t ready;    /**< Owned by the channel: do not destroy. */
+    batonExternalSemaphore_t released; /**< Owned by the channel: do not destroy. */
+    uint32_t producerQueueFamily;
+    uint32_t consumerQueueFamily;
+} batonChannelInfo;
+
+BATON_API batonError_t batonChannelGetInfo(batonChannel_t channel, batonChannelInfo* info);
+
+/**
+ * Exportable channels: new fds (owned by the caller) for the memory of slot `slot` and for the
+ * ready and released semaphores (import those with batonImportExternalSemaphore elsewhere).
+ * Setup-time call. Any fd pointer may be NULL.
+ */
+BATON_API batonError_t batonChannelExportFds(batonChannel_t channel, uint32_t slot, int* memoryFd, int* readyFd,
+                                             int* releasedFd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BATON_CHANNEL_H */

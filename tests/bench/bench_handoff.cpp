@@ -1,0 +1,642 @@
+// bench_handoff: one frame handoff (compute produces a frame, the graphics queue consumes it)
+// done three ways in one process and one run:
+//   (a) baton   - batonChannelProduceFrame on a baton stream, batonChannelAcquire/ReleaseFrame
+//                 around the consumer's own vkQueueSubmit2;
+//   (b) raw     - the same by hand: two timeline semaphores, barriers, vkQueueSubmit2 on both queues;
+//   (c) fence   - the naive way: submit compute with a fence, wait for it on the host, submit graphics.
+// For tiny frames (overhead) and 1920x1080 RGBA8 frames with a compute shader of adjustable
+// cost. Per frame: handoff latency from GPU timestamps (producer's last command -> consumer's
+// first command), frames per second, process CPU time per frame (baton's threads included);
+// then the CPU cost of single baton signal/wait calls. Ratios against (b) and (c).
+//
+//   bench_handoff [--frames N] [--hd-frames N] [--iterations N] [--depth N] [--long N] [--trace file]
+//   --long N: N handoffs through baton only, printing the resident set size as it goes.
+#include <baton/baton.h>
+#include <baton/baton_channel.h>
+#include <baton/baton_telemetry.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+const uint32_t kShader[] = {
+#include "handoff.comp.inc"
+};
+
+#define CHECK(x)                                                                              \
+    do {                                                                                      \
+        auto r_ = (x);                                                                        \
+        if (static_cast<int>(r_) != 0) {                                                      \
+            std::fprintf(stderr, "%s:%d: %s failed (%d): %s\n", __FILE__, __LINE__, #x,        \
+                         static_cast<int>(r_), batonGetLastErrorMessage());                   \
+            std::exit(1);                                                                     \
+        }                                                                                     \
+    } while (0)
+
+uint64_t nowNs() {
+    timespec t{};
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return uint64_t(t.tv_sec) * 1000000000ull + uint64_t(t.tv_nsec);
+}
+uint64_t cpuNs() {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return uint64_t(t.tv_sec) * 1000000000ull + uint64_t(t.tv_nsec);
+}
+long rssKb() {
+    FILE* f = std::fopen("/proc/self/statm", "r");
+    long pages = 0, rss = 0;
+    if (f) {
+        if (std::fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+        std::fclose(f);
+    }
+    return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+// ---------------------------------------------------------------------------------------
+// Vulkan plumbing (through the device of baton's context)
+
+struct Vk {
+#define FNS(X)                                                                                                       \
+    X(vkCreateImage) X(vkDestroyImage) X(vkGetImageMemoryRequirements) X(vkAllocateMemory) X(vkFreeMemory)            \
+    X(vkBindImageMemory) X(vkCreateImageView) X(vkDestroyImageView) X(vkCreateBuffer) X(vkDestroyBuffer)             \
+    X(vkGetBufferMemoryRequirements) X(vkBindBufferMemory) X(vkCreateShaderModule) X(vkDestroyShaderModule)          \
+    X(vkCreateDescriptorSetLayout) X(vkDestroyDescriptorSetLayout) X(vkCreatePipelineLayout)                         \
+    X(vkDestroyPipelineLayout) X(vkCreateComputePipelines) X(vkDestroyPipeline) X(vkCreateDescriptorPool)            \
+    X(vkDestroyDescriptorPool) X(vkAllocateDescriptorSets) X(vkUpdateDescriptorSets) X(vkCreateCommandPool)          \
+    X(vkDestroyCommandPool) X(vkAllocateCommandBuffers) X(vkBeginCommandBuffer) X(vkEndCommandBuffer)                \
+    X(vkCmdBindPipeline) X(vkCmdBindDescriptorSets) X(vkCmdPushConstants) X(vkCmdDispatch) X(vkCmdPipelineBarrier2)  \
+    X(vkCmdCopyImageToBuffer) X(vkCmdWriteTimestamp2) X(vkCmdResetQueryPool) X(vkCreateQueryPool)                    \
+    X(vkDestroyQueryPool) X(vkGetQueryPoolResults) X(vkQueueSubmit2) X(vkCreateSemaphore) X(vkDestroySemaphore)      \
+    X(vkWaitSemaphores) X(vkCreateFence) X(vkDestroyFence) X(vkWaitForFences) X(vkResetFences) X(vkDeviceWaitIdle)
+#define DECL(n) PFN_##n n = nullptr;
+    FNS(DECL)
+#undef DECL
+};
+
+struct Gpu {
+    batonContext_t ctx = nullptr;
+    batonContextInfo info{};
+    Vk vk;
+    VkDevice dev = VK_NULL_HANDLE;
+    VkQueue cq = VK_NULL_HANDLE, gq = VK_NULL_HANDLE;
+    uint32_t cf = 0, gf = 0;
+    double period = 1.0;
+    VkDescriptorSetLayout dsl = VK_NULL_HANDLE;
+    VkPipelineLayout layout = VK_NULL_HANDLE;
+    VkPipeline pipeline = VK_NULL_HANDLE;
+    VkBuffer sink = VK_NULL_HANDLE;  // the consumer's copy target
+    VkDeviceMemory sinkMem = VK_NULL_HANDLE;
+
+    void init() {
+        CHECK(batonContextCreate(&ctx, nullptr));
+        CHECK(batonCtxSetCurrent(ctx));
+        CHECK(batonContextGetInfo(ctx, &info));
+        dev = info.device;
+#define LOAD(n) vk.n = reinterpret_cast<PFN_##n>(info.getDeviceProcAddr(dev, #n));
+        FNS(LOAD)
+#undef LOAD
+        cq = info.computeQueue.queue;
+        cf = info.computeQueue.familyIndex;
+        gq = info.graphicsQueue.queue ? info.graphicsQueue.queue : cq;
+        gf = info.graphicsQueue.queue ? info.graphicsQueue.familyIndex : cf;
+        auto props = reinterpret_cast<PFN_vkGetPhysicalDeviceProperties>(
+            info.getInstanceProcAddr(info.instance, "vkGetPhysicalDeviceProperties"));
+        VkPhysicalDeviceProperties p{};
+        props(info.physicalDevice, &p);
+        period = p.limits.timestampPeriod;
+
+        VkDescriptorSetLayoutBinding b{0, VK_DESCRIPTOR_TYPE_STORAGE_IMAGE, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+        VkDescriptorSetLayoutCreateInfo dli{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, nullptr, 0, 1, &b};
+        CHECK(vk.vkCreateDescriptorSetLayout(dev, &dli, nullptr, &dsl));
+        VkPushConstantRange pc{VK_SHADER_STAGE_COMPUTE_BIT, 0, 8};
+        VkPipelineLayoutCreateInfo pli{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, nullptr, 0, 1, &dsl, 1, &pc};
+        CHECK(vk.vkCreatePipelineLayout(dev, &pli, nullptr, &layout));
+        VkShaderModuleCreateInfo smi{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, nullptr, 0, sizeof kShader, kShader};
+        VkShaderModule sm = VK_NULL_HANDLE;
+        CHECK(vk.vkCreateShaderModule(dev, &smi, nullptr, &sm));
+        VkComputePipelineCreateInfo cpi{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+        cpi.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0, VK_SHADER_STAGE_COMPUTE_BIT, sm, "main"};
+        cpi.layout = layout;
+        CHECK(vk.vkCreateComputePipelines(dev, VK_NULL_HANDLE, 1, &cpi, nullptr, &pipeline));
+        vk.vkDestroyShaderModule(dev, sm, nullptr);
+        VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+        bci.size = 256;
+        bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+        CHECK(vk.vkCreateBuffer(dev, &bci, nullptr, &sink));
+        VkMemoryRequirements req{};
+        vk.vkGetBufferMemoryRequirements(dev, sink, &req);
+        VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, nullptr, req.size,
+                                static_cast<uint32_t>(__builtin_ctz(req.memoryTypeBits))};
+        CHECK(vk.vkAllocateMemory(dev, &ai, nullptr, &sinkMem));
+        CHECK(vk.vkBindBufferMemory(dev, sink, sinkMem, 0));
+    }
+    void submit(VkQueue q, const VkSubmitInfo2& si, VkFence fence = VK_NULL_HANDLE) {
+        batonContextLockQueue(ctx, q);  // baton's streams may use the same queue
+        VkResult r = vk.vkQueueSubmit2(q, 1, &si, fence);
+        batonContextUnlockQueue(ctx, q);
+        CHECK(r);
+    }
+    VkCommandPool pool(uint32_t family) {
+        VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, nullptr,
+                                    VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT, family};
+        VkCommandPool p = VK_NULL_HANDLE;
+        CHECK(vk.vkCreateCommandPool(dev, &pci, nullptr, &p));
+        return p;
+    }
+};
+
+// Descriptor sets for a set of images (storage views).
+struct Frames {
+    Gpu* g = nullptr;
+    std::vector<VkImage> images;
+    std::vector<VkDeviceMemory> memory;  // only for images this bench owns
+    std::vector<VkImageView> views;
+    std::vector<VkDescriptorSet> sets;
+    VkDescriptorPool dpool = VK_NULL_HANDLE;
+    VkExtent2D extent{};
+
+    void own(Gpu& gpu, uint32_t n, VkExtent2D e) {
+        g = &gpu;
+        extent = e;
+        for (uint32_t i = 0; i < n; ++i) {
+            VkImageCreateInfo ici{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
+            ici.imageType = VK_IMAGE_TYPE_2D;
+            ici.format = VK_FORMAT_R8G8B8A8_UNORM;
+            ici.extent = {e.width, e.height, 1};
+            ici.mipLevels = ici.arrayLayers = 1;
+            ici.samples = VK_SAMPLE_COUNT_1_BIT;
+            ici.usage = VK_IMAGE_USAGE_STORAGE_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
+            VkImage img = VK_NULL_HANDLE;
+            CHECK(g->vk.vkCreateImage(g->dev, &ici, nullptr, &img));
+            VkMemoryRequirements req{};
+            g->vk.vkGetImageMemoryRequirements(g->dev, img, &req);
+            VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, nullptr, req.size,
+                                    static_cast<uint32_t>(__builtin_ctz(req.memoryTypeBits))};
+            VkDeviceMemory m = VK_NULL_HANDLE;
+            CHECK(g->vk.vkAllocateMemory(g->dev, &ai, nullptr, &m));
+            CHECK(g->vk.vkBindImageMemory(g->dev, img, m, 0));
+            images.push_back(img);
+            memory.push_back(m);
+        }
+        describe();
+    }
+    void borrow(Gpu& gpu, const VkImage* imgs, uint32_t n, VkExtent2D e) {
+        g = &gpu;
+        extent = e;
+        images.assign(imgs, imgs + n);
+        describe();
+    }
+    void describe() {
+        const uint32_t n = static_cast<uint32_t>(images.size());
+        VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_STORAGE_IMAGE, n};
+        VkDescriptorPoolCreateInfo dpi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, nullptr, 0, n, 1, &ps};
+        CHECK(g->vk.vkCreateDescriptorPool(g->dev, &dpi, nullptr, &dpool));
+        for (uint32_t i = 0; i < n; ++i) {
+            VkImageViewCreateInfo vi{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
+            vi.image = images[i];
+            vi.viewType = VK_IMAGE_VIEW_TYPE_2D;
+            vi.format = VK_FORMAT_R8G8B8A8_UNORM;
+            vi.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+            VkImageView v = VK_NULL_HANDLE;
+            CHECK(g->vk.vkCreateImageView(g->dev, &vi, nullptr, &v));
+            views.push_back(v);
+            VkDescriptorSetAllocateInfo dai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO, nullptr, dpool, 1, &g->dsl};
+            VkDescriptorSet s = VK_NULL_HANDLE;
+            CHECK(g->vk.vkAllocateDescriptorSets(g->dev, &dai, &s));
+            VkDescriptorImageInfo ii{VK_NULL_HANDLE, v, VK_IMAGE_LAYOUT_GENERAL};
+            VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, nullptr, s, 0, 0, 1,
+                                   VK_DESCRIPTOR_TYPE_STORAGE_IMAGE, &ii};
+            g->vk.vkUpdateDescriptorSets(g->dev, 1, &w, 0, nullptr);
+            sets.push_back(s);
+        }
+    }
+    void destroy() {
+        for (auto v : views) g->vk.vkDestroyImageView(g->dev, v, nullptr);
+        if (dpool) g->vk.vkDestroyDescriptorPool(g->dev, dpool, nullptr);
+        for (size_t i = 0; i < memory.size(); ++i) {
+            g->vk.vkDestroyImage(g->dev, images[i], nullptr);
+            g->vk.vkFreeMemory(g->dev, memory[i], nullptr);
+        }
+    }
+};
+
+struct Config {
+    uint64_t frames;
+    VkExtent2D extent;
+    uint32_t iterations;
+    uint32_t depth;
+    const char* label;
+};
+
+struct Result {
+    double fps = 0, cpuUsPerFrame = 0, latMedianUs = 0, latP99Us = 0;
+    uint64_t frames = 0;
+};
+
+// Timestamps: the producer's last command and the consumer's first, per frame.
+struct Stamps {
+    Gpu* g;
+    VkQueryPool pool = VK_NULL_HANDLE;
+    uint32_t count;
+    Stamps(Gpu& gpu, uint32_t frames) : g(&gpu), count(frames) {
+        VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO, nullptr, 0, VK_QUERY_TYPE_TIMESTAMP, 2 * frames};
+        CHECK(g->vk.vkCreateQueryPool(g->dev, &qi, nullptr, &pool));
+    }
+    ~Stamps() { g->vk.vkDestroyQueryPool(g->dev, pool, nullptr); }
+    // In the producer's command buffer (so the consumer's query is reset before it is written).
+    void producerEnd(VkCommandBuffer cmd, uint64_t frame) {
+        uint32_t q = 2 * static_cast<uint32_t>(frame % count);
+        g->vk.vkCmdResetQueryPool(cmd, pool, q, 2);
+        g->vk.vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, pool, q);
+    }
+    void consumerBegin(VkCommandBuffer cmd, uint64_t frame) {
+        g->vk.vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_TOP_OF_PIPE_BIT, pool, 2 * static_cast<uint32_t>(frame % count) + 1);
+    }
+    void latencies(uint64_t frames, Result& r) {
+        // Frames 1..min(frames, count - 1) used query pairs 1..; pair 0 was never written.
+        const uint32_t used = static_cast<uint32_t>(std::min<uint64_t>(frames, count - 1));
+        std::vector<uint64_t> t(2 * count);
+        CHECK(g->vk.vkGetQueryPoolResults(g->dev, pool, 2, 2 * used, 2 * used * 8, t.data() + 2, 8,
+                                          VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
+        std::vector<double> lat;
+        for (uint64_t f = std::min<uint64_t>(10, frames / 10) + 1; f <= frames && f < count; ++f) {
+            uint32_t q = 2 * static_cast<uint32_t>(f % count);
+            lat.push_back(static_cast<double>(int64_t(t[q + 1] - t[q])) * g->period / 1000.0);
+        }
+        if (lat.empty()) return;
+        std::sort(lat.begin(), lat.end());
+        r.latMedianUs = lat[lat.size() / 2];
+        r.latP99Us = lat[std::min(lat.size() - 1, lat.size() * 99 / 100)];
+    }
+};
+
+void dispatch(Gpu& g, VkCommandBuffer cmd, VkDescriptorSet set, VkExtent2D e, uint64_t frame, uint32_t iterations) {
+    g.vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g.pipeline);
+    g.vk.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g.layout, 0, 1, &set, 0, nullptr);
+    uint32_t pc[2] = {static_cast<uint32_t>(frame), iterations};
+    g.vk.vkCmdPushConstants(cmd, g.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof pc, pc);
+    g.vk.vkCmdDispatch(cmd, (e.width + 7) / 8, (e.height + 7) / 8, 1);
+}
+
+// The consumer's work on a frame: its first timestamp, then a copy of one texel.
+void consume(Gpu& g, Stamps& st, VkCommandBuffer cmd, VkImage image, VkImageLayout layout, uint64_t frame) {
+    st.consumerBegin(cmd, frame);
+    VkBufferImageCopy c{};
+    c.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+    c.imageExtent = {1, 1, 1};
+    g.vk.vkCmdCopyImageToBuffer(cmd, image, layout, g.sink, 1, &c);
+}
+
+VkImageMemoryBarrier2 imageBarrier(VkImage img, VkPipelineStageFlags2 ss, VkAccessFlags2 sa, VkPipelineStageFlags2 ds,
+                                   VkAccessFlags2 da, VkImageLayout from, VkImageLayout to, uint32_t sf, uint32_t df) {
+    VkImageMemoryBarrier2 b{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2};
+    b.srcStageMask = ss;
+    b.srcAccessMask = sa;
+    b.dstStageMask = ds;
+    b.dstAccessMask = da;
+    b.oldLayout = from;
+    b.newLayout = to;
+    b.srcQueueFamilyIndex = sf;
+    b.dstQueueFamilyIndex = df;
+    b.image = img;
+    b.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+    return b;
+}
+void barrier(Gpu& g, VkCommandBuffer cmd, const VkImageMemoryBarrier2& b) {
+    VkDependencyInfo di{VK_STRUCTURE_TYPE_DEPENDENCY_INFO};
+    di.imageMemoryBarrierCount = 1;
+    di.pImageMemoryBarriers = &b;
+    g.vk.vkCmdPipelineBarrier2(cmd, &di);
+}
+
+VkSemaphore timeline(Gpu& g) {
+    VkSemaphoreTypeCreateInfo t{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO, nullptr, VK_SEMAPHORE_TYPE_TIMELINE, 0};
+    VkSemaphoreCreateInfo ci{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, &t};
+    VkSemaphore s = VK_NULL_HANDLE;
+    CHECK(g.vk.vkCreateSemaphore(g.dev, &ci, nullptr, &s));
+    return s;
+}
+
+void hostWait(Gpu& g, VkSemaphore s, uint64_t v) {
+    VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &s, &v};
+    CHECK(g.vk.vkWaitSemaphores(g.dev, &wi, UINT64_MAX));
+}
+
+void begin(Gpu& g, VkCommandBuffer cmd) {
+    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
+                                VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    CHECK(g.vk.vkBeginCommandBuffer(cmd, &bi));
+}
+
+VkCommandBufferSubmitInfo cbi(VkCommandBuffer c) { return {VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, c, 0}; }
+
+// ---------------------------------------------------------------------------------------
+// (a) baton's channel
+
+struct BatonProduce {
+    Gpu* g;
+    Frames* frames;
+    Stamps* st;
+    uint32_t iterations;
+};
+
+void batonRecord(VkCommandBuffer cmd, VkImage, unsigned long long frame, void* u) {
+    auto* p = static_cast<BatonProduce*>(u);
+    const uint32_t slot = static_cast<uint32_t>((frame - 1) % p->frames->images.size());
+    dispatch(*p->g, cmd, p->frames->sets[slot], p->frames->extent, frame, p->iterations);
+    p->st->producerEnd(cmd, frame);
+}
+
+Result runBaton(Gpu& g, const Config& c, bool printRss = false) {
+    batonChannelCreateInfo ci{};
+    ci.depth = c.depth;
+    ci.format = VK_FORMAT_R8G8B8A8_UNORM;
+    ci.extent = c.extent;
+    ci.usage = VK_IMAGE_USAGE_STORAGE_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
+    ci.consumerLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
+    batonChannel_t ch = nullptr;
+    CHECK(batonChannelCreate(&ch, &ci));
+    batonChannelInfo info{};
+    CHECK(batonChannelGetInfo(ch, &info));
+    Frames fr;
+    fr.borrow(g, info.images, info.depth, c.extent);
+    batonStream_t s = nullptr;
+    CHECK(batonStreamCreate(&s));
+    const uint32_t ring = 16;
+    VkCommandPool pool = g.pool(g.gf);
+    VkCommandBuffer cmds[ring];
+    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, nullptr, pool,
+                                   VK_COMMAND_BUFFER_LEVEL_PRIMARY, ring};
+    CHECK(g.vk.vkAllocateCommandBuffers(g.dev, &ai, cmds));
+    VkSemaphore done = timeline(g);  // the consumer's own completion, for recycling its command buffers
+    Stamps st(g, static_cast<uint32_t>(std::min<uint64_t>(c.frames + 1, 1u << 16)));
+    BatonProduce prod{&g, &fr, &st, c.iterations};
+
+    const uint64_t t0 = nowNs(), c0 = cpuNs();
+    const long rss0 = rssKb();
+    for (uint64_t k = 1; k <= c.frames; ++k) {
+        CHECK(batonChannelProduceFrame(ch, s, batonRecord, &prod, nullptr));
+        batonChannelFrame f{};
+        batonError_t e;
+        // NotReady on a shared queue (lavapipe) until the stream thread has submitted the frame:
+        // spin briefly, then sleep so that the stream and driver threads get the CPU.
+        for (uint32_t spins = 0;
+             (e = batonChannelAcquireFrame(ch, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, &f)) == batonErrorNotReady; ++spins) {
+            if (spins < 32)
+                std::this_thread::yield();
+            else
+                std::this_thread::sleep_for(std::chrono::microseconds(5));
+        }
+        CHECK(e);
+        if (k > ring) hostWait(g, done, k - ring);
+        VkCommandBuffer cmd = cmds[k % ring];
+        begin(g, cmd);
+        if (!f.acquireCommands && info.producerQueueFamily != info.consumerQueueFamily) barrier(g, cmd, f.acquireBarrier);
+        consume(g, st, cmd, f.image, f.layout, f.frame);
+        CHECK(g.vk.vkEndCommandBuffer(cmd));
+        batonChannelRelease rel{};
+        CHECK(batonChannelReleaseFrame(ch, &f, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, &rel));
+        VkCommandBufferSubmitInfo cb[3];
+        uint32_t n = 0;
+        if (f.acquireCommands) cb[n++] = cbi(f.acquireCommands);
+        cb[n++] = cbi(cmd);
+        if (rel.releaseCommands) cb[n++] = cbi(rel.releaseCommands);
+        VkSemaphoreSubmitInfo sig[2] = {rel.signal, {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, done, k,
+                                                     VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0}};
+        VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2, nullptr, 0, 1, &f.wait, n, cb, 2, sig};
+        g.submit(g.gq, si);
+        if (printRss && k % 100000 == 0)
+            std::printf("  %10llu handoffs  rss %ld KiB (%+ld KiB since start)\n", static_cast<unsigned long long>(k),
+                        rssKb(), rssKb() - rss0);
+    }
+    hostWait(g, done, c.frames);
+    Result r;
+    const double wall = static_cast<double>(nowNs() - t0);
+    r.frames = c.frames;
+    r.fps = c.frames / (wall / 1e9);
+    r.cpuUsPerFrame = static_cast<double>(cpuNs() - c0) / 1000.0 / c.frames;
+    if (!printRss) st.latencies(c.frames, r);
+    CHECK(batonStreamSynchronize(s));
+    batonStreamDestroy(s);
+    fr.destroy();
+    CHECK(batonChannelDestroy(ch));
+    g.vk.vkDestroySemaphore(g.dev, done, nullptr);
+    g.vk.vkDestroyCommandPool(g.dev, pool, nullptr);
+    return r;
+}
+
+// ---------------------------------------------------------------------------------------
+// (b) raw Vulkan with timelines and (c) a host fence wait between compute and graphics
+
+Result runRaw(Gpu& g, const Config& c, bool fenceWait) {
+    Frames fr;
+    fr.own(g, c.depth, c.extent);
+    const uint32_t ring = 16;
+    VkCommandPool cpool = g.pool(g.cf), gpool = g.pool(g.gf);
+    VkCommandBuffer ccmd[ring], gcmd[ring];
+    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, nullptr, cpool,
+                                   VK_COMMAND_BUFFER_LEVEL_PRIMARY, ring};
+    CHECK(g.vk.vkAllocateCommandBuffers(g.dev, &ai, ccmd));
+    ai.commandPool = gpool;
+    CHECK(g.vk.vkAllocateCommandBuffers(g.dev, &ai, gcmd));
+    VkSemaphore ready = timeline(g), released = timeline(g);
+    VkFence fence = VK_NULL_HANDLE;
+    VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    CHECK(g.vk.vkCreateFence(g.dev, &fci, nullptr, &fence));
+    Stamps st(g, static_cast<uint32_t>(std::min<uint64_t>(c.frames + 1, 1u << 16)));
+    const bool transfer = g.cf != g.gf;
+    const uint32_t qi = VK_QUEUE_FAMILY_IGNORED;
+
+    const uint64_t t0 = nowNs(), c0 = cpuNs();
+    for (uint64_t k = 1; k <= c.frames; ++k) {
+        const uint32_t slot = static_cast<uint32_t>((k - 1) % c.depth);
+        VkImage img = fr.images[slot];
+        if (k > ring) hostWait(g, released, k - ring);  // both command buffers of frame k - ring are done
+        VkCommandBuffer cc = ccmd[k % ring], gc = gcmd[k % ring];
+        begin(g, cc);
+        barrier(g, cc, imageBarrier(img, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0, VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT,
+                                    VK_ACCESS_2_SHADER_STORAGE_WRITE_BIT, VK_IMAGE_LAYOUT_UNDEFINED,
+                                    VK_IMAGE_LAYOUT_GENERAL, qi, qi));
+        dispatch(g, cc, fr.sets[slot], c.extent, k, c.iterations);
+        st.producerEnd(cc, k);
+        const VkImageMemoryBarrier2 handover = imageBarrier(
+            img, VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT, VK_ACCESS_2_SHADER_STORAGE_WRITE_BIT,
+            transfer ? VK_PIPELINE_STAGE_2_NONE : VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0, VK_IMAGE_LAYOUT_GENERAL,
+            VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, transfer ? g.cf : qi, transfer ? g.gf : qi);
+        barrier(g, cc, handover);
+        CHECK(g.vk.vkEndCommandBuffer(cc));
+        VkSemaphoreSubmitInfo cw{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, released,
+                                 k > c.depth ? k - c.depth : 0, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+        VkSemaphoreSubmitInfo cs{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, ready, k,
+                                 VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+        VkCommandBufferSubmitInfo ccb = cbi(cc);
+        VkSubmitInfo2 csi{VK_STRUCTURE_TYPE_SUBMIT_INFO_2, nullptr, 0, k > c.depth ? 1u : 0u, &cw, 1, &ccb,
+                          fenceWait ? 0u : 1u, &cs};
+        g.submit(g.cq, csi, fenceWait ? fence : VK_NULL_HANDLE);
+        if (fenceWait) {  // (c): the host round trip
+            CHECK(g.vk.vkWaitForFences(g.dev, 1, &fence, VK_TRUE, UINT64_MAX));
+            CHECK(g.vk.vkResetFences(g.dev, 1, &fence));
+        }
+        begin(g, gc);
+        if (transfer) {
+            VkImageMemoryBarrier2 acq = handover;
+            acq.srcStageMask = VK_PIPELINE_STAGE_2_NONE;
+            acq.srcAccessMask = 0;
+            acq.dstStageMask = VK_PIPELINE_STAGE_2_COPY_BIT;
+            acq.dstAccessMask = VK_ACCESS_2_TRANSFER_READ_BIT;
+            barrier(g, gc, acq);
+        }
+        consume(g, st, gc, img, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, k);
+        CHECK(g.vk.vkEndCommandBuffer(gc));
+        VkSemaphoreSubmitInfo gw{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, ready, k,
+                                 VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+        VkSemaphoreSubmitInfo gs{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, released, k,
+                                 VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+        VkCommandBufferSubmitInfo gcb = cbi(gc);
+        VkSubmitInfo2 gsi{VK_STRUCTURE_TYPE_SUBMIT_INFO_2, nullptr, 0, fenceWait ? 0u : 1u, &gw, 1, &gcb, 1, &gs};
+        g.submit(g.gq, gsi);
+    }
+    hostWait(g, released, c.frames);
+    Result r;
+    const double wall = static_cast<double>(nowNs() - t0);
+    r.frames = c.frames;
+    r.fps = c.frames / (wall / 1e9);
+    r.cpuUsPerFrame = static_cast<double>(cpuNs() - c0) / 1000.0 / c.frames;
+    st.latencies(c.frames, r);
+    g.vk.vkDestroyFence(g.dev, fence, nullptr);
+    g.vk.vkDestroySemaphore(g.dev, ready, nullptr);
+    g.vk.vkDestroySemaphore(g.dev, released, nullptr);
+    g.vk.vkDestroyCommandPool(g.dev, cpool, nullptr);
+    g.vk.vkDestroyCommandPool(g.dev, gpool, nullptr);
+    fr.destroy();
+    return r;
+}
+
+// ---------------------------------------------------------------------------------------
+// CPU cost of single baton signal/wait calls
+
+struct CallCost {
+    double medianNs, p99Ns, meanNs;
+};
+
+CallCost measureCalls(bool signal, uint32_t calls, bool spaced) {
+    batonExternalSemaphoreExportDesc d{};
+    d.type = batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
+    int fd = -1;
+    batonExternalSemaphore_t sem = nullptr;
+    CHECK(batonExportExternalSemaphore(&fd, &sem, &d));
+    close(fd);
+    batonStream_t s = nullptr;
+    CHECK(batonStreamCreate(&s));
+    if (!signal) {  // waits for a value already reached: the call's cost, not the wait's
+        batonExternalSemaphoreSignalParams sp{};
+        sp.params.fence.value = 1;
+        CHECK(batonSignalExternalSemaphoresAsync(&sem, &sp, 1, s));
+        CHECK(batonStreamSynchronize(s));
+        CHECK(batonExternalSemaphoreHostWait(sem, 1, UINT64_MAX));
+    }
+    std::vector<double> t;
+    t.reserve(calls);
+    for (uint32_t i = 0; i < calls; ++i) {
+        if (i % 256 == 0) CHECK(batonStreamSynchronize(s));  // keep the op ring from filling
+        if (spaced) std::this_thread::sleep_for(std::chrono::microseconds(50));  // worker asleep: the wake path
+        batonExternalSemaphoreSignalParams sp{};
+        batonExternalSemaphoreWaitParams wp{};
+        sp.params.fence.value = i + 2;
+        wp.params.fence.value = 1;
+        const uint64_t a = nowNs();
+        CHECK(signal ? batonSignalExternalSemaphoresAsync(&sem, &sp, 1, s) : batonWaitExternalSemaphoresAsync(&sem, &wp, 1, s));
+        t.push_back(static_cast<double>(nowNs() - a));
+    }
+    CHECK(batonStreamSynchronize(s));
+    batonStreamDestroy(s);
+    batonDestroyExternalSemaphore(sem);
+    std::sort(t.begin(), t.end());
+    double sum = 0;
+    for (double v : t) sum += v;
+    return {t[t.size() / 2], t[t.size() * 99 / 100], sum / t.size()};
+}
+
+void printRow(const char* name, const Result& r, const Result& raw, const Result& fence) {
+    std::printf("  %-8s %9.1f %9.2f %10.1f %10.1f %10.1f   %6.2fx %6.2fx   %6.2fx %6.2fx\n", name, r.fps, r.cpuUsPerFrame,
+                r.latMedianUs, r.latP99Us, 1e6 / r.fps, r.fps / raw.fps, r.latMedianUs / raw.latMedianUs,
+                r.fps / fence.fps, (1e6 / r.fps) / (1e6 / fence.fps));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    uint64_t frames = 2000, hdFrames = 100, longRun = 0;
+    uint32_t iterations = 16, depth = 3;
+    const char* trace = nullptr;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        std::string a = argv[i];
+        uint64_t v = std::strtoull(argv[i + 1], nullptr, 10);
+        if (a == "--frames") frames = v;
+        else if (a == "--hd-frames") hdFrames = v;
+        else if (a == "--iterations") iterations = static_cast<uint32_t>(v);
+        else if (a == "--depth") depth = static_cast<uint32_t>(v);
+        else if (a == "--long") longRun = v;
+        else if (a == "--trace") trace = argv[i + 1];
+        else {
+            std::fprintf(stderr, "usage: %s [--frames N] [--hd-frames N] [--iterations N] [--depth N] [--long N] [--trace file.json]\n", argv[0]);
+            return 2;
+        }
+    }
+    Gpu g;
+    g.init();
+    std::printf("device: %s  (compute family %u, graphics family %u%s, semaphores %s)\n", g.info.deviceName, g.cf, g.gf,
+                g.info.queueShared ? ", one shared queue" : "", g.info.nativeSemaphoreFd ? "native fds" : "portable");
+    if (longRun) {
+        std::printf("long run: %llu handoffs through baton, tiny frames\n", static_cast<unsigned long long>(longRun));
+        Result r = runBaton(g, {longRun, {16, 16}, 0, depth, "long"}, true);
+        std::printf("  %.1f handoffs/s, %.2f us CPU per handoff\n", r.fps, r.cpuUsPerFrame);
+        return 0;
+    }
+    if (trace) {  // a Perfetto trace of a few baton handoffs (telemetry on), then stop
+        CHECK(batonTraceStart(g.ctx, trace));
+        runBaton(g, {200, {16, 16}, 0, depth, "trace"});
+        CHECK(batonTraceStop(g.ctx));
+        CHECK(batonTelemetryEnable(g.ctx, 0));
+        std::printf("trace of 200 tiny handoffs written to %s\n", trace);
+    }
+    const Config configs[] = {{frames, {16, 16}, 0, depth, "tiny 16x16, no shader cost"},
+                              {hdFrames, {1920, 1080}, iterations, depth, "1920x1080 RGBA8"}};
+    for (const Config& c : configs) {
+        runBaton(g, {std::min<uint64_t>(c.frames, 50), c.extent, c.iterations, c.depth, ""});  // warm-up
+        Result a = runBaton(g, c);
+        Result b = runRaw(g, c, false);
+        Result f = runRaw(g, c, true);
+        std::printf("\n%s, depth %u, %llu frames, %u shader iterations/pixel\n", c.label, c.depth,
+                    static_cast<unsigned long long>(c.frames), c.iterations);
+        std::printf("  %-8s %9s %9s %10s %10s %10s   %-15s   %-15s\n", "path", "fps", "cpu us/f", "lat med us",
+                    "lat p99 us", "us/frame", "vs raw: fps lat", "vs fence: fps t");
+        printRow("baton", a, b, f);
+        printRow("raw", b, b, f);
+        printRow("fence", f, b, f);
+    }
+    std::printf("\nCPU cost of one call (1 semaphore, portable=%s), ns: median / p99 / mean\n",
+                g.info.nativeSemaphoreFd ? "no" : "yes");
+    for (bool spaced : {false, true}) {
+        CallCost s = measureCalls(true, spaced ? 2000 : 20000, spaced);
+        CallCost w = measureCalls(false, spaced ? 2000 : 20000, spaced);
+        std::printf("  %-34s signal %7.0f %7.0f %7.0f   wait %7.0f %7.0f %7.0f\n",
+                    spaced ? "worker asleep (50 us apart):" : "back to back (worker busy):", s.medianNs, s.p99Ns,
+                    s.meanNs, w.medianNs, w.p99Ns, w.meanNs);
+    }
+    std::printf("  target: < 1200 ns (cudaSignalExternalSemaphoresAsync on the H200), aim 500 ns\n");
+    batonCtxSetCurrent(nullptr);
+    batonContextDestroy(g.ctx);
+    return 0;
+}

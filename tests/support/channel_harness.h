@@ -1,0 +1,75 @@
+// A frame-channel test harness: a producer thread that fills every pixel of each frame with
+// its frame number (vkCmdClearColorImage, R32_UINT), and a consumer on the renderer's queue
+// that copies each acquired frame into a host buffer and checks every pixel once the copy
+// has completed (pipelined over a few buffer regions, so the check never stalls the GPU).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <baton/baton.h>
+#include <baton/baton_channel.h>
+
+namespace batontest {
+
+struct HandoffResult {
+    uint64_t consumed = 0;        // frames acquired
+    uint64_t dropped = 0;         // sum of frame.dropped
+    uint64_t badPixels = 0;       // pixels that did not carry their frame's number
+    uint64_t badFrames = 0;       // frames with at least one bad pixel
+    uint64_t orderErrors = 0;     // FIFO: skipped or repeated; mailbox: not strictly increasing
+    uint64_t droppedMismatch = 0; // frame.dropped disagreeing with the numbers seen
+    uint64_t lastFrame = 0;
+    std::string firstError;
+};
+
+class ChannelHarness {
+public:
+    // queue: the renderer's queue (on lavapipe the context's only queue, locked through baton).
+    ChannelHarness(batonContext_t ctx, VkQueue queue, uint32_t family, uint32_t width, uint32_t height);
+    ~ChannelHarness();
+    bool ok() const { return ok_; }
+
+    // Produces `frames` frames on stream (a thread) while consuming them here.
+    // first: the number of the first frame this run produces (runs can continue a channel).
+    HandoffResult run(batonChannel_t channel, batonStream_t stream, uint64_t frames, bool fifo, uint64_t first = 1);
+    // Waits until every consumer submission completed.
+    void idle();
+
+    PFN_vkGetDeviceProcAddr gdpa = nullptr;
+    VkDevice device = VK_NULL_HANDLE;
+
+private:
+    void consumeOne(batonChannel_t ch, const batonChannelFrame& f, HandoffResult& res);
+    void checkCompleted(HandoffResult& res, bool all);
+
+    static constexpr uint32_t kRegions = 8;
+    batonContext_t ctx_;
+    VkQueue queue_;
+    uint32_t width_, height_;
+    bool ok_ = false;
+    VkBuffer buffer_ = VK_NULL_HANDLE;
+    VkDeviceMemory memory_ = VK_NULL_HANDLE;
+    uint32_t* mapped_ = nullptr;
+    VkCommandPool pool_ = VK_NULL_HANDLE;
+    VkCommandBuffer cmds_[kRegions] = {};
+    VkSemaphore done_ = VK_NULL_HANDLE;  // consumer submissions completed
+    uint64_t submitted_ = 0, checked_ = 0;
+    uint64_t regionFrame_[kRegions] = {};
+
+    PFN_vkQueueSubmit2 vkQueueSubmit2_ = nullptr;
+    PFN_vkCmdCopyImageToBuffer vkCmdCopyImageToBuffer_ = nullptr;
+    PFN_vkCmdPipelineBarrier2 vkCmdPipelineBarrier2_ = nullptr;
+    PFN_vkBeginCommandBuffer vkBeginCommandBuffer_ = nullptr;
+    PFN_vkEndCommandBuffer vkEndCommandBuffer_ = nullptr;
+    PFN_vkWaitSemaphores vkWaitSemaphores_ = nullptr;
+    PFN_vkGetSemaphoreCounterValue vkGetSemaphoreCounterValue_ = nullptr;
+};
+
+// The producer's record callback: clears the whole image to the frame number.
+void clearToFrameNumber(VkCommandBuffer cmd, VkImage image, unsigned long long frame, void* harness);
+
+}  // namespace batontest
