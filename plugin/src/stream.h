@@ -78,6 +78,7 @@ private:
     bool hostWaitPortable(Semaphore* s, uint64_t value);
     void waitPoint(uint64_t point);
     void retireCompleted(bool all);
+    bool retireUpTo(uint64_t point, bool block);
     void setError(batonError_t e);
     uint32_t acquireSlot();
 
@@ -123,14 +124,19 @@ private:
     PendingPublish publishes_[kBatch] = {};
     uint32_t publishCount_ = 0;
 
-    // References kept until the GPU passes a point (deferred release).
+    // References kept until the GPU passes a point (deferred release) and, for a portable
+    // signal, until its value is published: synchronize() drains these up to its point, so
+    // that a signal has taken effect (and a destroyed handle is released) once it returns.
     struct Retire {
         uint64_t point;
         Object* obj;
+        Semaphore* publishOf;  // portable signal: obj itself, published once ticket is
+        uint64_t ticket;
     };
     static constexpr uint32_t kRetire = 4096;
     Retire retire_[kRetire] = {};
     uint64_t retireHead_ = 0, retireTail_ = 0;
+    std::mutex retireMutex_;  // the worker appends and retires; synchronize() retires too
 };
 
 // Resolves a user stream argument (NULL: the current context's default stream), retained.
