@@ -227,8 +227,11 @@ batonError_t Semaphore::startMirror() {
 void Semaphore::mirrorLoop() {
     uint64_t mirrored = 0;
     ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, waitProxy, &mirrored);
-    while (!stopping_.load()) {
+    for (;;) {
+        // seq first, then the stop flag: the destructor sets the flag, then bumps seq, so a
+        // stop that lands after this read still ends the wait below (no lost wake-up).
         uint32_t seen = shared->s().seq.load();
+        if (stopping_.load()) return;
         uint64_t v = shared->s().value.load();
         if (v > mirrored) {
             VkSemaphoreSignalInfo si{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO, nullptr, waitProxy, v};
