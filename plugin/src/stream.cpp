@@ -355,13 +355,13 @@ void Stream::flush() {
     }
     submittedPoint.store(point, std::memory_order_release);
     for (uint32_t i = 0; i < cmdCount_; ++i) slotPoint_[slotsInBatch_[i]].store(point, std::memory_order_release);
-    auto retireLater = [&](Object* obj, Semaphore* publishOf, uint64_t ticket) {
+    auto retireLater = [&](Object* obj, Semaphore* publishOf, uint64_t ticket, uint64_t value) {
         for (;;) {
             Retire oldest{};
             {
                 std::lock_guard lock(retireMutex_);
                 if (retireTail_ - retireHead_ < kRetire) {
-                    retire_[retireTail_++ % kRetire] = {point, obj, publishOf, ticket};
+                    retire_[retireTail_++ % kRetire] = {point, obj, publishOf, ticket, value};
                     return;
                 }
                 oldest = retire_[retireHead_ % kRetire];
@@ -372,13 +372,13 @@ void Stream::flush() {
     for (uint32_t i = 0; i < publishCount_; ++i) {
         const PendingPublish& p = publishes_[i];
         if (r != VK_SUCCESS) {
-            retireLater(p.sem, nullptr, 0);  // never reaches the GPU: nothing to publish
+            retireLater(p.sem, nullptr, 0, 0);  // never reaches the GPU: nothing to publish
             continue;
         }
         if (p.sem->kind == SemKind::Timeline) p.sem->shared->markSubmitted(p.value);
-        retireLater(p.sem, p.sem, p.sem->queuePublish(p.proxyValue, p.value));
+        retireLater(p.sem, p.sem, p.sem->queuePublish(p.proxyValue, p.value), p.value);
     }
-    for (uint32_t i = 0; i < batchRefCount_; ++i) retireLater(batchRefs_[i], nullptr, 0);
+    for (uint32_t i = 0; i < batchRefCount_; ++i) retireLater(batchRefs_[i], nullptr, 0, 0);
     waitCount_ = cmdCount_ = signalCount_ = publishCount_ = batchRefCount_ = 0;
 }
 
@@ -399,14 +399,19 @@ void Stream::retireCompleted(bool all) {
     retireUpTo(done, false);
 }
 
-// Releases the references of submissions up to point (which the GPU has passed), in order.
-// A portable signal's entry is released only once its value is published: with block, this
-// waits for the publisher; without, it stops there and returns false.
+// Releases the references of submissions up to point (which the GPU has passed), in order,
+// making sure their portable signals have taken effect. A timeline value is published right
+// here (publishing is idempotent: the publisher's later publish of it changes nothing), so
+// this never waits behind the publisher's queue, where a renderer's reserved but not yet
+// submitted signal may sit. A binary signal is not idempotent: it is left to the publisher,
+// which with block this waits for; without, it stops there and returns false.
 bool Stream::retireUpTo(uint64_t point, bool block) {
     std::lock_guard lock(retireMutex_);
     while (retireHead_ != retireTail_ && retire_[retireHead_ % kRetire].point <= point) {
         const Retire& r = retire_[retireHead_ % kRetire];
-        if (r.publishOf && !r.publishOf->published(r.ticket)) {
+        if (r.publishOf && r.publishOf->kind == SemKind::Timeline) {
+            r.publishOf->shared->publish(r.value);
+        } else if (r.publishOf && !r.publishOf->published(r.ticket)) {
             if (!block) return false;
             r.publishOf->waitPublished(r.ticket);
         }

@@ -125,13 +125,14 @@ private:
     uint32_t publishCount_ = 0;
 
     // References kept until the GPU passes a point (deferred release) and, for a portable
-    // signal, until its value is published: synchronize() drains these up to its point, so
-    // that a signal has taken effect (and a destroyed handle is released) once it returns.
+    // signal, until it has taken effect: synchronize() drains these up to its point, so that
+    // a signal is visible (and a destroyed handle released) once it returns.
     struct Retire {
         uint64_t point;
         Object* obj;
-        Semaphore* publishOf;  // portable signal: obj itself, published once ticket is
-        uint64_t ticket;
+        Semaphore* publishOf;  // portable signal: obj itself
+        uint64_t ticket;       // binary: its publisher ticket
+        uint64_t value;        // timeline: the value, which the stream may publish itself
     };
     static constexpr uint32_t kRetire = 4096;
     Retire retire_[kRetire] = {};
