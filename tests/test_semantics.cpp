@@ -278,6 +278,35 @@ TEST_F(Semantics, StreamOrderAcrossTwoStreamsAndAGraphicsSubmission) {
     EXPECT_EQ(semInfo(t2).currentValue, 1u);
 }
 
+// A renderer takes the signal info for a value (which reserves it) and submits a little
+// later; meanwhile a stream's signal of a lower value completes. Synchronizing that stream
+// must not wait for the renderer's submission (the renderer's thread may be the one calling
+// synchronize before it submits).
+TEST_F(Semantics, RendererSignalReservedButNotSubmittedDoesNotBlockAStream) {
+    if (!info_.graphicsQueue.queue) GTEST_SKIP() << "the context has no graphics queue";
+    batonExternalSemaphore_t t = timeline();
+    batonStream_t x = stream();
+    ASSERT_FALSE(HasFailure());
+    Gate* g = gateStream(x);
+    BATON_ASSERT_OK(signal(t, 3, x));
+    VkSemaphoreSubmitInfo signalInfo{};
+    BATON_ASSERT_OK(batonGetSignalSubmitInfo(t, 5, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, &signalInfo));
+    g->open();
+    BATON_ASSERT_OK(batonStreamSynchronize(x));
+    EXPECT_EQ(semInfo(t).currentValue, 3u);
+    EXPECT_EQ(semInfo(t).pendingValue, 5u);
+
+    VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
+    si.signalSemaphoreInfoCount = 1;
+    si.pSignalSemaphoreInfos = &signalInfo;
+    BATON_ASSERT_OK(batonContextLockQueue(ctx_, info_.graphicsQueue.queue));
+    VkResult r = vkQueueSubmit2(info_.graphicsQueue.queue, 1, &si, VK_NULL_HANDLE);
+    BATON_ASSERT_OK(batonContextUnlockQueue(ctx_, info_.graphicsQueue.queue));
+    ASSERT_EQ(r, VK_SUCCESS);
+    EXPECT_EQ(batonExternalSemaphoreHostWait(t, 5, kLong), batonSuccess);
+    EXPECT_EQ(semInfo(t).currentValue, 5u);
+}
+
 // ---------------------------------------------------------------------------------------
 // Timeline semantics
 // ---------------------------------------------------------------------------------------
