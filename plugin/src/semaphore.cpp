@@ -160,14 +160,20 @@ batonError_t Semaphore::reserveSignal(uint64_t v, uint64_t knownCurrent) {
     }
 }
 
-void Semaphore::queuePublish(uint64_t proxyValue, uint64_t value) {
+uint64_t Semaphore::queuePublish(uint64_t proxyValue, uint64_t value) {
     std::unique_lock lock(publishMutex_);
     // Bounded ring: if a thousand signals are in flight, wait for the GPU to retire some.
     publishCv_.wait(lock, [&] { return publishTail_ - publishHead_ < kPublishRing || stopping_.load(); });
     publishRing_[publishTail_ % kPublishRing] = {proxyValue, value};
-    ++publishTail_;
+    uint64_t ticket = publishTail_++;
     lock.unlock();
     publishCv_.notify_all();
+    return ticket;
+}
+
+void Semaphore::waitPublished(uint64_t ticket) {
+    std::unique_lock lock(publishMutex_);
+    publishCv_.wait(lock, [&] { return publishHead_ > ticket || stopping_.load(); });
 }
 
 void Semaphore::publisherLoop() {
@@ -198,6 +204,7 @@ void Semaphore::publisherLoop() {
         {
             std::lock_guard lock(publishMutex_);
             ++publishHead_;
+            publishedCount_.store(publishHead_, std::memory_order_release);
         }
         publishCv_.notify_all();
     }
@@ -222,8 +229,11 @@ batonError_t Semaphore::startMirror() {
 void Semaphore::mirrorLoop() {
     uint64_t mirrored = 0;
     ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, waitProxy, &mirrored);
-    while (!stopping_.load()) {
+    for (;;) {
+        // seq first, then the stop flag: the destructor sets the flag, then bumps seq, so a
+        // stop that lands after this read still ends the wait below (no lost wake-up).
         uint32_t seen = shared->s().seq.load();
+        if (stopping_.load()) return;
         uint64_t v = shared->s().value.load();
         if (v > mirrored) {
             VkSemaphoreSignalInfo si{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO, nullptr, waitProxy, v};

@@ -46,8 +46,12 @@ public:
     // Portable: the proxy value a GPU signal must reach for this signal to be published.
     uint64_t nextBinaryProxyValue() { return ++binaryProxyNext_; }
     // Portable: after a submission that signals signalProxy to proxyValue, publish `value`
-    // once the GPU gets there.
-    void queuePublish(uint64_t proxyValue, uint64_t value);
+    // once the GPU gets there. Returns a ticket for published()/waitPublished().
+    uint64_t queuePublish(uint64_t proxyValue, uint64_t value);
+    // Whether the publication with this ticket has happened.
+    bool published(uint64_t ticket) const { return publishedCount_.load(std::memory_order_acquire) > ticket; }
+    // Waits for it. Only once the GPU has passed the signal, or this could wait forever.
+    void waitPublished(uint64_t ticket);
     // Portable timeline: make waitProxy follow the shared value (renderer waits).
     batonError_t startMirror();
 
@@ -79,6 +83,7 @@ private:
     static constexpr uint32_t kPublishRing = 1024;
     PublishEntry publishRing_[kPublishRing];
     uint64_t publishHead_ = 0, publishTail_ = 0;
+    std::atomic<uint64_t> publishedCount_{0};  // publishHead_, readable without the mutex
     std::mutex publishMutex_;
     std::condition_variable publishCv_;
     std::thread publisher_;

@@ -183,6 +183,7 @@ batonError_t Stream::synchronize() {
         point = headPoint_;
     }
     waitPoint(point);
+    retireUpTo(point, true);  // portable signals published, released handles freed
     int e = error_.exchange(batonSuccess);
     if (e != batonSuccess)
         return fail(static_cast<batonError_t>(e), "an operation on this stream failed: %s",
@@ -199,7 +200,7 @@ batonError_t Stream::query() {
     }
     uint64_t done = 0;
     ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done);
-    if (done < point) return batonErrorNotReady;
+    if (done < point || !retireUpTo(point, false)) return batonErrorNotReady;
     int e = error_.exchange(batonSuccess);
     if (e != batonSuccess)
         return fail(static_cast<batonError_t>(e), "an operation on this stream failed: %s",
@@ -312,18 +313,19 @@ void Stream::process(const Op& op, uint64_t index) {
                 signals_[signalCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, s->vk,
                                             s->kind == SemKind::Timeline ? op.value : 0,
                                             VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+                batchRefs_[batchRefCount_++] = s;
             } else {
                 signals_[signalCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, s->signalProxy,
                                             op.proxyValue, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-                publishes_[publishCount_++] = {s, op.proxyValue, op.value};
+                publishes_[publishCount_++] = {s, op.proxyValue, op.value};  // holds the op's reference
             }
-            batchRefs_[batchRefCount_++] = s;
             break;
         }
         case OpKind::HostFn:
             flush();
             markProcessed(index);
             waitPoint(submittedPoint.load());
+            retireUpTo(submittedPoint.load(), true);  // the host function sees earlier signals
             op.fn(op.user);
             break;
         case OpKind::EventRecord:
@@ -406,34 +408,70 @@ void Stream::flush() {
     submittedPoint.store(point, std::memory_order_release);
     if (tel) tel->submitted(point, r == VK_SUCCESS);
     for (uint32_t i = 0; i < cmdCount_; ++i) slotPoint_[slotsInBatch_[i]].store(point, std::memory_order_release);
-    if (r == VK_SUCCESS) {
-        for (uint32_t i = 0; i < publishCount_; ++i) {
-            const PendingPublish& p = publishes_[i];
-            if (p.sem->kind == SemKind::Timeline) p.sem->shared->markSubmitted(p.value);
-            p.sem->queuePublish(p.proxyValue, p.value);
+    auto retireLater = [&](Object* obj, Semaphore* publishOf, uint64_t ticket, uint64_t value) {
+        for (;;) {
+            Retire oldest{};
+            {
+                std::lock_guard lock(retireMutex_);
+                if (retireTail_ - retireHead_ < kRetire) {
+                    retire_[retireTail_++ % kRetire] = {point, obj, publishOf, ticket, value};
+                    return;
+                }
+                oldest = retire_[retireHead_ % kRetire];
+            }
+            retireUpTo(oldest.point, true);  // full: wait for the oldest to be done
         }
-    }
-    for (uint32_t i = 0; i < batchRefCount_; ++i) {
-        if (retireTail_ - retireHead_ == kRetire) {
-            waitPoint(retire_[retireHead_ % kRetire].point);
-            retireCompleted(false);
+    };
+    for (uint32_t i = 0; i < publishCount_; ++i) {
+        const PendingPublish& p = publishes_[i];
+        if (r != VK_SUCCESS) {
+            retireLater(p.sem, nullptr, 0, 0);  // never reaches the GPU: nothing to publish
+            continue;
         }
-        retire_[retireTail_++ % kRetire] = {point, batchRefs_[i]};
+        if (p.sem->kind == SemKind::Timeline) p.sem->shared->markSubmitted(p.value);
+        retireLater(p.sem, p.sem, p.sem->queuePublish(p.proxyValue, p.value), p.value);
     }
+    for (uint32_t i = 0; i < batchRefCount_; ++i) retireLater(batchRefs_[i], nullptr, 0, 0);
     waitCount_ = cmdCount_ = signalCount_ = publishCount_ = batchRefCount_ = 0;
 }
 
 void Stream::retireCompleted(bool all) {
-    if (retireHead_ == retireTail_) return;
-    uint64_t done = 0;
-    if (all) {
-        waitPoint(submittedPoint.load());
-        done = UINT64_MAX;
-    } else {
-        ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done);
+    {
+        std::lock_guard lock(retireMutex_);
+        if (retireHead_ == retireTail_) return;
     }
-    while (retireHead_ != retireTail_ && retire_[retireHead_ % kRetire].point <= done)
-        retire_[retireHead_++ % kRetire].obj->release();
+    if (all) {
+        // The stream is closing: its semaphores publish on their own (or on destruction).
+        waitPoint(submittedPoint.load());
+        std::lock_guard lock(retireMutex_);
+        while (retireHead_ != retireTail_) retire_[retireHead_++ % kRetire].obj->release();
+        return;
+    }
+    uint64_t done = 0;
+    ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done);
+    retireUpTo(done, false);
+}
+
+// Releases the references of submissions up to point (which the GPU has passed), in order,
+// making sure their portable signals have taken effect. A timeline value is published right
+// here (publishing is idempotent: the publisher's later publish of it changes nothing), so
+// this never waits behind the publisher's queue, where a renderer's reserved but not yet
+// submitted signal may sit. A binary signal is not idempotent: it is left to the publisher,
+// which with block this waits for; without, it stops there and returns false.
+bool Stream::retireUpTo(uint64_t point, bool block) {
+    std::lock_guard lock(retireMutex_);
+    while (retireHead_ != retireTail_ && retire_[retireHead_ % kRetire].point <= point) {
+        const Retire& r = retire_[retireHead_ % kRetire];
+        if (r.publishOf && r.publishOf->kind == SemKind::Timeline) {
+            r.publishOf->shared->publish(r.value);
+        } else if (r.publishOf && !r.publishOf->published(r.ticket)) {
+            if (!block) return false;
+            r.publishOf->waitPublished(r.ticket);
+        }
+        ++retireHead_;
+        r.obj->release();
+    }
+    return true;
 }
 
 StreamTelemetry* Stream::telemetry() {

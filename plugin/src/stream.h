@@ -79,6 +79,7 @@ private:
     bool hostWaitPortable(Semaphore* s, uint64_t value);
     void waitPoint(uint64_t point);
     void retireCompleted(bool all);
+    bool retireUpTo(uint64_t point, bool block);
     void setError(batonError_t e);
     uint32_t acquireSlot();
 
@@ -125,14 +126,20 @@ private:
     PendingPublish publishes_[kBatch] = {};
     uint32_t publishCount_ = 0;
 
-    // References kept until the GPU passes a point (deferred release).
+    // References kept until the GPU passes a point (deferred release) and, for a portable
+    // signal, until it has taken effect: synchronize() drains these up to its point, so that
+    // a signal is visible (and a destroyed handle released) once it returns.
     struct Retire {
         uint64_t point;
         Object* obj;
+        Semaphore* publishOf;  // portable signal: obj itself
+        uint64_t ticket;       // binary: its publisher ticket
+        uint64_t value;        // timeline: the value, which the stream may publish itself
     };
     static constexpr uint32_t kRetire = 4096;
     Retire retire_[kRetire] = {};
     uint64_t retireHead_ = 0, retireTail_ = 0;
+    std::mutex retireMutex_;  // the worker appends and retires; synchronize() retires too
 
     // Telemetry (telemetry.h): made by the worker the first time the context records.
     StreamTelemetry* telemetry();
