@@ -314,7 +314,9 @@ TEST(Telemetry, RecordsHaveCalibratedGpuTimesAndStats) {
     unsigned submits = 0, resolvedSubmits = 0, bad = 0;
     for (unsigned i = 0; i < n; ++i) {
         const batonTelemetryRecord& rec = recs[i];
-        if (i) EXPECT_GT(rec.seq, recs[i - 1].seq);
+        if (i) {
+            EXPECT_GT(rec.seq, recs[i - 1].seq);
+        }
         if (rec.kind != batonTelemetrySubmit) continue;
         ++submits;
         if (!(rec.flags & 1)) continue;
