@@ -364,6 +364,14 @@ BATON_API batonError_t batonGetWaitSubmitInfo(batonExternalSemaphore_t extSem, u
     VkSemaphore vk = s->vk;
     if (s->kind == SemKind::KeyedMutex || (s->shared && s->kind == SemKind::Binary)) {
         e = fail(batonErrorNotSupported, "only timelines and native binary semaphores can be waited in a renderer's submit");
+    } else if (s->kind == SemKind::Timeline && (value <= s->streamSubmitted.load() ||
+                                                (value <= s->streamReserved.load() && !s->ctx->queueShared))) {
+        // A stream of this process signals it, on a queue already or on one that is not the
+        // renderer's: wait for that signal on the GPU (for portable, on its local proxy).
+        vk = s->native() ? s->vk : s->signalProxy;
+    } else if (s->kind == SemKind::Timeline && value <= s->streamReserved.load() && s->currentValue() < value) {
+        e = fail(batonErrorNotReady, "the stream that signals %llu has not submitted it yet; on a shared queue the "
+                 "wait would stall the queue that has to run it", value);
     } else if (s->shared) {
         const SharedLayout& st = s->shared->s();
         if (s->ctx->queueShared && st.value.load() < value && st.submitted.load() < value)
@@ -389,7 +397,7 @@ BATON_API batonError_t batonGetSignalSubmitInfo(batonExternalSemaphore_t extSem,
         e = fail(batonErrorNotSupported, "only timelines and native binary semaphores can be signaled by a renderer's submit");
     } else if (s->kind == SemKind::Timeline && value == 0) {
         e = fail(batonErrorInvalidValue, "a timeline cannot be signaled to 0");
-    } else if (s->kind == SemKind::Timeline && (e = s->reserveSignal(value)) == batonSuccess && s->shared) {
+    } else if (s->kind == SemKind::Timeline && (e = s->reserveSignal(value, UINT64_MAX, true)) == batonSuccess && s->shared) {
         vk = s->signalProxy;
         s->shared->markSubmitted(value);  // the renderer submits it next
         s->queuePublish(value, value);

@@ -441,7 +441,7 @@ batonError_t Channel::releaseFrame(const batonChannelFrame& frame, VkPipelineSta
     if (!e)
         return fail(batonErrorInvalidValue, "frame %llu is not acquired", static_cast<unsigned long long>(frame.frame));
     const uint64_t k = frame.frame;
-    batonError_t err = released->reserveSignal(k);
+    batonError_t err = released->reserveSignal(k, UINT64_MAX, true);
     if (err != batonSuccess) return err;
     std::memset(out, 0, sizeof *out);
     VkSemaphore sem = released->vk;

@@ -1,6 +1,7 @@
 #include "semaphore.h"
 
 #include <cerrno>
+#include <iterator>
 #include <cstring>
 #include <unistd.h>
 
@@ -138,7 +139,18 @@ batonError_t Semaphore::importFd(Context* ctx, SemKind kind, int fd, bool portab
     return batonSuccess;
 }
 
-batonError_t Semaphore::reserveSignal(uint64_t v, uint64_t knownCurrent) {
+batonError_t Semaphore::reserveSignal(uint64_t v, uint64_t knownCurrent, bool byRenderer) {
+    batonError_t e = reserveValue(v, knownCurrent);
+    if (e == batonSuccess) {
+        std::atomic<uint64_t>& mark = byRenderer ? rendererReserved : streamReserved;
+        uint64_t cur = mark.load(std::memory_order_relaxed);
+        while (cur < v && !mark.compare_exchange_weak(cur, v, std::memory_order_acq_rel)) {
+        }
+    }
+    return e;
+}
+
+batonError_t Semaphore::reserveValue(uint64_t v, uint64_t knownCurrent) {
     if (shared) {
         uint64_t floor = 0;
         if (!shared->reserve(v, &floor))
@@ -164,49 +176,89 @@ uint64_t Semaphore::queuePublish(uint64_t proxyValue, uint64_t value) {
     std::unique_lock lock(publishMutex_);
     // Bounded ring: if a thousand signals are in flight, wait for the GPU to retire some.
     publishCv_.wait(lock, [&] { return publishTail_ - publishHead_ < kPublishRing || stopping_.load(); });
-    publishRing_[publishTail_ % kPublishRing] = {proxyValue, value};
+    publishRing_[publishTail_ % kPublishRing] = {proxyValue, value, false};
     uint64_t ticket = publishTail_++;
     lock.unlock();
     publishCv_.notify_all();
     return ticket;
 }
 
-void Semaphore::waitPublished(uint64_t ticket) {
-    std::unique_lock lock(publishMutex_);
-    publishCv_.wait(lock, [&] { return publishHead_ > ticket || stopping_.load(); });
+bool Semaphore::published(uint64_t ticket) {
+    if (publishedCount_.load(std::memory_order_acquire) > ticket) return true;
+    std::lock_guard lock(publishMutex_);
+    return publishHead_ > ticket || (ticket < publishTail_ && publishRing_[ticket % kPublishRing].done);
 }
 
+void Semaphore::waitPublished(uint64_t ticket) {
+    std::unique_lock lock(publishMutex_);
+    publishCv_.wait(lock, [&] {
+        return publishHead_ > ticket || (ticket < publishTail_ && publishRing_[ticket % kPublishRing].done) ||
+               stopping_.load();
+    });
+}
+
+// Publishes whatever signalProxy has passed. Entries are queued in submission order, but a
+// renderer may take a value's signal info (queued then) and submit it after a stream signals
+// a lower one: so the thread waits for the lowest pending value, not for the oldest entry,
+// and a signal the GPU has passed is never held up behind one nobody submitted yet.
 void Semaphore::publisherLoop() {
     for (;;) {
-        PublishEntry e{};
+        uint64_t lowest = UINT64_MAX;
         {
             std::unique_lock lock(publishMutex_);
             publishCv_.wait(lock, [&] { return publishTail_ != publishHead_ || stopping_.load(); });
             if (publishTail_ == publishHead_) return;  // stopping with nothing left to publish
-            e = publishRing_[publishHead_ % kPublishRing];
+            for (uint64_t t = publishHead_; t < publishTail_; ++t) {
+                const PublishEntry& e = publishRing_[t % kPublishRing];
+                if (!e.done && e.proxyValue < lowest) lowest = e.proxyValue;
+            }
         }
-        // Wait for the GPU to reach the signal, or for the destructor's wake-up.
+        // Wait for the GPU to reach the signal, or for the destructor's wake-up. New entries
+        // queued meanwhile are higher (values only grow), so `lowest` stays the one to wait for.
         VkSemaphore sems[2] = {signalProxy, wakeProxy};
-        uint64_t values[2] = {e.proxyValue, 1};
+        uint64_t values[2] = {lowest, 1};
         VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, VK_SEMAPHORE_WAIT_ANY_BIT, 2, sems, values};
         VkResult r = ctx->vkd.vkWaitSemaphores(ctx->device, &wi, UINT64_MAX);
         uint64_t reached = 0;
         ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, signalProxy, &reached);
-        if (r != VK_SUCCESS || reached < e.proxyValue) {
+        if (r != VK_SUCCESS || reached < lowest) {
             if (stopping_.load()) return;  // destroyed with a signal that never reached the GPU
             continue;
         }
-        if (kind == SemKind::Timeline)
-            shared->publish(e.value);
-        else
-            shared->signalBinary();
-        notePublish(ctx, this, e.value);
+        // Publish every entry the GPU has passed (the shared state is outside our lock).
+        uint64_t due[kPublishRing / 16];
+        uint32_t n = 0;
         {
             std::lock_guard lock(publishMutex_);
-            ++publishHead_;
+            for (uint64_t t = publishHead_; t < publishTail_ && n < std::size(due); ++t) {
+                const PublishEntry& e = publishRing_[t % kPublishRing];
+                if (!e.done && e.proxyValue <= reached) due[n++] = t;
+            }
+        }
+        uint64_t highest = 0;
+        for (uint32_t i = 0; i < n; ++i) {
+            const PublishEntry& e = publishRing_[due[i] % kPublishRing];  // not reused until done
+            if (kind == SemKind::Timeline) {
+                if (e.value > highest) highest = e.value;
+            } else {
+                shared->signalBinary();
+            }
+            notePublish(ctx, this, e.value);
+        }
+        if (kind == SemKind::Timeline && highest) shared->publish(highest);
+        {
+            std::lock_guard lock(publishMutex_);
+            for (uint32_t i = 0; i < n; ++i) publishRing_[due[i] % kPublishRing].done = true;
+            while (publishHead_ < publishTail_ && publishRing_[publishHead_ % kPublishRing].done) ++publishHead_;
             publishedCount_.store(publishHead_, std::memory_order_release);
         }
         publishCv_.notify_all();
+    }
+}
+
+void Semaphore::noteSubmitted(uint64_t v) {
+    uint64_t cur = streamSubmitted.load(std::memory_order_relaxed);
+    while (cur < v && !streamSubmitted.compare_exchange_weak(cur, v, std::memory_order_acq_rel)) {
     }
 }
 

@@ -42,14 +42,15 @@ public:
 
     // Timeline: claims value v for a signal (strictly above every value signaled or pending).
     // knownCurrent: the counter value the caller just read (native), so it is not read twice.
-    batonError_t reserveSignal(uint64_t v, uint64_t knownCurrent = UINT64_MAX);
+    // byRenderer: the value goes to a renderer's own submit (batonGetSignalSubmitInfo), not a stream.
+    batonError_t reserveSignal(uint64_t v, uint64_t knownCurrent = UINT64_MAX, bool byRenderer = false);
     // Portable: the proxy value a GPU signal must reach for this signal to be published.
     uint64_t nextBinaryProxyValue() { return ++binaryProxyNext_; }
     // Portable: after a submission that signals signalProxy to proxyValue, publish `value`
     // once the GPU gets there. Returns a ticket for published()/waitPublished().
     uint64_t queuePublish(uint64_t proxyValue, uint64_t value);
     // Whether the publication with this ticket has happened.
-    bool published(uint64_t ticket) const { return publishedCount_.load(std::memory_order_acquire) > ticket; }
+    bool published(uint64_t ticket);
     // Waits for it. Only once the GPU has passed the signal, or this could wait forever.
     void waitPublished(uint64_t ticket);
     // Portable timeline: make waitProxy follow the shared value (renderer waits).
@@ -68,8 +69,18 @@ public:
     VkSemaphore wakeProxy = VK_NULL_HANDLE;    // portable: host-signaled, wakes the publisher to stop
     std::atomic<uint64_t> localPending{0};     // native timeline: highest value signaled/pending here
 
+    // Where this process's own signals of a timeline stand. They decide whether a wait can be a
+    // GPU wait (on vk, or on signalProxy for portable): only when the signal that satisfies it
+    // is already on a queue, or will be submitted to a queue that is not the waiter's.
+    std::atomic<uint64_t> streamReserved{0};   // highest value a stream signal was enqueued for
+    std::atomic<uint64_t> streamSubmitted{0};  // highest value a stream signal was submitted for
+    std::atomic<uint64_t> rendererReserved{0}; // highest value handed to a renderer's submit
+    // Records that a stream submitted a signal of v.
+    void noteSubmitted(uint64_t v);
+
 private:
     batonError_t createProxies();
+    batonError_t reserveValue(uint64_t v, uint64_t knownCurrent);
     void publisherLoop();
     void mirrorLoop();
 
@@ -79,6 +90,7 @@ private:
     struct PublishEntry {
         uint64_t proxyValue;
         uint64_t value;
+        bool done;  // published (entries can complete out of order: see publisherLoop)
     };
     static constexpr uint32_t kPublishRing = 1024;
     PublishEntry publishRing_[kPublishRing];

@@ -214,7 +214,9 @@ void Stream::close(bool cancel) {
     closed_ = true;
     if (cancel) {
         cancel_.store(true);
-        if (Semaphore* s = waitingOn_.load()) s->shared->wakeAll();
+        if (Semaphore* s = waitingOn_.load()) {
+            if (s->shared) s->shared->wakeAll();
+        }
     }
     {
         std::lock_guard lock(mutex_);
@@ -288,27 +290,13 @@ void Stream::process(const Op& op, uint64_t index) {
             slotsInBatch_[cmdCount_++] = op.slot;
             if (cmdCount_ == kBatch) flush();
             break;
-        case OpKind::Wait: {
-            Semaphore* s = op.sem;
-            if (s->native()) {
-                // A wait gates everything in its submission: keep earlier work out of it.
-                if (cmdCount_ || signalCount_ || waitCount_ == kBatch) flush();
-                waits_[waitCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, s->vk,
-                                        s->kind == SemKind::Timeline ? op.value : 0,
-                                        VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-                batchRefs_[batchRefCount_++] = s;
-            } else {
-                // Portable: wait on the host, then submit what follows. Earlier work goes first.
-                flush();
-                markProcessed(index);
-                hostWaitPortable(s, op.value);
-                s->release();
-            }
+        case OpKind::Wait:
+            processWait(op, index);
             break;
-        }
         case OpKind::Signal: {
             Semaphore* s = op.sem;
             if (signalCount_ == kBatch || batchRefCount_ + 1 >= 2 * kBatch) flush();
+            if (s->kind == SemKind::Timeline) submittedSignals_[submittedSignalCount_++] = {s, op.value};
             if (s->native()) {
                 signals_[signalCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, s->vk,
                                             s->kind == SemKind::Timeline ? op.value : 0,
@@ -350,6 +338,76 @@ void Stream::process(const Op& op, uint64_t index) {
             break;
         }
     }
+}
+
+void Stream::addGpuWait(VkSemaphore sem, uint64_t value, Object* ref) {
+    // A wait gates everything in its submission: keep earlier work out of it.
+    if (cmdCount_ || signalCount_ || waitCount_ == kBatch || batchRefCount_ + 1 >= 2 * kBatch) flush();
+    waits_[waitCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, sem, value,
+                            VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+    auto* s = ref->type() == ObjectType::Semaphore ? static_cast<Semaphore*>(ref) : nullptr;
+    if (s && s->shared && sem == s->signalProxy) {
+        // Waited on the local proxy: once this submission completes, the value is reached,
+        // so the stream publishes it itself (synchronize must not return before it shows).
+        waitedPortable_[waitedPortableCount_++] = {s, value};
+        return;
+    }
+    batchRefs_[batchRefCount_++] = ref;  // the batch owns the op's reference now
+}
+
+// Chooses how a wait is carried out. A GPU wait (a real semaphore wait: no host round trip,
+// and a memory dependency) is used whenever the signal that satisfies it cannot be stuck
+// behind it on a queue: it is already on a queue, or it will be submitted to a queue that is
+// not one baton's streams share with the waiter. Otherwise the stream thread waits on the
+// host first and submits what follows afterwards. (A signal merely enqueued on some stream
+// proves nothing: it may be ordered after this very wait, e.g. wait(1) then signal(2).)
+void Stream::processWait(const Op& op, uint64_t index) {
+    Semaphore* s = op.sem;
+    const uint64_t v = op.value;
+    if (s->kind != SemKind::Timeline) {
+        if (s->native()) {
+            addGpuWait(s->vk, 0, s);  // Vulkan's rule: the binary signal is submitted first
+            return;
+        }
+        flush();
+        markProcessed(index);
+        hostWaitPortable(s, v);  // consumes the binary signal
+        s->release();
+        return;
+    }
+    VkSemaphore gpu = s->native() ? s->vk : s->signalProxy;
+    if (v <= s->streamSubmitted.load() || (!ctx->queueShared && v <= s->rendererReserved.load())) {
+        addGpuWait(gpu, v, s);
+        return;
+    }
+    if (s->native() && v > s->rendererReserved.load()) {
+        addGpuWait(gpu, v, s);  // signaled by another process or API, on its own queues
+        return;
+    }
+    // Portable and signaled elsewhere, or a renderer's signal on the queue we share: wait on
+    // the host for the value, then submit what follows.
+    flush();
+    markProcessed(index);
+    if (s->native())
+        hostWaitNative(s, v);
+    else
+        hostWaitPortable(s, v);
+    s->release();
+}
+
+void Stream::hostWaitNative(Semaphore* s, uint64_t value) {
+    waitingOn_.store(s);
+    // Bounded slices so that a context going away can cancel the wait.
+    while (!cancel_.load()) {
+        VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &s->vk, &value};
+        VkResult r = ctx->vkd.vkWaitSemaphores(ctx->device, &wi, 100000000ull);
+        if (r == VK_SUCCESS) break;
+        if (r != VK_TIMEOUT) {
+            setError(failVk(r, "vkWaitSemaphores (stream wait)"));
+            break;
+        }
+    }
+    waitingOn_.store(nullptr);
 }
 
 bool Stream::hostWaitPortable(Semaphore* s, uint64_t value) {
@@ -408,6 +466,11 @@ void Stream::flush() {
     submittedPoint.store(point, std::memory_order_release);
     if (tel) tel->submitted(point, r == VK_SUCCESS);
     for (uint32_t i = 0; i < cmdCount_; ++i) slotPoint_[slotsInBatch_[i]].store(point, std::memory_order_release);
+    // The batch still holds references to these semaphores (batchRefs_/publishes_).
+    if (r == VK_SUCCESS)
+        for (uint32_t i = 0; i < submittedSignalCount_; ++i)
+            submittedSignals_[i].sem->noteSubmitted(submittedSignals_[i].value);
+    submittedSignalCount_ = 0;
     auto retireLater = [&](Object* obj, Semaphore* publishOf, uint64_t ticket, uint64_t value) {
         for (;;) {
             Retire oldest{};
@@ -431,6 +494,11 @@ void Stream::flush() {
         if (p.sem->kind == SemKind::Timeline) p.sem->shared->markSubmitted(p.value);
         retireLater(p.sem, p.sem, p.sem->queuePublish(p.proxyValue, p.value), p.value);
     }
+    for (uint32_t i = 0; i < waitedPortableCount_; ++i) {
+        const SubmittedSignal& w = waitedPortable_[i];
+        retireLater(w.sem, r == VK_SUCCESS ? w.sem : nullptr, 0, w.value);
+    }
+    waitedPortableCount_ = 0;
     for (uint32_t i = 0; i < batchRefCount_; ++i) retireLater(batchRefs_[i], nullptr, 0, 0);
     waitCount_ = cmdCount_ = signalCount_ = publishCount_ = batchRefCount_ = 0;
 }

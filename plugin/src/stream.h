@@ -77,6 +77,9 @@ private:
     void flush();
     void markProcessed(uint64_t upTo);
     bool hostWaitPortable(Semaphore* s, uint64_t value);
+    void hostWaitNative(Semaphore* s, uint64_t value);
+    void processWait(const Op& op, uint64_t index);
+    void addGpuWait(VkSemaphore sem, uint64_t value, Object* ref);
     void waitPoint(uint64_t point);
     void retireCompleted(bool all);
     bool retireUpTo(uint64_t point, bool block);
@@ -125,6 +128,14 @@ private:
     };
     PendingPublish publishes_[kBatch] = {};
     uint32_t publishCount_ = 0;
+    struct SubmittedSignal {
+        Semaphore* sem;
+        uint64_t value;
+    };
+    SubmittedSignal submittedSignals_[kBatch] = {};  // timelines this batch signals
+    uint32_t submittedSignalCount_ = 0;
+    SubmittedSignal waitedPortable_[kBatch] = {};  // portable timelines this batch waits on (proxy)
+    uint32_t waitedPortableCount_ = 0;
 
     // References kept until the GPU passes a point (deferred release) and, for a portable
     // signal, until it has taken effect: synchronize() drains these up to its point, so that
