@@ -154,6 +154,7 @@ batonError_t Stream::synchronize() {
         point = headPoint_;
     }
     waitPoint(point);
+    retireCompleted(false);  // everything up to point is done: drop what it held
     int e = error_.exchange(batonSuccess);
     if (e != batonSuccess)
         return fail(static_cast<batonError_t>(e), "an operation on this stream failed: %s",
@@ -361,17 +362,28 @@ void Stream::flush() {
         }
     }
     for (uint32_t i = 0; i < batchRefCount_; ++i) {
-        if (retireTail_ - retireHead_ == kRetire) {
-            waitPoint(retire_[retireHead_ % kRetire].point);
+        for (;;) {
+            uint64_t oldest = 0;
+            {
+                std::lock_guard lock(retireMutex_);
+                if (retireTail_ - retireHead_ < kRetire) {
+                    retire_[retireTail_++ % kRetire] = {point, batchRefs_[i]};
+                    break;
+                }
+                oldest = retire_[retireHead_ % kRetire].point;
+            }
+            waitPoint(oldest);  // full: wait for the GPU to pass the oldest entry
             retireCompleted(false);
         }
-        retire_[retireTail_++ % kRetire] = {point, batchRefs_[i]};
     }
     waitCount_ = cmdCount_ = signalCount_ = publishCount_ = batchRefCount_ = 0;
 }
 
 void Stream::retireCompleted(bool all) {
-    if (retireHead_ == retireTail_) return;
+    {
+        std::lock_guard lock(retireMutex_);
+        if (retireHead_ == retireTail_) return;
+    }
     uint64_t done = 0;
     if (all) {
         waitPoint(submittedPoint.load());
@@ -379,8 +391,19 @@ void Stream::retireCompleted(bool all) {
     } else {
         ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done);
     }
-    while (retireHead_ != retireTail_ && retire_[retireHead_ % kRetire].point <= done)
-        retire_[retireHead_++ % kRetire].obj->release();
+    // Pop under the lock, release outside it: the last release of a semaphore joins its
+    // publisher thread, and that of another stream joins its worker.
+    for (;;) {
+        Object* batch[64];
+        uint32_t n = 0;
+        {
+            std::lock_guard lock(retireMutex_);
+            while (n < 64 && retireHead_ != retireTail_ && retire_[retireHead_ % kRetire].point <= done)
+                batch[n++] = retire_[retireHead_++ % kRetire].obj;
+        }
+        for (uint32_t i = 0; i < n; ++i) batch[i]->release();
+        if (n < 64) return;
+    }
 }
 
 batonError_t resolveStream(batonStream_t s, Stream** out) {

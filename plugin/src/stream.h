@@ -123,7 +123,10 @@ private:
     PendingPublish publishes_[kBatch] = {};
     uint32_t publishCount_ = 0;
 
-    // References kept until the GPU passes a point (deferred release).
+    // References kept until the GPU passes a point (deferred release). The worker pushes;
+    // the worker and synchronize() pop, so that once a user has seen the stream finish,
+    // what it held (a destroyed semaphore's fd, mapping and thread) is gone too, instead of
+    // lingering until the stream next has work.
     struct Retire {
         uint64_t point;
         Object* obj;
@@ -131,6 +134,7 @@ private:
     static constexpr uint32_t kRetire = 4096;
     Retire retire_[kRetire] = {};
     uint64_t retireHead_ = 0, retireTail_ = 0;
+    std::mutex retireMutex_;
 };
 
 // Resolves a user stream argument (NULL: the current context's default stream), retained.
