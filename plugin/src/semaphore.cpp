@@ -159,14 +159,25 @@ batonError_t Semaphore::reserveSignal(uint64_t v) {
     }
 }
 
-void Semaphore::queuePublish(uint64_t proxyValue, uint64_t value) {
+uint64_t Semaphore::queuePublish(uint64_t proxyValue, uint64_t value) {
     std::unique_lock lock(publishMutex_);
     // Bounded ring: if a thousand signals are in flight, wait for the GPU to retire some.
     publishCv_.wait(lock, [&] { return publishTail_ - publishHead_ < kPublishRing || stopping_.load(); });
     publishRing_[publishTail_ % kPublishRing] = {proxyValue, value};
-    ++publishTail_;
+    const uint64_t ticket = ++publishTail_;
     lock.unlock();
     publishCv_.notify_all();
+    return ticket;
+}
+
+bool Semaphore::published(uint64_t ticket) {
+    std::lock_guard lock(publishMutex_);
+    return publishHead_ >= ticket;
+}
+
+void Semaphore::waitPublished(uint64_t ticket) {
+    std::unique_lock lock(publishMutex_);
+    publishCv_.wait(lock, [&] { return publishHead_ >= ticket || stopping_.load(); });
 }
 
 void Semaphore::publisherLoop() {

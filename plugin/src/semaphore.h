@@ -45,8 +45,13 @@ public:
     // Portable: the proxy value a GPU signal must reach for this signal to be published.
     uint64_t nextBinaryProxyValue() { return ++binaryProxyNext_; }
     // Portable: after a submission that signals signalProxy to proxyValue, publish `value`
-    // once the GPU gets there.
-    void queuePublish(uint64_t proxyValue, uint64_t value);
+    // once the GPU gets there. Returns the publish's ticket.
+    uint64_t queuePublish(uint64_t proxyValue, uint64_t value);
+    // Portable: whether the publish with this ticket has happened; or wait until it has.
+    // A stream's work counts as complete only once its signals are published: the GPU
+    // reaching signalProxy is not yet the shared value moving.
+    bool published(uint64_t ticket);
+    void waitPublished(uint64_t ticket);
     // Portable timeline: make waitProxy follow the shared value (renderer waits).
     batonError_t startMirror();
 

@@ -154,7 +154,8 @@ batonError_t Stream::synchronize() {
         point = headPoint_;
     }
     waitPoint(point);
-    retireCompleted(false);  // everything up to point is done: drop what it held
+    publishedUpTo(point, true);  // and its signals of portable semaphores are visible
+    retireCompleted(false);      // everything up to point is done: drop what it held
     int e = error_.exchange(batonSuccess);
     if (e != batonSuccess)
         return fail(static_cast<batonError_t>(e), "an operation on this stream failed: %s",
@@ -171,7 +172,7 @@ batonError_t Stream::query() {
     }
     uint64_t done = 0;
     ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done);
-    if (done < point) return batonErrorNotReady;
+    if (done < point || !publishedUpTo(point, false)) return batonErrorNotReady;
     int e = error_.exchange(batonSuccess);
     if (e != batonSuccess)
         return fail(static_cast<batonError_t>(e), "an operation on this stream failed: %s",
@@ -276,7 +277,7 @@ void Stream::process(const Op& op, uint64_t index) {
             } else {
                 signals_[signalCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, s->signalProxy,
                                             op.proxyValue, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-                publishes_[publishCount_++] = {s, op.proxyValue, op.value};
+                publishes_[publishCount_++] = {s, op.proxyValue, op.value, batchRefCount_};
             }
             batchRefs_[batchRefCount_++] = s;
             break;
@@ -285,6 +286,7 @@ void Stream::process(const Op& op, uint64_t index) {
             flush();
             markProcessed(index);
             waitPoint(submittedPoint.load());
+            publishedUpTo(submittedPoint.load(), true);  // prior signals are visible to fn
             op.fn(op.user);
             break;
         case OpKind::EventRecord:
@@ -358,21 +360,27 @@ void Stream::flush() {
         for (uint32_t i = 0; i < publishCount_; ++i) {
             const PendingPublish& p = publishes_[i];
             if (p.sem->kind == SemKind::Timeline) p.sem->shared->markSubmitted(p.value);
-            p.sem->queuePublish(p.proxyValue, p.value);
+            batchTickets_[p.ref] = p.sem->queuePublish(p.proxyValue, p.value);
         }
     }
     for (uint32_t i = 0; i < batchRefCount_; ++i) {
+        const uint64_t ticket = batchTickets_[i];
+        batchTickets_[i] = 0;
         for (;;) {
-            uint64_t oldest = 0;
+            Retire oldest{};
             {
                 std::lock_guard lock(retireMutex_);
                 if (retireTail_ - retireHead_ < kRetire) {
-                    retire_[retireTail_++ % kRetire] = {point, batchRefs_[i]};
+                    retire_[retireTail_++ % kRetire] = {point, batchRefs_[i], ticket};
                     break;
                 }
-                oldest = retire_[retireHead_ % kRetire].point;
+                oldest = retire_[retireHead_ % kRetire];
+                oldest.obj->retain();  // synchronize() may pop it meanwhile
             }
-            waitPoint(oldest);  // full: wait for the GPU to pass the oldest entry
+            // Full: wait for the GPU (and the publisher) to pass the oldest entry.
+            waitPoint(oldest.point);
+            if (oldest.ticket) static_cast<Semaphore*>(oldest.obj)->waitPublished(oldest.ticket);
+            oldest.obj->release();
             retireCompleted(false);
         }
     }
@@ -398,11 +406,41 @@ void Stream::retireCompleted(bool all) {
         uint32_t n = 0;
         {
             std::lock_guard lock(retireMutex_);
-            while (n < 64 && retireHead_ != retireTail_ && retire_[retireHead_ % kRetire].point <= done)
-                batch[n++] = retire_[retireHead_++ % kRetire].obj;
+            while (n < 64 && retireHead_ != retireTail_) {
+                const Retire& r = retire_[retireHead_ % kRetire];
+                // An unpublished signal stays: publishedUpTo() must still find it. At close
+                // (all), the semaphore's own teardown publishes what the GPU reached.
+                if (r.point > done || (!all && r.ticket && !static_cast<Semaphore*>(r.obj)->published(r.ticket))) break;
+                batch[n++] = r.obj;
+                ++retireHead_;
+            }
         }
         for (uint32_t i = 0; i < n; ++i) batch[i]->release();
         if (n < 64) return;
+    }
+}
+
+bool Stream::publishedUpTo(uint64_t point, bool block) {
+    for (;;) {
+        Semaphore* pending = nullptr;
+        uint64_t ticket = 0;
+        {
+            std::lock_guard lock(retireMutex_);
+            for (uint64_t i = retireHead_; i != retireTail_; ++i) {
+                const Retire& r = retire_[i % kRetire];
+                if (r.point > point) break;  // entries are in point order
+                if (r.ticket && !static_cast<Semaphore*>(r.obj)->published(r.ticket)) {
+                    pending = static_cast<Semaphore*>(r.obj);
+                    pending->retain();
+                    ticket = r.ticket;
+                    break;
+                }
+            }
+        }
+        if (!pending) return true;
+        if (block) pending->waitPublished(ticket);
+        pending->release();
+        if (!block) return false;
     }
 }
 

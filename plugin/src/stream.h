@@ -78,6 +78,11 @@ private:
     bool hostWaitPortable(Semaphore* s, uint64_t value);
     void waitPoint(uint64_t point);
     void retireCompleted(bool all);
+public:
+    // Whether every portable signal submitted up to `point` has been published (the GPU
+    // having reached `point`); with block, waits until it has.
+    bool publishedUpTo(uint64_t point, bool block);
+private:
     void setError(batonError_t e);
     uint32_t acquireSlot();
 
@@ -115,10 +120,12 @@ private:
     uint32_t slotsInBatch_[kBatch] = {};
     uint32_t waitCount_ = 0, signalCount_ = 0, cmdCount_ = 0;
     Object* batchRefs_[2 * kBatch] = {};
+    uint64_t batchTickets_[2 * kBatch] = {};  // a portable signal's publish ticket, else 0
     uint32_t batchRefCount_ = 0;
     struct PendingPublish {
         Semaphore* sem;
         uint64_t proxyValue, value;
+        uint32_t ref;  // index of its batchRefs_ entry
     };
     PendingPublish publishes_[kBatch] = {};
     uint32_t publishCount_ = 0;
@@ -130,6 +137,7 @@ private:
     struct Retire {
         uint64_t point;
         Object* obj;
+        uint64_t ticket;  // portable signal: retired only once published
     };
     static constexpr uint32_t kRetire = 4096;
     Retire retire_[kRetire] = {};
