@@ -10,9 +10,9 @@
 // The bound. After the warm-up, what is still allowed to grow is caches that reach a
 // steady size: the validation layer's object tables (hash maps whose bucket arrays follow
 // the peak number of live handles and threads they have seen) and the allocator's own
-// bookkeeping. Measured on lavapipe with the validation layer on: semaphores grow 5-8 KB over
+// bookkeeping. Measured on lavapipe with the validation layer on: semaphores grow 5-9 KB over
 // 10,000 cycles (flat, not proportional to the count: 2,000 cycles grow as much), streams and
-// contexts under 1 KB over 1,000 cycles once warmed (without the validation layer: 0 bytes).
+// contexts under 2 KB over 1,000 cycles once warmed (without the validation layer: 0 bytes).
 // So: 64 KiB for the 10,000 semaphore cycles, 32 KiB for the 1,000 stream or context cycles.
 // A real leak of 100 bytes per cycle (a 112-byte chunk with malloc's header) would add about
 // 1.1 MB and 112 KB respectively: 17 and 3.5 times the bounds.
@@ -49,11 +49,14 @@ namespace {
 const int kOneArena = mallopt(M_ARENA_MAX, 1);
 #endif
 
-// Counts are the same under AddressSanitizer: the whole suite takes about 25 s there
-// (3 s semaphores, 1 s streams, 21 s contexts) and about 7 s without.
+// Counts are the same under AddressSanitizer: on an idle 2-core machine the suite takes
+// about 35 s there (3 s semaphores, 2 s streams, 30 s contexts) and about 15 s without.
+// The warm-ups are what the validation layer's tables needed to stop growing: about 1,000
+// threads for streams; 300 context cycles (50 were enough for a fresh process, not after
+// the other tests had filled the layer's tables).
 constexpr int kSemaphoreCycles = 10000, kSemaphoreWarmup = 300;
-constexpr int kStreamCycles = 1000, kStreamWarmup = 1000;  // the layer's tables settle after ~1,000 threads
-constexpr int kContextCycles = 1000, kContextWarmup = 50;
+constexpr int kStreamCycles = 1000, kStreamWarmup = 1000;
+constexpr int kContextCycles = 1000, kContextWarmup = 300;
 constexpr long long kSemaphoreHeapBound = 64 * 1024, kHeapBound = 32 * 1024;
 
 size_t heapInUse() {
