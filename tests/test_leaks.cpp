@@ -3,8 +3,8 @@
 // small, stated bound.
 //
 // Heap is measured as bytes in use, not address space: glibc's mallinfo2().uordblks, or,
-// under AddressSanitizer (which replaces malloc, so glibc's counters stay still), the
-// sanitizer allocator's count of allocated bytes. Free lists and fragmentation do not count;
+// under AddressSanitizer or ThreadSanitizer (which replace malloc, so glibc's counters stay
+// still), the sanitizer allocator's count of allocated bytes. Free lists and fragmentation do not count;
 // only allocations still alive do.
 //
 // The bound. After the warm-up, what is still allowed to grow is caches that reach a
@@ -27,21 +27,21 @@
 
 #include "baton_test.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define BATON_TEST_ASAN 1
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define BATON_TEST_SANITIZER_MALLOC 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BATON_TEST_ASAN 1
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define BATON_TEST_SANITIZER_MALLOC 1
 #endif
 #endif
-#ifdef BATON_TEST_ASAN
+#ifdef BATON_TEST_SANITIZER_MALLOC
 // From the sanitizer runtime (declared here: GCC ships no sanitizer/allocator_interface.h).
 extern "C" size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 
 namespace {
 
-#ifndef BATON_TEST_ASAN
+#ifndef BATON_TEST_SANITIZER_MALLOC
 // mallinfo2() reports the main arena only. baton allocates on its stream and publisher
 // threads too, which glibc would serve from per-thread arenas that mallinfo2 never sees:
 // one arena for the whole process makes every thread's allocations count. Runs before main,
@@ -60,7 +60,7 @@ constexpr int kContextCycles = 1000, kContextWarmup = 300;
 constexpr long long kSemaphoreHeapBound = 64 * 1024, kHeapBound = 32 * 1024;
 
 size_t heapInUse() {
-#ifdef BATON_TEST_ASAN
+#ifdef BATON_TEST_SANITIZER_MALLOC
     return __sanitizer_get_current_allocated_bytes();
 #else
     (void)kOneArena;
@@ -107,6 +107,7 @@ Snapshot take(int expectThreads = -1) {
 
 // Checks after against before and prints the figures.
 void expectNoGrowth(const char* what, int cycles, const Snapshot& before, const Snapshot& after, long long heapBound) {
+    ASSERT_GT(before.heap, 0u) << "cannot read the heap in use (another allocator?): the heap check would be empty";
     const long long grew = static_cast<long long>(after.heap) - static_cast<long long>(before.heap);
     const double secs = std::chrono::duration<double>(after.t - before.t).count();
     std::printf("%d %s cycles in %.2f s (%.0f us each): fds %d -> %d, threads %d -> %d, heap in use %zu -> %zu (%+lld B)\n",
