@@ -3,6 +3,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "c_enum.h"
 #include "context.h"
 #include "error.h"
 #include "stream.h"
@@ -153,13 +154,14 @@ BATON_API batonError_t batonContextUnlockQueue(batonContext_t ctx, VkQueue queue
 
 BATON_API batonError_t batonContextGetMessageCount(batonContext_t ctx, batonMessageSeverity severity,
                                                    unsigned long long* count) {
-    if (!count || severity < batonMessageSeverityInfo || severity > batonMessageSeverityError)
-        return fail(batonErrorInvalidValue, "batonContextGetMessageCount: bad severity or NULL count");
+    const int sev = rawEnum(severity);
+    if (!count || sev < batonMessageSeverityInfo || sev > batonMessageSeverityError)
+        return fail(batonErrorInvalidValue, "batonContextGetMessageCount: bad severity (%d) or NULL count", sev);
     Context* c = nullptr;
     batonError_t e = resolveContext(ctx, &c);
     if (e != batonSuccess) return e;
     unsigned long long n = 0;
-    for (int s = severity; s <= batonMessageSeverityError; ++s) n += c->messageCounts[s].load();
+    for (int s = sev; s <= batonMessageSeverityError; ++s) n += c->messageCounts[s].load();
     *count = n;
     c->release();
     return ok();

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "c_enum.h"
 #include "context.h"
 #include "error.h"
 #include "fd_check.h"
@@ -16,7 +17,8 @@ using namespace baton;
 
 namespace {
 
-const char* typeName(batonExternalSemaphoreHandleType t) {
+// t is the raw int a caller passed (see c_enum.h).
+const char* typeName(int t) {
     switch (t) {
         case batonExternalSemaphoreHandleTypeOpaqueFd: return "OpaqueFd";
         case batonExternalSemaphoreHandleTypeOpaqueWin32: return "OpaqueWin32";
@@ -34,21 +36,21 @@ const char* typeName(batonExternalSemaphoreHandleType t) {
 
 // The seed's descriptor rules for the Windows types, then NotSupported: a descriptor that
 // would be wrong on Windows is InvalidValue here too.
-batonError_t checkWindowsDesc(const batonExternalSemaphoreHandleDesc& d) {
-    const bool kmt = d.type == batonExternalSemaphoreHandleTypeOpaqueWin32Kmt ||
-                     d.type == batonExternalSemaphoreHandleTypeKeyedMutexKmt;
+batonError_t checkWindowsDesc(const batonExternalSemaphoreHandleDesc& d, int type) {
+    const bool kmt = type == batonExternalSemaphoreHandleTypeOpaqueWin32Kmt ||
+                     type == batonExternalSemaphoreHandleTypeKeyedMutexKmt;
     const bool h = d.handle.win32.handle != nullptr, n = d.handle.win32.name != nullptr;
     if (kmt && (!h || n))
         return fail(batonErrorInvalidValue, "%s needs handle.win32.handle non-NULL and handle.win32.name NULL",
-                    typeName(d.type));
+                    typeName(type));
     if (!kmt && h == n)
         return fail(batonErrorInvalidValue, "%s needs exactly one of handle.win32.handle and handle.win32.name non-NULL",
-                    typeName(d.type));
+                    typeName(type));
     return fail(batonErrorNotSupported, "%s is a Windows handle type; on Linux baton imports OpaqueFd, "
-                "TimelineSemaphoreFd and KeyedMutex fds", typeName(d.type));
+                "TimelineSemaphoreFd and KeyedMutex fds", typeName(type));
 }
 
-bool kindOfType(batonExternalSemaphoreHandleType t, SemKind* kind) {
+bool kindOfType(int t, SemKind* kind) {
     switch (t) {
         case batonExternalSemaphoreHandleTypeOpaqueFd: *kind = SemKind::Binary; return true;
         case batonExternalSemaphoreHandleTypeTimelineSemaphoreFd: *kind = SemKind::Timeline; return true;
@@ -141,22 +143,23 @@ BATON_API batonError_t batonImportExternalSemaphore(batonExternalSemaphore_t* ex
     if (!extSem_out) return fail(batonErrorInvalidValue, "batonImportExternalSemaphore: extSem_out is NULL");
     if (!desc) return fail(batonErrorInvalidValue, "batonImportExternalSemaphore: semHandleDesc is NULL");
     if (desc->flags) return fail(batonErrorInvalidValue, "semHandleDesc->flags must be 0 (got 0x%x)", desc->flags);
-    switch (desc->type) {
+    const int type = rawEnum(desc->type);
+    switch (type) {
         case batonExternalSemaphoreHandleTypeOpaqueWin32:
         case batonExternalSemaphoreHandleTypeOpaqueWin32Kmt:
         case batonExternalSemaphoreHandleTypeD3D12Fence:
         case batonExternalSemaphoreHandleTypeD3D11Fence:
         case batonExternalSemaphoreHandleTypeKeyedMutexKmt:
         case batonExternalSemaphoreHandleTypeTimelineSemaphoreWin32:
-            return checkWindowsDesc(*desc);
+            return checkWindowsDesc(*desc, type);
         case batonExternalSemaphoreHandleTypeNvSciSync:
             return fail(batonErrorNotSupported, "NvSciSync handles are not supported");
         default:
             break;
     }
     SemKind kind;
-    if (!kindOfType(desc->type, &kind))
-        return fail(batonErrorInvalidValue, "semHandleDesc->type %d is not a handle type", static_cast<int>(desc->type));
+    if (!kindOfType(type, &kind))
+        return fail(batonErrorInvalidValue, "semHandleDesc->type %d is not a handle type", type);
     const int fd = desc->handle.fd;
     if (fd < 0) return fail(batonErrorInvalidValue, "semHandleDesc->handle.fd is %d", fd);
 
@@ -195,9 +198,10 @@ BATON_API batonError_t batonExportExternalSemaphore(int* fdOut, batonExternalSem
     for (unsigned r : desc->reserved)
         if (r) return fail(batonErrorInvalidValue, "desc->reserved must be zero");
     SemKind kind;
-    if (!kindOfType(desc->type, &kind))
-        return fail(desc->type >= 1 && desc->type <= 10 ? batonErrorNotSupported : batonErrorInvalidValue,
-                    "baton exports OpaqueFd, TimelineSemaphoreFd and KeyedMutex, not %s", typeName(desc->type));
+    const int type = rawEnum(desc->type);
+    if (!kindOfType(type, &kind))
+        return fail(type >= 1 && type <= 10 ? batonErrorNotSupported : batonErrorInvalidValue,
+                    "baton exports OpaqueFd, TimelineSemaphoreFd and KeyedMutex, not %s (type %d)", typeName(type), type);
     if (kind == SemKind::KeyedMutex)
         return fail(batonErrorNotSupported, "keyed mutexes are not implemented yet");
     if (kind == SemKind::Binary && desc->initialValue)

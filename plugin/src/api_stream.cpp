@@ -169,6 +169,8 @@ static batonError_t eventDone(batonEvent_t event, bool block) {
             e = batonErrorNotReady;
         else if (r != VK_SUCCESS)
             e = failVk(r, "vkWaitSemaphores (event)");
+        else if (!s->publishedUpTo(point, block))
+            e = batonErrorNotReady;  // the GPU is there, a portable signal before it is not yet published
         s->release();
     } else if (ev->latestGeneration() != 0) {
         e = batonErrorNotReady;  // recorded, but its stream has not reached it yet

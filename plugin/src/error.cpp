@@ -1,5 +1,7 @@
 #include "error.h"
 
+#include "c_enum.h"
+
 #include <cstdarg>
 #include <cstdio>
 
@@ -85,7 +87,7 @@ extern "C" {
 BATON_API const char* batonGetLastErrorMessage(void) { return baton::t_message; }
 
 BATON_API const char* batonGetErrorName(batonError_t error) {
-    switch (error) {
+    switch (baton::rawEnum(error)) {
 #define BATON_ERR(x) \
     case x:          \
         return #x;
@@ -112,7 +114,7 @@ BATON_API const char* batonGetErrorName(batonError_t error) {
 }
 
 BATON_API const char* batonGetErrorString(batonError_t error) {
-    switch (error) {
+    switch (baton::rawEnum(error)) {
         case batonSuccess: return "no error";
         case batonErrorInvalidValue: return "an argument is NULL, out of range or inconsistent";
         case batonErrorMemoryAllocation: return "host or device memory could not be allocated";

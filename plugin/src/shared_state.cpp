@@ -84,9 +84,15 @@ batonError_t SharedState::open(int fd, SharedKind expected) {
         munmap(p, kSharedSize);
         return fail(batonErrorInvalidResourceHandle, "fd %d is a memfd but not a baton semaphore", fd);
     }
-    if (l->kind != static_cast<uint32_t>(expected)) {
+    const uint32_t kind = l->kind;
+    if (kind < static_cast<uint32_t>(SharedKind::Binary) || kind > static_cast<uint32_t>(SharedKind::KeyedMutex)) {
+        // Not a baton semaphore of another kind (WrongKind) but no semaphore baton knows.
+        munmap(p, kSharedSize);
+        return fail(batonErrorInvalidResourceHandle, "fd %d is a memfd with baton's magic but an unknown kind %u", fd, kind);
+    }
+    if (kind != static_cast<uint32_t>(expected)) {
         static const char* names[] = {"?", "binary", "timeline", "keyed mutex"};
-        uint32_t k = l->kind < 4 ? l->kind : 0;
+        const uint32_t k = kind;
         munmap(p, kSharedSize);
         return fail(batonErrorWrongKind, "fd %d is a baton %s semaphore, not a %s one", fd, names[k],
                     names[static_cast<uint32_t>(expected)]);

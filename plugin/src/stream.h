@@ -83,6 +83,13 @@ private:
     void waitPoint(uint64_t point);
     void retireCompleted(bool all);
     bool retireUpTo(uint64_t point, bool block);
+
+public:
+    // Whether every portable signal submitted up to `point` has taken effect (the GPU having
+    // reached `point`), releasing what the GPU no longer needs; with block, waits until so.
+    bool publishedUpTo(uint64_t point, bool block) { return retireUpTo(point, block); }
+
+private:
     void setError(batonError_t e);
     uint32_t acquireSlot();
 

@@ -101,6 +101,19 @@ typedef struct batonStream_st* batonStream_t;                       /**< An orde
 typedef struct batonEvent_st* batonEvent_t;                         /**< A point in a stream, with a GPU timestamp. */
 typedef struct batonExternalSemaphore_st* batonExternalSemaphore_t; /**< An imported or exported semaphore. */
 
+/*
+ * Rules every function follows:
+ * - A handle argument that is not a live handle of the expected type (destroyed, made up,
+ *   a handle of another type, an object of another context than the stream it is used
+ *   with) returns batonErrorInvalidResourceHandle; nothing is dereferenced. Where NULL has
+ *   a meaning (the default stream, the current context, destroy functions) it is accepted.
+ * - A NULL pointer where one is required, nonzero flags or reserved fields, and values out
+ *   of range return batonErrorInvalidValue.
+ * - Arguments are checked before anything is created, enqueued or handed to the driver: a
+ *   call that fails creates, reserves, enqueues and takes nothing (the lazily created
+ *   default context aside), and batonGetLastErrorMessage() says which argument.
+ */
+
 /* ------------------------------------------------------------------------------------ */
 /* External semaphores: CUDA's types, same values and layouts                           */
 /* ------------------------------------------------------------------------------------ */
@@ -204,6 +217,11 @@ BATON_API batonError_t batonImportExternalSemaphore(batonExternalSemaphore_t* ex
  *
  * All arguments are checked before anything is enqueued: on error nothing is enqueued.
  * Never blocks on the GPU; costs no allocation, no semaphore creation and no fd traffic.
+ *
+ * Returns batonErrorInvalidValue (extSemArray or paramsArray NULL, numExtSems 0,
+ * params.flags != 0, a timeline value of 0 or not above every value signaled or pending,
+ * also earlier in the same array), batonErrorInvalidResourceHandle (an element that is not
+ * a live semaphore, or one of another context than the stream; a stream that is not live).
  */
 BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSemaphore_t* extSemArray,
                                                           const batonExternalSemaphoreSignalParams* paramsArray,
@@ -214,6 +232,10 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
  * every wait is satisfied. Binary: wait until signaled, then reset (consume). Timeline:
  * wait until the value is >= params.fence.value (the wait may be enqueued before the
  * signal). Keyed mutex: acquire with params.keyedMutex.key within timeoutMs.
+ *
+ * All arguments are checked before anything is enqueued. Returns batonErrorInvalidValue
+ * (extSemArray or paramsArray NULL, numExtSems 0, params.flags != 0),
+ * batonErrorInvalidResourceHandle (as for signals).
  */
 BATON_API batonError_t batonWaitExternalSemaphoresAsync(const batonExternalSemaphore_t* extSemArray,
                                                         const batonExternalSemaphoreWaitParams* paramsArray,
@@ -222,7 +244,8 @@ BATON_API batonError_t batonWaitExternalSemaphoresAsync(const batonExternalSemap
 /**
  * Destroys a semaphore handle. Operations already enqueued on it still complete: the
  * Vulkan objects, mappings and fds are released once they have (deferred release), never
- * under the GPU's feet. Accepts NULL (returns batonSuccess).
+ * under the GPU's feet. Accepts NULL (returns batonSuccess). A handle that is not a live
+ * semaphore (destroyed already, made up) returns batonErrorInvalidResourceHandle.
  */
 BATON_API batonError_t batonDestroyExternalSemaphore(batonExternalSemaphore_t extSem);
 
@@ -246,6 +269,10 @@ typedef struct batonExternalSemaphoreExportDesc {
  * VK_KHR_external_semaphore_fd, the portable shared timeline otherwise or when asked.
  * The returned fd belongs to the caller (close it, or pass it on; importing it elsewhere
  * transfers it). Setup-time call: it creates a semaphore (hundreds of microseconds).
+ *
+ * Returns batonErrorInvalidValue (a NULL pointer, unknown flags, reserved fields not zero,
+ * a type that is no handle type, an initialValue for a binary semaphore) or
+ * batonErrorNotSupported (a handle type baton does not export, such as the Windows types).
  */
 BATON_API batonError_t batonExportExternalSemaphore(int* fdOut, batonExternalSemaphore_t* extSemOut,
                                                     const batonExternalSemaphoreExportDesc* desc);
@@ -480,7 +507,11 @@ BATON_API batonError_t batonEventRecord(batonEvent_t event, batonStream_t stream
 BATON_API batonError_t batonEventQuery(batonEvent_t event);
 /** Waits until the work before the event completed. */
 BATON_API batonError_t batonEventSynchronize(batonEvent_t event);
-/** GPU time between two completed events of the same context, in milliseconds. */
+/**
+ * GPU time between two completed events of the same context, in milliseconds. An event that
+ * was never recorded is batonErrorInvalidResourceHandle (as in CUDA); one still pending,
+ * batonErrorNotReady.
+ */
 BATON_API batonError_t batonEventElapsedTime(float* ms, batonEvent_t start, batonEvent_t end);
 /** Makes future work on stream wait for the event (flags must be 0). */
 BATON_API batonError_t batonStreamWaitEvent(batonStream_t stream, batonEvent_t event, unsigned int flags);
