@@ -168,8 +168,6 @@ enum class Fd {
     BatonOPath,       // a baton timeline's memfd reopened O_PATH
 };
 
-bool isBatonFd(Fd k) { return k == Fd::BatonBinary || k == Fd::BatonTimeline; }
-
 int exportFd(batonExternalSemaphoreHandleType type) {
     batonExternalSemaphoreExportDesc d{};
     d.type = type;
