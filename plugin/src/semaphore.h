@@ -17,6 +17,7 @@
 
 #include <baton/baton.h>
 
+#include "keyed_mutex.h"
 #include "object.h"
 #include "shared_state.h"
 
@@ -58,6 +59,7 @@ public:
     const SemKind kind;
     VkSemaphore vk = VK_NULL_HANDLE;           // native: the semaphore itself
     std::unique_ptr<SharedState> shared;       // portable: the shared state
+    std::unique_ptr<KeyedMutex> keyedMutex;    // keyed mutex: this handle's side of it
     VkSemaphore signalProxy = VK_NULL_HANDLE;  // portable: GPU-signaled local timeline
     VkSemaphore waitProxy = VK_NULL_HANDLE;    // portable timeline: host-signaled local timeline
     VkSemaphore wakeProxy = VK_NULL_HANDLE;    // portable: host-signaled, wakes the publisher to stop

@@ -256,6 +256,11 @@ void Stream::process(const Op& op, uint64_t index) {
                                         s->kind == SemKind::Timeline ? op.value : 0,
                                         VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
                 batchRefs_[batchRefCount_++] = s;
+            } else if (s->keyedMutex) {
+                flush();
+                markProcessed(index);
+                acquireKeyedMutex(op);
+                s->release();
             } else {
                 // Portable: wait on the host, then submit what follows. Earlier work goes first.
                 flush();
@@ -267,6 +272,10 @@ void Stream::process(const Op& op, uint64_t index) {
         }
         case OpKind::Signal: {
             Semaphore* s = op.sem;
+            if (s->keyedMutex && !s->keyedMutex->holds(op.slot)) {
+                s->release();  // its acquire failed (already reported): nothing to release
+                break;
+            }
             if (signalCount_ == kBatch || batchRefCount_ + 1 >= 2 * kBatch) flush();
             if (s->native()) {
                 signals_[signalCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, s->vk,
@@ -326,6 +335,15 @@ bool Stream::hostWaitPortable(Semaphore* s, uint64_t value) {
     }
     waitingOn_.store(nullptr);
     return done;
+}
+
+// Keyed mutex: acquire on this thread (futex sleep, see keyed_mutex.h); what follows is
+// submitted once it is held. Timeout and abandoned become the stream's error, reported once.
+void Stream::acquireKeyedMutex(const Op& op) {
+    waitingOn_.store(op.sem);  // lets close(cancel) wake the wait
+    batonError_t e = op.sem->keyedMutex->acquire(op.value, static_cast<uint32_t>(op.proxyValue), op.slot, cancel_);
+    waitingOn_.store(nullptr);
+    if (e != batonSuccess && !cancel_.load()) setError(e);
 }
 
 void Stream::flush() {
