@@ -8,7 +8,7 @@
 
 namespace baton {
 
-enum class ObjectType : uint32_t { Context = 1, Stream, Event, Semaphore };
+enum class ObjectType : uint32_t { Context = 1, Stream, Event, Semaphore, Memory };
 
 class Object {
 public:

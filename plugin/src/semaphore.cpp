@@ -92,6 +92,7 @@ batonError_t Semaphore::exportNew(Context* ctx, const batonExternalSemaphoreExpo
         r = ctx->vkd.vkGetSemaphoreFdKHR(ctx->device, &gi, &fd);
         if (r != VK_SUCCESS) return failVk(r, "vkGetSemaphoreFdKHR");
         s->localPending.store(desc.initialValue);
+        s->exported = true;
         *fdOut = fd;
         *out = s.release();
         return batonSuccess;
@@ -103,6 +104,7 @@ batonError_t Semaphore::exportNew(Context* ctx, const batonExternalSemaphoreExpo
     if ((e = s->createProxies()) != batonSuccess) return e;
     int fd = s->shared->exportFd();
     if (fd < 0) return fail(batonErrorOperatingSystem, "dup of the memfd failed: %s", strerror(errno));
+    s->exported = true;
     *fdOut = fd;
     *out = s.release();
     return batonSuccess;

@@ -64,6 +64,7 @@ public:
     VkSemaphore waitProxy = VK_NULL_HANDLE;    // portable timeline: host-signaled local timeline
     VkSemaphore wakeProxy = VK_NULL_HANDLE;    // portable: host-signaled, wakes the publisher to stop
     std::atomic<uint64_t> localPending{0};     // native timeline: highest value signaled/pending here
+    bool exported = false;                     // made by exportNew: a native one can give out more fds
 
 private:
     batonError_t createProxies();

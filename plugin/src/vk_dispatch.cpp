@@ -27,6 +27,9 @@ const char* DeviceTable::load(PFN_vkGetDeviceProcAddr gdpa, VkDevice device, boo
         BATON_SEMAPHORE_FD_FUNCTIONS(BATON_LOAD)
     }
 #undef BATON_LOAD
+#define BATON_LOAD_OPTIONAL(name) name = reinterpret_cast<PFN_##name>(gdpa(device, #name));
+    BATON_MEMORY_FD_FUNCTIONS(BATON_LOAD_OPTIONAL)
+#undef BATON_LOAD_OPTIONAL
     return nullptr;
 }
 

@@ -18,6 +18,8 @@ namespace baton {
     X(vkGetPhysicalDeviceMemoryProperties)           \
     X(vkEnumerateDeviceExtensionProperties)          \
     X(vkGetPhysicalDeviceExternalSemaphoreProperties) \
+    X(vkGetPhysicalDeviceExternalBufferProperties)   \
+    X(vkGetPhysicalDeviceImageFormatProperties2)     \
     X(vkCreateDevice)                                \
     X(vkGetDeviceProcAddr)
 
@@ -45,12 +47,28 @@ namespace baton {
     X(vkDestroyQueryPool)               \
     X(vkGetQueryPoolResults)            \
     X(vkCmdResetQueryPool)              \
-    X(vkCmdWriteTimestamp2)
+    X(vkCmdWriteTimestamp2)             \
+    X(vkCreateBuffer)                   \
+    X(vkDestroyBuffer)                  \
+    X(vkCreateImage)                    \
+    X(vkDestroyImage)                   \
+    X(vkGetBufferMemoryRequirements2)   \
+    X(vkGetImageMemoryRequirements2)    \
+    X(vkAllocateMemory)                 \
+    X(vkFreeMemory)                     \
+    X(vkBindBufferMemory)               \
+    X(vkBindImageMemory)                \
+    X(vkMapMemory)                      \
+    X(vkUnmapMemory)
 
 // Only present when the device enabled VK_KHR_external_semaphore_fd.
 #define BATON_SEMAPHORE_FD_FUNCTIONS(X) \
     X(vkGetSemaphoreFdKHR)              \
     X(vkImportSemaphoreFdKHR)
+
+// Optional: present when the device enabled VK_KHR_external_memory_fd (checked at use).
+#define BATON_MEMORY_FD_FUNCTIONS(X) \
+    X(vkGetMemoryFdKHR)
 
 #define BATON_DECLARE_PFN(name) PFN_##name name = nullptr;
 
@@ -66,6 +84,7 @@ struct InstanceTable {
 struct DeviceTable {
     BATON_DEVICE_FUNCTIONS(BATON_DECLARE_PFN)
     BATON_SEMAPHORE_FD_FUNCTIONS(BATON_DECLARE_PFN)
+    BATON_MEMORY_FD_FUNCTIONS(BATON_DECLARE_PFN)
 
     // Loads every function; returns the name of the first core one missing, or nullptr.
     const char* load(PFN_vkGetDeviceProcAddr gdpa, VkDevice device, bool semaphoreFd);
