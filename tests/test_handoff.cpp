@@ -72,6 +72,8 @@ int reap(Peer& p) {
 class HandoffTest : public ::testing::Test {
 protected:
     void SetUp() override {
+        batonContext_t ctx = nullptr;
+        BATON_ASSERT_OK(batonCtxGetCurrent(&ctx));  // the default context's fds count as before
         fdsBefore_ = batontest::openFdCount();
         batonExternalSemaphoreExportDesc d{};
         d.type = batonExternalSemaphoreHandleTypeKeyedMutex;

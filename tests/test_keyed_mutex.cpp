@@ -43,6 +43,8 @@ batonError_t release(batonExternalSemaphore_t m, unsigned long long key, batonSt
 class KeyedMutexTest : public ::testing::Test {
 protected:
     void SetUp() override {
+        batonContext_t ctx = nullptr;
+        BATON_ASSERT_OK(batonCtxGetCurrent(&ctx));  // the default context's fds count as before
         fdsBefore_ = batontest::openFdCount();
         batonExternalSemaphoreExportDesc d{};
         d.type = batonExternalSemaphoreHandleTypeKeyedMutex;
