@@ -153,7 +153,12 @@ void KeyedMutex::recordOwner(uint64_t gen) {
 batonError_t KeyedMutex::acquire(uint64_t key, uint32_t timeoutMs, uint32_t ticket, const std::atomic<bool>& cancel) {
     SharedLayout& l = shared_.s();
     const uint64_t me = self().pid;
-    const uint64_t deadline = timeoutMs == BATON_INFINITE ? 0 : monotonicNs() + uint64_t{timeoutMs} * 1000000ull;
+    constexpr uint64_t kPeriodNs = uint64_t{kLivenessPeriodMs} * 1000000ull;
+    const uint64_t start = monotonicNs();
+    const uint64_t deadline = timeoutMs == BATON_INFINITE ? 0 : start + uint64_t{timeoutMs} * 1000000ull;
+    // The holder is looked at (a /proc read) only once per period of waiting, never on the
+    // hand-to-hand path; a zero-timeout poll looks at once, since it will not wait.
+    uint64_t nextLook = timeoutMs == 0 ? start : start + kPeriodNs;
     uint64_t claimed = 0;
     bool abandoned = false;
     for (;;) {
@@ -171,32 +176,31 @@ batonError_t KeyedMutex::acquire(uint64_t key, uint32_t timeoutMs, uint32_t tick
             }
             continue;  // somebody moved first: look again
         }
-        if (held && pidOf(w) != me && holderDead(w)) {
-            claimed = nextWord(w, kHeld | me);
-            if (l.kmWord.compare_exchange_strong(w, claimed)) {
-                abandoned = true;
-                break;
+        uint64_t now = monotonicNs();
+        if (held && pidOf(w) != me && now >= nextLook) {
+            if (holderDead(w)) {
+                claimed = nextWord(w, kHeld | me);
+                if (l.kmWord.compare_exchange_strong(w, claimed)) {
+                    abandoned = true;
+                    break;
+                }
+                continue;
             }
-            continue;
+            now = monotonicNs();
         }
-        const uint64_t now = monotonicNs();
         if (timeoutMs == 0 || (deadline && now >= deadline)) {
             failedTicket_.store(kValid | ticket, std::memory_order_release);
             return batonErrorTimeout;
         }
-        uint64_t wake = deadline;
-        if (held && pidOf(w) != me) {  // another process holds it: look at it again soon
-            const uint64_t look = now + uint64_t{kLivenessPeriodMs} * 1000000ull;
-            if (!wake || look < wake) wake = look;
-        }
-        shared_.waitChange(seen, wake);
+        if (nextLook <= now) nextLook = now + kPeriodNs;
+        // Bounded sleep even when nobody holds it: a holder that claims it and dies later
+        // wakes nobody, so waiters come back to look at least once a period.
+        shared_.waitChange(seen, deadline && deadline < nextLook ? deadline : nextLook);
     }
     recordOwner(genOf(claimed));
     heldWord_.store(claimed, std::memory_order_relaxed);
     heldTicket_.store(kValid | ticket, std::memory_order_release);
     failedTicket_.store(0, std::memory_order_relaxed);
-    // Waiters for other keys re-evaluate: a holder in another process is one to watch.
-    shared_.wakeAll();
     return abandoned ? batonErrorKeyedMutexAbandoned : batonSuccess;
 }
 

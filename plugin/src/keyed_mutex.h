@@ -20,8 +20,10 @@
 // Waiting sleeps on the shared futex word (SharedState::waitChange) and wakes on every
 // transition. A dead process cannot wake anybody, and robust futexes do not fit (the
 // kernel tracks them per *thread*, while a hold spans the stream thread that acquires and
-// the publisher thread that releases), so while the holder is another process the waiter
-// also wakes every kLivenessPeriodMs to look at it: bounded, never a busy loop.
+// the publisher thread that releases), so a waiter sleeps at most kLivenessPeriodMs at a
+// time and, once it has waited that long, looks at a holder in another process once per
+// period (kill + /proc/<pid>/stat): bounded, never a busy loop, and never on the
+// hand-to-hand path, where the release's futex wake is what ends the wait.
 //
 // Per-handle state, stream-ordered like the operations:
 // - at enqueue (API threads): acquire and release must alternate on a handle, and a release
