@@ -287,6 +287,40 @@ TEST_F(KeyedMutexTest, DestroyingTheHolderAbandonsTheMutex) {
     BATON_ASSERT_OK(batonDestroyExternalSemaphore(other));
 }
 
+// A context destroyed while one of its streams waits forever on a keyed mutex: the wait is
+// abandoned (cancelled), nothing hangs, and the destroyed handle holds nothing.
+TEST(KeyedMutexContext, DestroyingTheContextCancelsAPendingAcquire) {
+    alarm(60);  // a hang fails the test instead of the CTest run
+    batonContextCreateInfo ci = batontest::contextCreateInfo();
+    batonContext_t ctx = nullptr;
+    BATON_ASSERT_OK(batonContextCreate(&ctx, &ci));
+    BATON_ASSERT_OK(batonCtxSetCurrent(ctx));
+    batonExternalSemaphoreExportDesc d{};
+    d.type = batonExternalSemaphoreHandleTypeKeyedMutex;
+    int fd = -1;
+    batonExternalSemaphore_t m = nullptr;
+    BATON_ASSERT_OK(batonExportExternalSemaphore(&fd, &m, &d));
+    batonStream_t st = nullptr;
+    BATON_ASSERT_OK(batonStreamCreate(&st));
+    BATON_ASSERT_OK(acquire(m, 9, BATON_INFINITE, st));  // nobody ever releases with 9
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(batonStreamQuery(st), batonErrorNotReady);
+    BATON_ASSERT_OK(batonCtxSetCurrent(nullptr));
+    BATON_ASSERT_OK(batonContextDestroy(ctx));
+    alarm(0);
+    // The mutex itself lives on in the fd: released with 0, held by nobody.
+    batonExternalSemaphoreHandleDesc h{};
+    h.type = batonExternalSemaphoreHandleTypeKeyedMutex;
+    h.handle.fd = fd;
+    batonExternalSemaphore_t again = nullptr;
+    BATON_ASSERT_OK(batonImportExternalSemaphore(&again, &h));
+    batonExternalSemaphoreInfo info{};
+    BATON_ASSERT_OK(batonExternalSemaphoreGetInfo(again, &info));
+    EXPECT_EQ(info.pendingValue, 0u);
+    EXPECT_EQ(info.currentValue, 0u);
+    BATON_ASSERT_OK(batonDestroyExternalSemaphore(again));
+}
+
 TEST(KeyedMutexDesc, ExportAndImportValidation) {
     int fd = -1;
     batonExternalSemaphore_t m = nullptr;
