@@ -197,6 +197,24 @@ TEST_F(HandoffTest, KilledHolderIsAbandonedAndTheHandoffGoesOn) {
                 std::chrono::duration<double, std::milli>(waited).count());
 }
 
+TEST_F(HandoffTest, ZeroTimeoutPollReportsADeadHolderAsAbandoned) {
+    startConsumer({"--from", "0", "--count", "1", "--hold-at", "0"});
+    BATON_ASSERT_OK(handoff::acquireNow(side));
+    BATON_ASSERT_OK(handoff::writeAndRelease(side, 0));  // hand it over: the consumer takes it and stays
+    peer::Report r;
+    ASSERT_TRUE(readReport(peer_, &r));
+    ASSERT_EQ(r.status, peer::kHolding) << r.message;
+    side.timeoutMs = 0;
+    EXPECT_EQ(handoff::acquireNow(side), batonErrorTimeout);  // alive: a poll finds it taken
+    ASSERT_EQ(kill(peer_.pid, SIGKILL), 0);
+    int status = reap(peer_);
+    EXPECT_TRUE(WIFSIGNALED(status));
+    EXPECT_EQ(handoff::acquireNow(side), batonErrorKeyedMutexAbandoned);  // dead: the poll takes it over
+    batonExternalSemaphoreSignalParams rel{};
+    BATON_ASSERT_OK(batonSignalExternalSemaphoresAsync(&side.mutex, &rel, 1, side.stream));
+    BATON_ASSERT_OK(batonStreamSynchronize(side.stream));
+}
+
 TEST_F(HandoffTest, AcquireInAnotherProcessTimesOutWhileHeld) {
     BATON_ASSERT_OK(handoff::acquireNow(side));  // the producer holds it and never releases
     startConsumer({"--from", "0", "--count", "1", "--timeout-ms", "100"});

@@ -157,8 +157,9 @@ batonError_t KeyedMutex::acquire(uint64_t key, uint32_t timeoutMs, uint32_t tick
     const uint64_t start = monotonicNs();
     const uint64_t deadline = timeoutMs == BATON_INFINITE ? 0 : start + uint64_t{timeoutMs} * 1000000ull;
     // The holder is looked at (a /proc read) only once per period of waiting, never on the
-    // hand-to-hand path; a zero-timeout poll looks at once, since it will not wait.
-    uint64_t nextLook = timeoutMs == 0 ? start : start + kPeriodNs;
+    // hand-to-hand path, and once more before giving up, so that a dead holder is reported
+    // as abandoned rather than as a timeout, whatever the timeout.
+    uint64_t nextLook = start + kPeriodNs;
     uint64_t claimed = 0;
     bool abandoned = false;
     for (;;) {
@@ -177,7 +178,8 @@ batonError_t KeyedMutex::acquire(uint64_t key, uint32_t timeoutMs, uint32_t tick
             continue;  // somebody moved first: look again
         }
         uint64_t now = monotonicNs();
-        if (held && pidOf(w) != me && now >= nextLook) {
+        const bool last = timeoutMs == 0 || (deadline && now >= deadline);
+        if (held && pidOf(w) != me && (now >= nextLook || last)) {
             if (holderDead(w)) {
                 claimed = nextWord(w, kHeld | me);
                 if (l.kmWord.compare_exchange_strong(w, claimed)) {
@@ -188,7 +190,7 @@ batonError_t KeyedMutex::acquire(uint64_t key, uint32_t timeoutMs, uint32_t tick
             }
             now = monotonicNs();
         }
-        if (timeoutMs == 0 || (deadline && now >= deadline)) {
+        if (last) {
             failedTicket_.store(kValid | ticket, std::memory_order_release);
             return batonErrorTimeout;
         }

@@ -22,6 +22,10 @@
  * - A semaphore may be signaled and waited from several streams and threads at once.
  * - Destroying a handle while another thread uses it is the caller's race, as in CUDA.
  *
+ * Companion headers: <baton/baton_memory.h> (buffers and images other processes can import)
+ * and <baton/baton_transport.h> (handing semaphores, keyed mutexes and memory to another
+ * process over a Unix socket, checked before the driver sees them).
+ *
  * Ownership of file descriptors
  * -----------------------------
  * Importing takes ownership of the fd only if it succeeds: on any failure the caller's fd
@@ -196,9 +200,11 @@ typedef struct batonExternalSemaphoreWaitParams {
  *     before trusting what it produced.
  *   batonErrorKeyedMutexAbandoned: the previous holder's process died, or its handle was
  *     destroyed while holding; the acquirer (whatever key it asked for) now holds the mutex
- *     and goes on; the protected data may be half-written. A dead holder is noticed within
- *     about 50 ms (baton looks at the holder's pid and process start time while it waits;
- *     a dead process cannot wake a futex). Processes must share a pid namespace for this.
+ *     and goes on; the protected data may be half-written. While it waits, baton looks at
+ *     the holding process (pid, state and start time) every 50 ms and once more before
+ *     timing out, since a dead process cannot wake a futex: a dead holder is reported as
+ *     abandoned, never as a timeout, within about 50 ms. Processes must share a pid
+ *     namespace for this (in another one, a holder is never judged dead).
  * - Misuse is refused when enqueued, with batonErrorIllegalState and nothing enqueued:
  *   acquiring on a handle that already has an acquire without a release (unless that acquire
  *   failed), releasing on a handle without an acquire, releasing on another stream than the
