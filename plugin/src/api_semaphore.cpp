@@ -141,7 +141,7 @@ public:
             heap_.resize(n);
             saved_ = heap_.data();
             heapTickets_.resize(n);
-            tickets = heapTickets_.data();
+            tickets_ = heapTickets_.data();
             heapSems_.assign(n, nullptr);
             sems_ = heapSems_.data();
         }
@@ -156,8 +156,8 @@ public:
             count_ = i + 1;
             if (!sems[i]->keyedMutex) continue;
             KeyedMutex& km = *sems[i]->keyedMutex;
-            batonError_t e = acquire ? km.beginAcquire(st, &tickets[i], &saved_[i])
-                                     : km.beginRelease(st, &tickets[i], &saved_[i]);
+            batonError_t e = acquire ? km.beginAcquire(st, &tickets_[i], &saved_[i])
+                                     : km.beginRelease(st, &tickets_[i], &saved_[i]);
             if (e != batonSuccess) {
                 giveBack(0);  // sems_[i] is not set: only the turns taken before it
                 return e;
@@ -173,13 +173,12 @@ public:
         for (unsigned i = count_; i-- > from;)
             if (sems_[i]) sems_[i]->keyedMutex->undo(saved_[i]);
     }
+    // The acquire that op i takes (wait) or releases (signal).
+    uint32_t ticket(unsigned i) const { return tickets_[i]; }
+
 private:
     uint32_t inlineTickets_[16] = {};
-
-public:
-    uint32_t* tickets = inlineTickets_;  // tickets[i]: the acquire that op i takes or releases
-
-private:
+    uint32_t* tickets_ = inlineTickets_;
     KeyedMutex::EnqueueState inlineSaved_[16];
     KeyedMutex::EnqueueState* saved_ = inlineSaved_;
     Semaphore* inlineSems_[16] = {};
@@ -334,7 +333,7 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
         op.proxyValue = s->native() ? 0 : s->kind == SemKind::Timeline ? op.value : s->nextBinaryProxyValue();
         if (s->keyedMutex) {
             op.value = paramsArray[i].params.keyedMutex.key;
-            op.slot = turns.tickets[i];
+            op.slot = turns.ticket(i);
         }
         refs.sems[i] = nullptr;  // the op owns the reference now
     }
@@ -380,7 +379,7 @@ BATON_API batonError_t batonWaitExternalSemaphoresAsync(const batonExternalSemap
         if (op.sem->keyedMutex) {
             op.value = paramsArray[i].params.keyedMutex.key;
             op.proxyValue = paramsArray[i].params.keyedMutex.timeoutMs;
-            op.slot = turns.tickets[i];
+            op.slot = turns.ticket(i);
         }
         refs.sems[i] = nullptr;
     }
