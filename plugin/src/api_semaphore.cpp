@@ -114,15 +114,15 @@ batonError_t lookupAll(const batonExternalSemaphore_t* arr, unsigned n, Stream* 
         if (s->ctx != stream->ctx)
             return fail(batonErrorInvalidResourceHandle, "%s: extSemArray[%u] belongs to another context than the stream",
                         fn, i);
-        if (s->kind == SemKind::KeyedMutex)
-            return fail(batonErrorNotSupported, "%s: keyed mutexes are not implemented yet", fn);
     }
     return batonSuccess;
 }
 
 // Pushes ops in chunks the ring can hold. Ownership of each op's reference moves to enqueue.
-batonError_t enqueueAll(Stream* stream, Op* ops, unsigned n) {
+// *enqueued: how many made it (all but a failed chunk and those after it).
+batonError_t enqueueAll(Stream* stream, Op* ops, unsigned n, unsigned* enqueued) {
     constexpr unsigned kChunk = 256;
+    *enqueued = 0;
     for (unsigned i = 0; i < n; i += kChunk) {
         unsigned c = n - i < kChunk ? n - i : kChunk;
         batonError_t e = stream->enqueue(ops + i, c);
@@ -130,9 +130,69 @@ batonError_t enqueueAll(Stream* stream, Op* ops, unsigned n) {
             for (unsigned j = i + c; j < n; ++j) ops[j].sem->release();
             return e;
         }
+        *enqueued = i + c;
     }
     return batonSuccess;
 }
+
+// Keyed mutexes of one call: acquire and release must alternate per handle, so each takes a
+// turn (keyed_mutex.h) before anything is enqueued, and gives it back if its op is not
+// enqueued after all. Holds its own reference to each, so that giving back never touches a
+// semaphore that a failed enqueue has already let go of.
+class KeyedMutexTurns {
+public:
+    explicit KeyedMutexTurns(unsigned n) {
+        if (n > 16) {
+            heap_.resize(n);
+            saved_ = heap_.data();
+            heapTickets_.resize(n);
+            tickets_ = heapTickets_.data();
+            heapSems_.assign(n, nullptr);
+            sems_ = heapSems_.data();
+        }
+    }
+    ~KeyedMutexTurns() {
+        for (unsigned i = 0; i < count_; ++i)
+            if (sems_[i]) sems_[i]->release();
+    }
+    // Takes a turn for every keyed mutex in sems; on a refusal gives back those taken.
+    batonError_t take(Semaphore* const* sems, unsigned n, const Stream* st, bool acquire) {
+        for (unsigned i = 0; i < n; ++i) {
+            count_ = i + 1;
+            if (!sems[i]->keyedMutex) continue;
+            KeyedMutex& km = *sems[i]->keyedMutex;
+            batonError_t e = acquire ? km.beginAcquire(st, &tickets_[i], &saved_[i])
+                                     : km.beginRelease(st, &tickets_[i], &saved_[i]);
+            if (e != batonSuccess) {
+                giveBack(0);  // sems_[i] is not set: only the turns taken before it
+                return e;
+            }
+            sems[i]->retain();
+            sems_[i] = sems[i];
+        }
+        return batonSuccess;
+    }
+    // Restores the turns of ops [from, count), latest first, so that a handle named twice
+    // ends as it was before the call.
+    void giveBack(unsigned from) {
+        for (unsigned i = count_; i-- > from;)
+            if (sems_[i]) sems_[i]->keyedMutex->undo(saved_[i]);
+    }
+    // The acquire that op i takes (wait) or releases (signal).
+    uint32_t ticket(unsigned i) const { return tickets_[i]; }
+
+private:
+    uint32_t inlineTickets_[16] = {};
+    uint32_t* tickets_ = inlineTickets_;
+    KeyedMutex::EnqueueState inlineSaved_[16];
+    KeyedMutex::EnqueueState* saved_ = inlineSaved_;
+    Semaphore* inlineSems_[16] = {};
+    Semaphore** sems_ = inlineSems_;
+    unsigned count_ = 0;
+    std::vector<KeyedMutex::EnqueueState> heap_;
+    std::vector<uint32_t> heapTickets_;
+    std::vector<Semaphore*> heapSems_;
+};
 
 }  // namespace
 
@@ -202,10 +262,11 @@ BATON_API batonError_t batonExportExternalSemaphore(int* fdOut, batonExternalSem
     if (!kindOfType(type, &kind))
         return fail(type >= 1 && type <= 10 ? batonErrorNotSupported : batonErrorInvalidValue,
                     "baton exports OpaqueFd, TimelineSemaphoreFd and KeyedMutex, not %s (type %d)", typeName(type), type);
-    if (kind == SemKind::KeyedMutex)
-        return fail(batonErrorNotSupported, "keyed mutexes are not implemented yet");
-    if (kind == SemKind::Binary && desc->initialValue)
-        return fail(batonErrorInvalidValue, "a binary semaphore has no initial value (got %llu)", desc->initialValue);
+    if (kind != SemKind::Timeline && desc->initialValue)
+        return fail(batonErrorInvalidValue, "only a timeline has an initial value (got %llu); a keyed mutex takes "
+                    "initialKey", desc->initialValue);
+    if (kind != SemKind::KeyedMutex && desc->initialKey)
+        return fail(batonErrorInvalidValue, "only a keyed mutex has an initial key (got %llu)", desc->initialKey);
     Context* ctx = nullptr;
     batonError_t e = currentContext(&ctx);
     if (e != batonSuccess) return e;
@@ -266,10 +327,14 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
                      "value signaled or pending", fn, i, static_cast<unsigned long long>(v),
                      static_cast<unsigned long long>(floor));
     }
+    // Keyed mutexes: each release must follow an acquire of the same handle on this stream.
+    KeyedMutexTurns turns(numExtSems);
+    if (e == batonSuccess) e = turns.take(refs.sems, numExtSems, st, false);
     for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i)
         if (refs.sems[i]->kind == SemKind::Timeline)
             e = refs.sems[i]->reserveSignal(paramsArray[i].params.fence.value, current[i]);
     if (e != batonSuccess) {
+        turns.giveBack(0);
         st->release();
         return e;
     }
@@ -288,9 +353,15 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
         op.sem = s;
         op.value = paramsArray[i].params.fence.value;
         op.proxyValue = s->native() ? 0 : s->kind == SemKind::Timeline ? op.value : s->nextBinaryProxyValue();
+        if (s->keyedMutex) {
+            op.value = paramsArray[i].params.keyedMutex.key;
+            op.slot = turns.ticket(i);
+        }
         refs.sems[i] = nullptr;  // the op owns the reference now
     }
-    e = enqueueAll(st, ops, numExtSems);
+    unsigned enqueued = 0;
+    e = enqueueAll(st, ops, numExtSems, &enqueued);
+    if (e != batonSuccess) turns.giveBack(enqueued);
     noteApiCost(st->ctx, batonTelemetryApiSignal, t0);
     st->release();
     return e == batonSuccess ? ok() : e;
@@ -309,6 +380,9 @@ BATON_API batonError_t batonWaitExternalSemaphoresAsync(const batonExternalSemap
     e = lookupAll(extSemArray, numExtSems, st, refs, fn);
     for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i)
         if (paramsArray[i].flags) e = fail(batonErrorInvalidValue, "%s: paramsArray[%u].flags must be 0", fn, i);
+    // Keyed mutexes: a handle acquires again only after its release (or a failed acquire).
+    KeyedMutexTurns turns(numExtSems);
+    if (e == batonSuccess) e = turns.take(refs.sems, numExtSems, st, true);
     if (e != batonSuccess) {
         st->release();
         return e;
@@ -326,9 +400,16 @@ BATON_API batonError_t batonWaitExternalSemaphoresAsync(const batonExternalSemap
         op.kind = OpKind::Wait;
         op.sem = refs.sems[i];
         op.value = paramsArray[i].params.fence.value;
+        if (op.sem->keyedMutex) {
+            op.value = paramsArray[i].params.keyedMutex.key;
+            op.proxyValue = paramsArray[i].params.keyedMutex.timeoutMs;
+            op.slot = turns.ticket(i);
+        }
         refs.sems[i] = nullptr;
     }
-    e = enqueueAll(st, ops, numExtSems);
+    unsigned enqueued = 0;
+    e = enqueueAll(st, ops, numExtSems, &enqueued);
+    if (e != batonSuccess) turns.giveBack(enqueued);
     noteApiCost(st->ctx, batonTelemetryApiWait, t0);
     st->release();
     return e == batonSuccess ? ok() : e;

@@ -49,6 +49,8 @@ FdClass classifyFd(int fd) {
         return FdClass::Other;
     }
     if (haveTarget && std::strcmp(target, "anon_inode:syncobj") == 0) return FdClass::DrmSyncobj;
+    if (haveTarget && (std::strncmp(target, "/dmabuf:", 8) == 0 || std::strcmp(target, "anon_inode:dmabuf") == 0))
+        return FdClass::DmaBuf;
     return FdClass::Other;
 }
 
@@ -59,6 +61,7 @@ const char* fdClassName(FdClass c) {
         case FdClass::OtherMemfd: return "a memfd that is not a baton semaphore";
         case FdClass::NvidiaControl: return "an NVIDIA control-device fd";
         case FdClass::DrmSyncobj: return "a DRM sync object";
+        case FdClass::DmaBuf: return "a dma-buf";
         case FdClass::Other: return "not a semaphore (pipe, socket, eventfd, file or device)";
     }
     return "?";

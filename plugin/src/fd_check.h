@@ -14,6 +14,7 @@ enum class FdClass {
     OtherMemfd,     // a memfd that is not baton's
     NvidiaControl,  // an open of /dev/nvidiactl: what NVIDIA's exported semaphore fds are
     DrmSyncobj,     // anon_inode:syncobj: what Mesa drivers export for opaque semaphore fds
+    DmaBuf,         // a dma-buf: what Mesa GPU drivers export for opaque memory fds
     Other           // pipe, socket, eventfd, regular file, another device...
 };
 

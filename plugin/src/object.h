@@ -8,7 +8,7 @@
 
 namespace baton {
 
-enum class ObjectType : uint32_t { Context = 1, Stream, Event, Semaphore, Channel };
+enum class ObjectType : uint32_t { Context = 1, Stream, Event, Semaphore, Channel, Memory };
 
 class Object {
 public:

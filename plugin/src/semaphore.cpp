@@ -51,6 +51,8 @@ Semaphore::~Semaphore() {
         ctx->vkd.vkSignalSemaphore(ctx->device, &wake);
         publisher_.join();
     }
+    // After the publisher drained: releases whose work completed have been published.
+    if (keyedMutex) keyedMutex->abandonIfHeld();
     if (mirror_.joinable()) {
         shared->wakeAll();
         mirror_.join();
@@ -77,6 +79,10 @@ batonError_t Semaphore::exportNew(Context* ctx, const batonExternalSemaphoreExpo
     SemKind kind = desc.type == batonExternalSemaphoreHandleTypeTimelineSemaphoreFd ? SemKind::Timeline
                    : desc.type == batonExternalSemaphoreHandleTypeKeyedMutex       ? SemKind::KeyedMutex
                                                                                     : SemKind::Binary;
+    if (kind == SemKind::KeyedMutex) {
+        batonError_t e = KeyedMutex::checkProcess();
+        if (e != batonSuccess) return e;
+    }
     std::unique_ptr<Semaphore> s(new Semaphore(ctx, kind));
     const bool portable = kind == SemKind::KeyedMutex || !ctx->nativeSemaphoreFd || (desc.flags & batonExportFlagPortable);
     if (!portable) {
@@ -88,6 +94,7 @@ batonError_t Semaphore::exportNew(Context* ctx, const batonExternalSemaphoreExpo
         r = ctx->vkd.vkGetSemaphoreFdKHR(ctx->device, &gi, &fd);
         if (r != VK_SUCCESS) return failVk(r, "vkGetSemaphoreFdKHR");
         s->localPending.store(desc.initialValue);
+        s->exported = true;
         *fdOut = fd;
         *out = s.release();
         return batonSuccess;
@@ -95,15 +102,21 @@ batonError_t Semaphore::exportNew(Context* ctx, const batonExternalSemaphoreExpo
     s->shared = std::make_unique<SharedState>();
     batonError_t e = s->shared->create(sharedKind(kind), kind == SemKind::KeyedMutex ? desc.initialKey : desc.initialValue);
     if (e != batonSuccess) return e;
-    if (kind != SemKind::KeyedMutex && (e = s->createProxies()) != batonSuccess) return e;
+    if (kind == SemKind::KeyedMutex) s->keyedMutex = std::make_unique<KeyedMutex>(*s->shared);
+    if ((e = s->createProxies()) != batonSuccess) return e;
     int fd = s->shared->exportFd();
     if (fd < 0) return fail(batonErrorOperatingSystem, "dup of the memfd failed: %s", strerror(errno));
+    s->exported = true;
     *fdOut = fd;
     *out = s.release();
     return batonSuccess;
 }
 
 batonError_t Semaphore::importFd(Context* ctx, SemKind kind, int fd, bool portable, Semaphore** out) {
+    if (kind == SemKind::KeyedMutex) {
+        batonError_t e = KeyedMutex::checkProcess();
+        if (e != batonSuccess) return e;
+    }
     std::unique_ptr<Semaphore> s(new Semaphore(ctx, kind));
     if (portable) {
         s->shared = std::make_unique<SharedState>();
@@ -112,7 +125,8 @@ batonError_t Semaphore::importFd(Context* ctx, SemKind kind, int fd, bool portab
             s->shared.reset();
             return e;
         }
-        if (kind != SemKind::KeyedMutex && (e = s->createProxies()) != batonSuccess) {
+        if (kind == SemKind::KeyedMutex) s->keyedMutex = std::make_unique<KeyedMutex>(*s->shared);
+        if ((e = s->createProxies()) != batonSuccess) {
             s->shared->releaseFd();  // failure: the fd goes back to the caller, open
             return e;
         }
@@ -240,6 +254,8 @@ void Semaphore::publisherLoop() {
             const PublishEntry& e = publishRing_[due[i] % kPublishRing];  // not reused until done
             if (kind == SemKind::Timeline) {
                 if (e.value > highest) highest = e.value;
+            } else if (kind == SemKind::KeyedMutex) {
+                keyedMutex->release(e.value);  // e.value: the key
             } else {
                 shared->signalBinary();
             }
@@ -298,6 +314,7 @@ void Semaphore::mirrorLoop() {
 }
 
 uint64_t Semaphore::currentValue() const {
+    if (keyedMutex) return keyedMutex->lastKey();
     if (shared) {
         if (kind == SemKind::Binary) return shared->s().value.load() > shared->s().consumed.load() ? 1 : 0;
         return shared->s().value.load();
@@ -308,6 +325,7 @@ uint64_t Semaphore::currentValue() const {
 }
 
 uint64_t Semaphore::pendingValue() const {
+    if (keyedMutex) return keyedMutex->held() ? 1 : 0;
     if (shared) return kind == SemKind::Timeline ? shared->s().pending.load() : 0;
     uint64_t c = currentValue(), p = localPending.load();
     return p > c ? p : c;

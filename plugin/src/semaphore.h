@@ -17,6 +17,7 @@
 
 #include <baton/baton.h>
 
+#include "keyed_mutex.h"
 #include "object.h"
 #include "shared_state.h"
 
@@ -64,10 +65,12 @@ public:
     const SemKind kind;
     VkSemaphore vk = VK_NULL_HANDLE;           // native: the semaphore itself
     std::unique_ptr<SharedState> shared;       // portable: the shared state
+    std::unique_ptr<KeyedMutex> keyedMutex;    // keyed mutex: this handle's side of it
     VkSemaphore signalProxy = VK_NULL_HANDLE;  // portable: GPU-signaled local timeline
     VkSemaphore waitProxy = VK_NULL_HANDLE;    // portable timeline: host-signaled local timeline
     VkSemaphore wakeProxy = VK_NULL_HANDLE;    // portable: host-signaled, wakes the publisher to stop
     std::atomic<uint64_t> localPending{0};     // native timeline: highest value signaled/pending here
+    bool exported = false;                     // made by exportNew: a native one can give out more fds
 
     // Where this process's own signals of a timeline stand. They decide whether a wait can be a
     // GPU wait (on vk, or on signalProxy for portable): only when the signal that satisfies it

@@ -26,11 +26,12 @@ struct SharedLayout {
     std::atomic<uint64_t> consumed;  // binary: waits that consumed a signal
     std::atomic<uint64_t> pending;   // timeline: highest value signaled or pending, any process
     std::atomic<uint64_t> submitted; // timeline: highest value whose signal reached a queue, any process
-    // Keyed mutex state (see keyed_mutex.h); zero for other kinds.
-    std::atomic<uint64_t> kmKey;     // key it was last released with
-    std::atomic<uint32_t> kmState;   // 0 released, 1 held
-    std::atomic<uint32_t> kmOwner;   // pid of the holder
-    std::atomic<uint64_t> kmOwnerToken; // holder handle's token (pid start time ^ handle id)
+    // Keyed mutex state (see keyed_mutex.h for the protocol); zero for other kinds.
+    std::atomic<uint64_t> kmWord;       // generation, abandoned and held bits, holder pid: one CAS claims it
+    std::atomic<uint64_t> kmKey;        // key of the last release (written by the holder before it releases)
+    std::atomic<uint64_t> kmOwnerGen;   // generation whose holder the next two fields describe (0 while written)
+    std::atomic<uint64_t> kmOwnerStart; // holder's process start time (/proc/<pid>/stat): guards against pid reuse
+    std::atomic<uint64_t> kmOwnerPidNs; // holder's pid-namespace inode: pids only compare within one namespace
     uint64_t reserved[16];
 };
 static_assert(sizeof(SharedLayout) <= 4096, "shared state must fit one page");

@@ -295,6 +295,10 @@ void Stream::process(const Op& op, uint64_t index) {
             break;
         case OpKind::Signal: {
             Semaphore* s = op.sem;
+            if (s->keyedMutex && !s->keyedMutex->holds(op.slot)) {
+                s->release();  // its acquire failed (already reported): nothing to release
+                break;
+            }
             if (signalCount_ == kBatch || batchRefCount_ + 1 >= 2 * kBatch) flush();
             if (s->kind == SemKind::Timeline) submittedSignals_[submittedSignalCount_++] = {s, op.value};
             if (s->native()) {
@@ -364,6 +368,13 @@ void Stream::addGpuWait(VkSemaphore sem, uint64_t value, Object* ref) {
 void Stream::processWait(const Op& op, uint64_t index) {
     Semaphore* s = op.sem;
     const uint64_t v = op.value;
+    if (s->keyedMutex) {
+        flush();
+        markProcessed(index);
+        acquireKeyedMutex(op);
+        s->release();
+        return;
+    }
     if (s->kind != SemKind::Timeline) {
         if (s->native()) {
             addGpuWait(s->vk, 0, s);  // Vulkan's rule: the binary signal is submitted first
@@ -429,6 +440,15 @@ bool Stream::hostWaitPortable(Semaphore* s, uint64_t value) {
     waitingOn_.store(nullptr);
     if (tel) tel->hostWait(s, value, t0, monotonicNs());
     return done;
+}
+
+// Keyed mutex: acquire on this thread (futex sleep, see keyed_mutex.h); what follows is
+// submitted once it is held. Timeout and abandoned become the stream's error, reported once.
+void Stream::acquireKeyedMutex(const Op& op) {
+    waitingOn_.store(op.sem);  // lets close(cancel) wake the wait
+    batonError_t e = op.sem->keyedMutex->acquire(op.value, static_cast<uint32_t>(op.proxyValue), op.slot, cancel_);
+    waitingOn_.store(nullptr);
+    if (e != batonSuccess && !cancel_.load()) setError(e);
 }
 
 void Stream::flush() {

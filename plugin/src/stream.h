@@ -39,9 +39,9 @@ enum class OpKind : uint8_t {
 
 struct Op {
     OpKind kind;
-    uint32_t slot;
-    uint64_t value;
-    uint64_t proxyValue;
+    uint32_t slot;        // Record: command buffer; keyed-mutex Wait/Signal: the acquire's ticket
+    uint64_t value;       // keyed mutex: the key
+    uint64_t proxyValue;  // keyed-mutex Wait: timeoutMs
     Semaphore* sem;  // retained for the op's lifetime
     Event* event;    // retained for the op's lifetime
     batonHostFn_t fn;
@@ -80,6 +80,7 @@ private:
     void hostWaitNative(Semaphore* s, uint64_t value);
     void processWait(const Op& op, uint64_t index);
     void addGpuWait(VkSemaphore sem, uint64_t value, Object* ref);
+    void acquireKeyedMutex(const Op& op);
     void waitPoint(uint64_t point);
     void retireCompleted(bool all);
     bool retireUpTo(uint64_t point, bool block);

@@ -18,6 +18,8 @@ namespace baton {
     X(vkGetPhysicalDeviceMemoryProperties)           \
     X(vkEnumerateDeviceExtensionProperties)          \
     X(vkGetPhysicalDeviceExternalSemaphoreProperties) \
+    X(vkGetPhysicalDeviceExternalBufferProperties)   \
+    X(vkGetPhysicalDeviceImageFormatProperties2)     \
     X(vkCreateDevice)                                \
     X(vkGetDeviceProcAddr)
 
@@ -47,15 +49,22 @@ namespace baton {
     X(vkCmdResetQueryPool)              \
     X(vkCmdWriteTimestamp2)             \
     X(vkCmdPipelineBarrier2)            \
+    X(vkCreateBuffer)                   \
+    X(vkDestroyBuffer)                  \
     X(vkCreateImage)                    \
     X(vkDestroyImage)                   \
     X(vkGetImageMemoryRequirements)     \
+    X(vkGetBufferMemoryRequirements2)   \
+    X(vkGetImageMemoryRequirements2)    \
     X(vkAllocateMemory)                 \
     X(vkFreeMemory)                     \
-    X(vkBindImageMemory)
+    X(vkBindBufferMemory)               \
+    X(vkBindImageMemory)                \
+    X(vkMapMemory)                      \
+    X(vkUnmapMemory)
 
-// Optional: loaded when the device has them, nullptr otherwise (memory fds: channels'
-// exportable images; calibrated timestamps: telemetry's GPU-to-host clock).
+// Optional: loaded when the device has them, nullptr otherwise (memory fds: exportable frame
+// memory and channel images; calibrated timestamps: telemetry's GPU-to-host clock).
 #define BATON_OPTIONAL_DEVICE_FUNCTIONS(X) \
     X(vkGetMemoryFdKHR)                    \
     X(vkGetCalibratedTimestampsEXT)
@@ -64,6 +73,8 @@ namespace baton {
 #define BATON_SEMAPHORE_FD_FUNCTIONS(X) \
     X(vkGetSemaphoreFdKHR)              \
     X(vkImportSemaphoreFdKHR)
+
+// Optional: present when the device enabled VK_KHR_external_memory_fd (checked at use).
 
 #define BATON_DECLARE_PFN(name) PFN_##name name = nullptr;
 

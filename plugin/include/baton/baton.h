@@ -22,6 +22,10 @@
  * - A semaphore may be signaled and waited from several streams and threads at once.
  * - Destroying a handle while another thread uses it is the caller's race, as in CUDA.
  *
+ * Companion headers: <baton/baton_memory.h> (buffers and images other processes can import)
+ * and <baton/baton_transport.h> (handing semaphores, keyed mutexes and memory to another
+ * process over a Unix socket, checked before the driver sees them).
+ *
  * Ownership of file descriptors
  * -----------------------------
  * Importing takes ownership of the fd only if it succeeds: on any failure the caller's fd
@@ -74,7 +78,7 @@ typedef enum batonError_t {
     batonErrorUnknown = 999,                /**< An unexpected internal failure. */
     /* baton-specific codes start at 10000 so they never collide with CUDA's. */
     batonErrorMissingCapability = 10001,    /**< An attached device lacks a feature or extension baton needs. */
-    batonErrorKeyedMutexAbandoned = 10002,  /**< Acquired a keyed mutex whose previous holder died. */
+    batonErrorKeyedMutexAbandoned = 10002,  /**< Acquired a keyed mutex whose previous holder died or was destroyed holding it: the acquirer holds it now (see Keyed mutex). */
     batonErrorWrongKind = 10003,            /**< A handle of another kind (binary/timeline/keyed mutex) was given. */
     batonErrorForeignDevice = 10004         /**< A handle exported by another GPU or driver was given. */
 } batonError_t;
@@ -187,6 +191,43 @@ typedef struct batonExternalSemaphoreWaitParams {
 /** Keyed-mutex timeout that never expires (D3D's INFINITE). */
 #define BATON_INFINITE 0xFFFFFFFFu
 
+/*
+ * Keyed mutex (batonExternalSemaphoreHandleTypeKeyedMutex)
+ * ---------------------------------------------------------
+ * IDXGIKeyedMutex's semantics, emulated in a sealed memfd (so always the portable backend;
+ * on Linux its handle is that fd), in stream order:
+ * - Export with initialKey: the mutex starts released with that key. Import the fd in any
+ *   process (or again in this one): every handle is one party, like a D3D device's
+ *   IDXGIKeyedMutex of a shared resource.
+ * - Wait = AcquireSync(key, timeoutMs): once the stream reaches the wait (everything before
+ *   it submitted), it waits until the mutex is released with `key` and claims it for this
+ *   handle; work enqueued after it is submitted once it is held. timeoutMs counts from that
+ *   moment; 0 tries once; BATON_INFINITE never expires. Waiting sleeps on a futex.
+ * - Signal = ReleaseSync(key): releases with `key` once the GPU has completed the stream's
+ *   work before it (the work done under the mutex), not before.
+ * - Asynchronous results, reported once by batonStreamSynchronize / batonStreamQuery or by
+ *   the next call on the stream (which then enqueues nothing), as every stream error:
+ *   batonErrorTimeout: not acquired in time; the handle does not hold the mutex, its
+ *     release (if already enqueued) does nothing, and it may acquire again. Work enqueued
+ *     behind the failed acquire still runs (a stream never retracts work): check the result
+ *     before trusting what it produced.
+ *   batonErrorKeyedMutexAbandoned: the previous holder's process died, or its handle was
+ *     destroyed while holding; the acquirer (whatever key it asked for) now holds the mutex
+ *     and goes on; the protected data may be half-written. While it waits, baton looks at
+ *     the holding process (pid, state and start time) every 50 ms and once more before
+ *     timing out, since a dead process cannot wake a futex: a dead holder is reported as
+ *     abandoned, never as a timeout, within about 50 ms. Processes must share a pid
+ *     namespace for this (in another one, a holder is never judged dead).
+ * - Misuse is refused when enqueued, with batonErrorIllegalState and nothing enqueued:
+ *   acquiring on a handle that already has an acquire without a release (unless that acquire
+ *   failed), releasing on a handle without an acquire, releasing on another stream than the
+ *   acquire's (the release must follow the work done under the acquire).
+ * - batonExternalSemaphoreGetInfo: currentValue is the key of the last release (or the
+ *   initial key), pendingValue is 1 while any handle holds the mutex.
+ * - Destroying a handle that holds the mutex (once its pending operations completed)
+ *   abandons it, as D3D does when a holder lets go of the resource without ReleaseSync.
+ */
+
 /**
  * Imports a semaphore that another process or API exported, into the calling thread's
  * current context (created lazily: the best GPU, else lavapipe).
@@ -213,7 +254,8 @@ BATON_API batonError_t batonImportExternalSemaphore(batonExternalSemaphore_t* ex
  * effect when all prior work on the stream has completed. Binary: set signaled. Timeline:
  * set to params.fence.value, which must exceed every value signaled or pending (else
  * batonErrorInvalidValue: baton never moves a timeline backwards). Keyed mutex: release with
- * params.keyedMutex.key.
+ * params.keyedMutex.key once the stream's prior work completed; batonErrorIllegalState if
+ * this handle has no acquire to release or acquired on another stream.
  *
  * All arguments are checked before anything is enqueued: on error nothing is enqueued.
  * Never blocks on the GPU; costs no allocation, no semaphore creation and no fd traffic.
@@ -231,11 +273,13 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
  * Enqueues waits on numExtSems semaphores on stream: work enqueued after this call runs once
  * every wait is satisfied. Binary: wait until signaled, then reset (consume). Timeline:
  * wait until the value is >= params.fence.value (the wait may be enqueued before the
- * signal). Keyed mutex: acquire with params.keyedMutex.key within timeoutMs.
+ * signal). Keyed mutex: acquire with params.keyedMutex.key within params.keyedMutex.timeoutMs
+ * (see Keyed mutex above).
  *
  * All arguments are checked before anything is enqueued. Returns batonErrorInvalidValue
  * (extSemArray or paramsArray NULL, numExtSems 0, params.flags != 0),
- * batonErrorInvalidResourceHandle (as for signals).
+ * batonErrorInvalidResourceHandle (as for signals), batonErrorIllegalState (keyed mutex: this
+ * handle already has an acquire without a release).
  */
 BATON_API batonError_t batonWaitExternalSemaphoresAsync(const batonExternalSemaphore_t* extSemArray,
                                                         const batonExternalSemaphoreWaitParams* paramsArray,
@@ -257,8 +301,8 @@ typedef enum batonExportFlags {
 /** Describes a new shareable semaphore. Zero-initialise, then set type. */
 typedef struct batonExternalSemaphoreExportDesc {
     batonExternalSemaphoreHandleType type; /**< OpaqueFd (binary), TimelineSemaphoreFd or KeyedMutex. */
-    unsigned long long initialValue;       /**< Timeline: its first value. */
-    unsigned long long initialKey;         /**< Keyed mutex: the key it starts released with. */
+    unsigned long long initialValue;       /**< Timeline: its first value. Must be 0 for the others. */
+    unsigned long long initialKey;         /**< Keyed mutex: the key it starts released with. Must be 0 for the others. */
     unsigned int flags;                    /**< batonExportFlags. */
     unsigned int reserved[16];             /**< Must be 0. */
 } batonExternalSemaphoreExportDesc;
@@ -287,8 +331,8 @@ typedef enum batonSemaphoreBackend {
 typedef struct batonExternalSemaphoreInfo {
     batonExternalSemaphoreHandleType type; /**< OpaqueFd, TimelineSemaphoreFd or KeyedMutex. */
     batonSemaphoreBackend backend;
-    unsigned long long currentValue;  /**< Timeline: value reached; binary: 1 when signaled. */
-    unsigned long long pendingValue;  /**< Timeline: highest value signaled or pending (this process; any process for portable). */
+    unsigned long long currentValue;  /**< Timeline: value reached; binary: 1 when signaled; keyed mutex: key of the last release. */
+    unsigned long long pendingValue;  /**< Timeline: highest value signaled or pending (this process; any process for portable); keyed mutex: 1 while held. */
     uint8_t id[16];                   /**< Identity of the shared object (portable); zero for native. */
 } batonExternalSemaphoreInfo;
 
