@@ -71,6 +71,7 @@ public:
     uint32_t timestampValidBits = 0;
 
     std::vector<Queue*> computeQueues;  // streams are spread over these
+    std::mutex proxySignalMutex;        // orders streams' signals of portable proxies (stream.cpp flush)
     Queue* graphicsQueue = nullptr;     // standalone only: a queue for the host
 
 private:

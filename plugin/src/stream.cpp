@@ -309,7 +309,7 @@ void Stream::process(const Op& op, uint64_t index) {
             } else {
                 signals_[signalCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, s->signalProxy,
                                             op.proxyValue, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-                publishes_[publishCount_++] = {s, op.proxyValue, op.value};  // holds the op's reference
+                publishes_[publishCount_++] = {s, op.proxyValue, op.value, false};  // holds the op's reference
             }
             break;
         }
@@ -469,6 +469,29 @@ void Stream::flush() {
         cmdInfos_[cmdCount_ + 1] = last;
         cmdInfoCount = cmdCount_ + 2;
     }
+    // Portable timelines: several streams signal one local proxy timeline, and a lower value
+    // reaching it after a higher one would move it backwards (invalid in Vulkan). Under one
+    // lock per context, each proxy signal claims its value; one already passed by a stream's
+    // higher signal is dropped: for a timeline (waits are >=) it changes nothing.
+    std::unique_lock<std::mutex> proxyLock;
+    if (publishCount_) {
+        proxyLock = std::unique_lock<std::mutex>(ctx->proxySignalMutex);
+        for (uint32_t i = 0; i < publishCount_; ++i) {
+            PendingPublish& p = publishes_[i];
+            if (p.sem->kind != SemKind::Timeline) continue;
+            if (p.proxyValue > p.sem->proxyStreamMax) {
+                p.sem->proxyStreamMax = p.proxyValue;
+                continue;
+            }
+            p.superseded = true;
+            for (uint32_t j = 0; j < signalCount_; ++j) {
+                if (signals_[j].semaphore == p.sem->signalProxy && signals_[j].value == p.proxyValue) {
+                    signals_[j] = signals_[--signalCount_];
+                    break;
+                }
+            }
+        }
+    }
     VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
     si.waitSemaphoreInfoCount = waitCount_;
     si.pWaitSemaphoreInfos = waits_;
@@ -477,6 +500,7 @@ void Stream::flush() {
     si.signalSemaphoreInfoCount = signalCount_;
     si.pSignalSemaphoreInfos = signals_;
     VkResult r = ctx->submit(*queue, si);
+    if (proxyLock.owns_lock()) proxyLock.unlock();
     if (r != VK_SUCCESS) {
         setError(failVk(r, "vkQueueSubmit2"));
         // Keep the stream's own timeline consistent so that nothing waits forever on it.
@@ -507,8 +531,8 @@ void Stream::flush() {
     };
     for (uint32_t i = 0; i < publishCount_; ++i) {
         const PendingPublish& p = publishes_[i];
-        if (r != VK_SUCCESS) {
-            retireLater(p.sem, nullptr, 0, 0);  // never reaches the GPU: nothing to publish
+        if (r != VK_SUCCESS || p.superseded) {
+            retireLater(p.sem, nullptr, 0, 0);  // never reaches the GPU, or superseded: nothing to publish
             continue;
         }
         if (p.sem->kind == SemKind::Timeline) p.sem->shared->markSubmitted(p.value);

@@ -133,6 +133,7 @@ private:
     struct PendingPublish {
         Semaphore* sem;
         uint64_t proxyValue, value;
+        bool superseded;  // a stream already submitted a higher signal: dropped (see flush)
     };
     PendingPublish publishes_[kBatch] = {};
     uint32_t publishCount_ = 0;
