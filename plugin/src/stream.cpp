@@ -371,10 +371,12 @@ void Stream::flush() {
 }
 
 void Stream::retireCompleted(bool all) {
+    // On close, wait for every submission even when no reference is pending: the command
+    // buffers of plain records are freed with the pool right after.
+    if (all) waitPoint(submittedPoint.load());
     if (retireHead_ == retireTail_) return;
     uint64_t done = 0;
     if (all) {
-        waitPoint(submittedPoint.load());
         done = UINT64_MAX;
     } else {
         ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done);
