@@ -2,10 +2,13 @@
 
 namespace batontest {
 void installValidationListener();
-}
+bool attachModeStart();
+int attachModeFinish(int rc);
+}  // namespace batontest
 
 int main(int argc, char** argv) {
     ::testing::InitGoogleTest(&argc, argv);
     batontest::installValidationListener();
-    return RUN_ALL_TESTS();
+    if (!batontest::attachModeStart()) return 1;
+    return batontest::attachModeFinish(RUN_ALL_TESTS());
 }
