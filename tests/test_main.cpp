@@ -2,6 +2,7 @@
 
 namespace batontest {
 void installValidationListener();
+void pinVulkanDriverLibraries();
 bool attachModeStart();
 int attachModeFinish(int rc);
 }  // namespace batontest
@@ -9,6 +10,7 @@ int attachModeFinish(int rc);
 int main(int argc, char** argv) {
     ::testing::InitGoogleTest(&argc, argv);
     batontest::installValidationListener();
+    batontest::pinVulkanDriverLibraries();
     if (!batontest::attachModeStart()) return 1;
     return batontest::attachModeFinish(RUN_ALL_TESTS());
 }

@@ -14,6 +14,11 @@ function(run)
 endfunction()
 
 set(prefix ${WORK_DIR}/prefix)
+# A sanitized libbaton needs its runtime first in the program: build the consumers the same way.
+set(san_flags)
+if(SANITIZE)
+  set(san_flags -fsanitize=${SANITIZE} -fno-omit-frame-pointer)
+endif()
 file(REMOVE_RECURSE ${WORK_DIR})
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
 foreach(f include/baton/baton.h include/baton/baton_loader.h include/baton/baton.hpp
@@ -33,6 +38,11 @@ if(MODE STREQUAL "cmake")
   set(common -G ${GENERATOR} -DCMAKE_C_COMPILER=${C_COMPILER} -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
       -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DEXPECTED_PREFIX=${prefix}
       -DHOST_EXAMPLE=${HOST_EXAMPLE})
+  if(SANITIZE)
+    string(JOIN " " san_string ${san_flags})
+    list(APPEND common "-DCMAKE_C_FLAGS=${san_string}" "-DCMAKE_CXX_FLAGS=${san_string}"
+                       "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=${SANITIZE}")
+  endif()
   run(${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/consumer ${common})
   run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer)
   run(${WORK_DIR}/consumer/host_example)
@@ -66,7 +76,7 @@ elseif(MODE STREQUAL "pkgconfig")
   if(NOT includedir STREQUAL expected)
     message(FATAL_ERROR "baton.pc's includedir is ${includedir}, not the install prefix's ${expected}")
   endif()
-  run(${C_COMPILER} -std=c99 -Wall -Wextra -Werror ${HOST_EXAMPLE} -o ${WORK_DIR}/host_example ${flags}
+  run(${C_COMPILER} -std=c99 -Wall -Wextra -Werror ${san_flags} ${HOST_EXAMPLE} -o ${WORK_DIR}/host_example ${flags}
       -Wl,-rpath,${prefix}/${LIBDIR} -lpthread -ldl)
   run(${WORK_DIR}/host_example)
   message(STATUS "${run_out}")
