@@ -19,6 +19,7 @@ batonContext_t g_ctx = nullptr;
 }  // namespace
 
 HostDevice* attachModeHost() { return g_host.get(); }
+batonContext_t attachModeContext() { return g_ctx; }
 
 bool attachModeStart() {
     const char* v = std::getenv("BATON_TEST_ATTACH");

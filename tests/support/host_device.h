@@ -75,5 +75,8 @@ private:
 
 // The host of attach mode (BATON_TEST_ATTACH=1, see attach_mode.cpp), or nullptr.
 HostDevice* attachModeHost();
+// Attach mode's context (current on the main thread only: a test thread that relies on the
+// current context calls batonCtxSetCurrent(attachModeContext()) first), or nullptr.
+batonContext_t attachModeContext();
 
 }  // namespace batontest

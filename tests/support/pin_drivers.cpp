@@ -1,8 +1,9 @@
-// Under LeakSanitizer, keep the Vulkan driver stack (ICDs, layers, LLVM) loaded for the whole
+// Under the sanitizers, keep the Vulkan driver stack (ICDs, layers, LLVM) loaded for the whole
 // process. The loader unloads them when the last VkInstance is destroyed (a host device's, or
-// a standalone context's); whatever they leaked is then reported with "<unknown module>"
-// frames that tests/sanitizers/lsan.supp cannot match. Pinned, those leaks keep their
-// library names and stay suppressed, while baton's own leaks are still reported.
+// a standalone context's); LeakSanitizer then reports their leaks with "<unknown module>"
+// frames that tests/sanitizers/lsan.supp cannot match, and ThreadSanitizer fails outright on
+// a called_from_lib suppression whose library was unloaded. Pinned, driver reports keep their
+// library names and stay suppressed, while baton's own are still reported.
 #include <cstring>
 #include <dlfcn.h>
 #include <link.h>
@@ -22,7 +23,7 @@ int pinOne(struct dl_phdr_info* info, size_t, void*) {
 }  // namespace
 
 void pinVulkanDriverLibraries() {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
     // Load what the tests will load (the ICDs, and the validation layer when they use it).
     const char* layer = "VK_LAYER_KHRONOS_validation";
     VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
