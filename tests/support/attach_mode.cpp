@@ -21,6 +21,16 @@ batonContext_t g_ctx = nullptr;
 HostDevice* attachModeHost() { return g_host.get(); }
 batonContext_t attachModeContext() { return g_ctx; }
 
+batonError_t createTestContext(batonContext_t* out, unsigned flags) {
+    if (!g_host) {
+        batonContextCreateInfo ci = contextCreateInfo(flags);
+        return batonContextCreate(out, &ci);
+    }
+    batonContextAttachInfo ai = g_host->attachInfo(true);
+    ai.flags = flags & batonContextFlagNoNative;  // the rest only mean something standalone
+    return batonContextAttach(out, &ai);
+}
+
 bool attachModeStart() {
     const char* v = std::getenv("BATON_TEST_ATTACH");
     if (!v || std::strcmp(v, "1") != 0) return true;

@@ -78,5 +78,10 @@ HostDevice* attachModeHost();
 // Attach mode's context (current on the main thread only: a test thread that relies on the
 // current context calls batonCtxSetCurrent(attachModeContext()) first), or nullptr.
 batonContext_t attachModeContext();
+// The context a test fixture should create: in attach mode a new context attached to the
+// attach-mode host (sharing its queue through the same lock callbacks), otherwise a
+// standalone one with contextCreateInfo(flags). Suites that create their own contexts use
+// this so that baton_add_suite(... ATTACHED ...) really runs them attached.
+batonError_t createTestContext(batonContext_t* out, unsigned flags = 0);
 
 }  // namespace batontest
