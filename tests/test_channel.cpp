@@ -18,6 +18,7 @@
 #include <string>
 
 #include "baton_test.h"
+#include "host_device.h"
 #include "channel_harness.h"
 
 using batontest::ChannelHarness;
@@ -42,8 +43,8 @@ struct TestContext {
     batonContext_t ctx = nullptr;
     batonContextInfo info{};
     TestContext() {
-        batonContextCreateInfo ci = batontest::contextCreateInfo();
-        if (batonContextCreate(&ctx, &ci) != batonSuccess) return;
+        // Standalone, or attached to the test host device in attach mode (BATON_TEST_ATTACH=1).
+        if (batontest::createTestContext(&ctx) != batonSuccess) return;
         batonCtxSetCurrent(ctx);
         batonContextGetInfo(ctx, &info);
     }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "baton_test.h"
+#include "host_device.h"
 #include "host_buffer.h"
 
 using namespace std::chrono_literals;
@@ -114,8 +115,8 @@ batonExternalSemaphoreInfo semInfo(batonExternalSemaphore_t s) {
 class Semantics : public ::testing::Test {
 protected:
     void SetUp() override {
-        batonContextCreateInfo ci = batontest::contextCreateInfo();
-        BATON_ASSERT_OK(batonContextCreate(&ctx_, &ci));
+        // Standalone, or attached to the test host device in attach mode (BATON_TEST_ATTACH=1).
+        BATON_ASSERT_OK(batontest::createTestContext(&ctx_));
         BATON_ASSERT_OK(batonCtxSetCurrent(ctx_));
         BATON_ASSERT_OK(batonContextGetInfo(ctx_, &info_));
     }

@@ -323,6 +323,9 @@ batonError_t Context::attach(const batonContextAttachInfo* info, Context** out) 
         return fail(batonErrorInvalidValue, "batonContextAttachInfo: give both lockQueue and unlockQueue, or neither");
     if (info->enabledExtensionCount && !info->enabledExtensions)
         return fail(batonErrorInvalidValue, "batonContextAttachInfo: enabledExtensions is NULL");
+    const unsigned knownFlags = batonContextFlagValidation | batonContextFlagPreferSoftware | batonContextFlagNoNative;
+    if (info->flags & ~knownFlags)
+        return fail(batonErrorInvalidValue, "batonContextAttachInfo::flags has unknown bits 0x%x", info->flags & ~knownFlags);
 
     auto* c = new Context;
     auto bail = [&](batonError_t e) {
@@ -339,44 +342,91 @@ batonError_t Context::attach(const batonContextAttachInfo* info, Context** out) 
     c->device = info->device;
     c->apiVersion = info->apiVersion;
     if (const char* missing = c->vki.load(info->getInstanceProcAddr, info->instance))
-        return bail(fail(batonErrorInvalidValue, "the host's instance lacks %s", missing));
+        return bail(fail(batonErrorMissingCapability,
+                         "the host's instance does not provide %s (baton needs a Vulkan 1.2 instance)", missing));
     readIdentity(*c);
 
+    // The queue baton is lent must exist and accept the commands streams record
+    // (timestamps, the user's compute work).
+    uint32_t nf = 0;
+    c->vki.vkGetPhysicalDeviceQueueFamilyProperties(c->physicalDevice, &nf, nullptr);
+    std::vector<VkQueueFamilyProperties> fams(nf);
+    c->vki.vkGetPhysicalDeviceQueueFamilyProperties(c->physicalDevice, &nf, fams.data());
+    const batonQueueInfo& cq = info->computeQueue;
+    if (cq.familyIndex >= nf || cq.queueIndex >= fams[cq.familyIndex].queueCount)
+        return bail(fail(batonErrorInvalidValue,
+                         "batonContextAttachInfo::computeQueue: family %u, index %u does not exist on this device",
+                         cq.familyIndex, cq.queueIndex));
+    if (!(fams[cq.familyIndex].queueFlags & (VK_QUEUE_COMPUTE_BIT | VK_QUEUE_GRAPHICS_BIT)))
+        return bail(fail(batonErrorInvalidValue,
+                         "batonContextAttachInfo::computeQueue: family %u has neither compute nor graphics",
+                         cq.familyIndex));
+
+    // Collect everything that is missing, so that the host fixes it in one go.
     std::string missing;
     auto enabled = [&](const char* name) {
         for (uint32_t i = 0; i < info->enabledExtensionCount; ++i)
             if (info->enabledExtensions[i] && std::strcmp(info->enabledExtensions[i], name) == 0) return true;
         return false;
     };
-    uint32_t version = info->apiVersion < c->properties.apiVersion ? info->apiVersion : c->properties.apiVersion;
-    if (version < VK_API_VERSION_1_2) missing += " Vulkan 1.2 (apiVersion)";
+    // The device's version is the lower of the instance's apiVersion and the driver's.
+    const uint32_t driverVersion = c->properties.apiVersion;
+    const uint32_t version = info->apiVersion < driverVersion ? info->apiVersion : driverVersion;
+    if (version < VK_API_VERSION_1_2) {
+        char what[160];
+        std::snprintf(what, sizeof what,
+                      " Vulkan 1.2 (batonContextAttachInfo::apiVersion is %u.%u, 0 meaning 1.0; the driver has %u.%u);",
+                      VK_API_VERSION_MAJOR(info->apiVersion), VK_API_VERSION_MINOR(info->apiVersion),
+                      VK_API_VERSION_MAJOR(driverVersion), VK_API_VERSION_MINOR(driverVersion));
+        missing += what;
+    }
     EnabledFeatures f = scanFeatureChain(info->enabledFeatures);
-    if (!f.timeline) missing += " timelineSemaphore (feature)";
-    if (!f.sync2) missing += " synchronization2 (feature)";
+    if (!f.timeline)
+        missing += " the timelineSemaphore feature (VkPhysicalDeviceVulkan12Features or "
+                   "VkPhysicalDeviceTimelineSemaphoreFeatures in enabledFeatures);";
+    if (!f.sync2)
+        missing += " the synchronization2 feature (VkPhysicalDeviceVulkan13Features or "
+                   "VkPhysicalDeviceSynchronization2Features in enabledFeatures);";
     if (version < VK_API_VERSION_1_3 && !enabled(VK_KHR_SYNCHRONIZATION_2_EXTENSION_NAME))
-        missing += " " VK_KHR_SYNCHRONIZATION_2_EXTENSION_NAME " (extension)";
-    if (!missing.empty())
+        missing += " the " VK_KHR_SYNCHRONIZATION_2_EXTENSION_NAME " extension (needed below Vulkan 1.3);";
+    if (!missing.empty()) {
+        missing.pop_back();  // the last ';'
         return bail(fail(batonErrorMissingCapability, "the host's device lacks what baton needs:%s", missing.c_str()));
+    }
 
-    c->nativeSemaphoreFd = !(info->flags & batonContextFlagNoNative) &&
-                           enabled(VK_KHR_EXTERNAL_SEMAPHORE_FD_EXTENSION_NAME) &&
-                           semaphoreFdUsable(c->vki, c->physicalDevice);
+    // The native backend is optional: without it every semaphore is portable. Say why.
+    const bool fdExtension = enabled(VK_KHR_EXTERNAL_SEMAPHORE_FD_EXTENSION_NAME);
+    const bool fdDriver = semaphoreFdUsable(c->vki, c->physicalDevice);
+    c->nativeSemaphoreFd = !(info->flags & batonContextFlagNoNative) && fdExtension && fdDriver;
     c->externalMemoryFd = enabled(VK_KHR_EXTERNAL_MEMORY_FD_EXTENSION_NAME);
     c->calibratedTimestamps = enabled(VK_EXT_CALIBRATED_TIMESTAMPS_EXTENSION_NAME);
     if (const char* m = c->vkd.load(c->vki.vkGetDeviceProcAddr, c->device, c->nativeSemaphoreFd))
         return bail(fail(batonErrorMissingCapability, "the host's device does not provide %s", m));
+    if (!c->nativeSemaphoreFd && !(info->flags & batonContextFlagNoNative)) {
+        c->report(batonMessageSeverityInfo,
+                  !fdDriver ? "attached: the driver cannot export and import opaque semaphore fds; every semaphore "
+                              "uses the portable backend"
+                            : "attached: the host's device was created without " VK_KHR_EXTERNAL_SEMAPHORE_FD_EXTENSION_NAME
+                              "; every semaphore uses the portable backend (enable it for the native backend)");
+    }
+    if (!c->externalMemoryFd)
+        c->report(batonMessageSeverityInfo, "attached: the host's device was created without "
+                                            VK_KHR_EXTERNAL_MEMORY_FD_EXTENSION_NAME "; memory cannot be shared by fd");
 
     auto* q = new Queue;
-    q->handle = info->computeQueue.queue;
-    q->family = info->computeQueue.familyIndex;
-    q->index = info->computeQueue.queueIndex;
+    q->handle = cq.queue;
+    q->family = cq.familyIndex;
+    q->index = cq.queueIndex;
     c->ownedQueues_.push_back(q);
     c->computeQueues.push_back(q);
     c->hostLock_ = info->lockQueue;
     c->hostUnlock_ = info->unlockQueue;
     c->hostLockUser_ = info->queueLockUserData;
-    c->queueShared = info->lockQueue != nullptr;  // the host submits to it too
-    c->timestampValidBits = familyTimestampBits(c->vki, c->physicalDevice, q->family);
+    // With lock callbacks the host submits to this queue too: it is also the graphics queue
+    // (lavapipe has only one), and renderer waits obey the shared-queue rule.
+    c->queueShared = info->lockQueue != nullptr;
+    if (c->queueShared) c->graphicsQueue = q;
+    c->timestampValidBits = fams[q->family].timestampValidBits;
     *out = c;
     return batonSuccess;
 }
@@ -465,14 +515,25 @@ void Context::shutdown() {
     }
     for (Object* o : streams) {
         unregisterHandle(o, o->type());
-        static_cast<Stream*>(o)->close(true);  // the context goes away: abandon host waits
+        auto* s = static_cast<Stream*>(o);
+        s->close(true);  // the context goes away: abandon host waits
+        // Whatever the stream submitted must be done before its command pool and timeline go.
+        // (vkDeviceWaitIdle cannot do this for an attached context: it would need the host's
+        // lock on every queue of the host's device.)
+        uint64_t point = s->submittedPoint.load();
+        if (point) {
+            VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &s->timeline, &point};
+            vkd.vkWaitSemaphores(device, &wi, UINT64_MAX);
+        }
         o->release();
     }
     for (Object* o : others) {
         unregisterHandle(o, o->type());
         o->release();
     }
-    if (device) vkd.vkDeviceWaitIdle(device);
+    // Standalone: the device and its queues are baton's (the host may only use graphicsQueue,
+    // which it must not do while destroying the context).
+    if (device && !attached) vkd.vkDeviceWaitIdle(device);
 }
 
 }  // namespace baton

@@ -21,14 +21,14 @@ extern char** environ;
 namespace baton {
 namespace {
 
-// baton-fdprobe lives beside libbaton.so in the build tree, in libexec/baton when installed.
+// baton-fdprobe lives beside libbaton.so in the build tree, in <libdir>/baton/ when installed.
 std::string findProbe() {
     if (const char* p = std::getenv("BATON_FDPROBE")) return p;
     Dl_info info{};
     if (!dladdr(reinterpret_cast<void*>(&probeSemaphoreFd), &info) || !info.dli_fname) return {};
     std::string dir = info.dli_fname;
     dir = dir.substr(0, dir.find_last_of('/') + 1);
-    for (const char* rel : {"baton-fdprobe", "../libexec/baton/baton-fdprobe"}) {
+    for (const char* rel : {"baton-fdprobe", "baton/baton-fdprobe"}) {
         std::string p = dir + rel;
         if (access(p.c_str(), X_OK) == 0) return p;
     }

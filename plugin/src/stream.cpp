@@ -548,6 +548,9 @@ void Stream::flush() {
 }
 
 void Stream::retireCompleted(bool all) {
+    // On close, wait for every submission even when no reference is pending: the command
+    // buffers of plain records are freed with the pool right after.
+    if (all) waitPoint(submittedPoint.load());
     {
         std::lock_guard lock(retireMutex_);
         if (retireHead_ == retireTail_) return;

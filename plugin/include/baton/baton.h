@@ -1,4 +1,5 @@
-/*
+/**
+ * @file baton.h
  * baton: the CUDA runtime's external-semaphore API over Vulkan.
  *
  * A compute *stream* hands frames to a *graphics queue* through exported timeline

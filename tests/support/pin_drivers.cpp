@@ -1,0 +1,47 @@
+// Under the sanitizers, keep the Vulkan driver stack (ICDs, layers, LLVM) loaded for the whole
+// process. The loader unloads them when the last VkInstance is destroyed (a host device's, or
+// a standalone context's); LeakSanitizer then reports their leaks with "<unknown module>"
+// frames that tests/sanitizers/lsan.supp cannot match, and ThreadSanitizer fails outright on
+// a called_from_lib suppression whose library was unloaded. Pinned, driver reports keep their
+// library names and stay suppressed, while baton's own are still reported.
+#include <cstring>
+#include <dlfcn.h>
+#include <link.h>
+
+#include <vulkan/vulkan.h>
+
+namespace batontest {
+namespace {
+
+int pinOne(struct dl_phdr_info* info, size_t, void*) {
+    const char* name = info->dlpi_name;
+    if (name && (std::strstr(name, "libvulkan") || std::strstr(name, "VkLayer") || std::strstr(name, "libLLVM")))
+        dlopen(name, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);  // promotes the loaded library; never unloaded
+    return 0;
+}
+
+}  // namespace
+
+void pinVulkanDriverLibraries() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // Load what the tests will load (the ICDs, and the validation layer when they use it).
+    const char* layer = "VK_LAYER_KHRONOS_validation";
+    VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+    app.apiVersion = VK_API_VERSION_1_3;
+    VkInstanceCreateInfo ici{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+    ici.pApplicationInfo = &app;
+    ici.enabledLayerCount = 1;
+    ici.ppEnabledLayerNames = &layer;
+    VkInstance instance = VK_NULL_HANDLE;
+    if (vkCreateInstance(&ici, nullptr, &instance) != VK_SUCCESS) {
+        ici.enabledLayerCount = 0;
+        if (vkCreateInstance(&ici, nullptr, &instance) != VK_SUCCESS) return;
+    }
+    uint32_t n = 0;
+    vkEnumeratePhysicalDevices(instance, &n, nullptr);
+    dl_iterate_phdr(pinOne, nullptr);
+    vkDestroyInstance(instance, nullptr);
+#endif
+}
+
+}  // namespace batontest
