@@ -47,7 +47,31 @@
     X(batonEventQuery)                     \
     X(batonEventSynchronize)               \
     X(batonEventElapsedTime)               \
-    X(batonStreamWaitEvent)
+    X(batonStreamWaitEvent)             \
+    X(batonChannelCreate)                 \
+    X(batonChannelDestroy)                \
+    X(batonChannelProduceFrame)           \
+    X(batonChannelAcquireFrame)           \
+    X(batonChannelReleaseFrame)           \
+    X(batonChannelGetInfo)                \
+    X(batonChannelExportFds)              \
+    X(batonTelemetryEnable)               \
+    X(batonTelemetryRead)                 \
+    X(batonTelemetryGetSemaphoreStats)    \
+    X(batonChannelGetStats)               \
+    X(batonTelemetryGetApiStats)          \
+    X(batonTraceStart)                    \
+    X(batonTraceStop)                     \
+    X(batonExportMemory)                  \
+    X(batonImportMemory)                  \
+    X(batonMemoryGetInfo)                 \
+    X(batonDestroyMemory)                 \
+    X(batonSendExternalSemaphore)         \
+    X(batonReceiveExternalSemaphore)      \
+    X(batonSendMemory)                    \
+    X(batonReceiveMemory)                 \
+    X(batonSendHandle)                    \
+    X(batonReceiveHandle)
 
 namespace {
 

@@ -40,6 +40,10 @@
 #define BATON_BATON_LOADER_H
 
 #include <baton/baton.h>
+#include <baton/baton_channel.h>
+#include <baton/baton_memory.h>
+#include <baton/baton_telemetry.h>
+#include <baton/baton_transport.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -97,6 +101,30 @@ typedef batonError_t (*PFN_batonEventQuery)(batonEvent_t event);
 typedef batonError_t (*PFN_batonEventSynchronize)(batonEvent_t event);
 typedef batonError_t (*PFN_batonEventElapsedTime)(float* ms, batonEvent_t start, batonEvent_t end);
 typedef batonError_t (*PFN_batonStreamWaitEvent)(batonStream_t stream, batonEvent_t event, unsigned int flags);
+typedef batonError_t (*PFN_batonChannelCreate)(batonChannel_t* channel, const batonChannelCreateInfo* info);
+typedef batonError_t (*PFN_batonChannelDestroy)(batonChannel_t channel);
+typedef batonError_t (*PFN_batonChannelProduceFrame)(batonChannel_t channel, batonStream_t stream, batonChannelRecordFn record, void* userData, unsigned long long* frameOut);
+typedef batonError_t (*PFN_batonChannelAcquireFrame)(batonChannel_t channel, VkPipelineStageFlags2 waitStage, batonChannelFrame* frame);
+typedef batonError_t (*PFN_batonChannelReleaseFrame)(batonChannel_t channel, const batonChannelFrame* frame, VkPipelineStageFlags2 releaseStage, batonChannelRelease* release);
+typedef batonError_t (*PFN_batonChannelGetInfo)(batonChannel_t channel, batonChannelInfo* info);
+typedef batonError_t (*PFN_batonChannelExportFds)(batonChannel_t channel, uint32_t slot, int* memoryFd, int* readyFd, int* releasedFd);
+typedef batonError_t (*PFN_batonTelemetryEnable)(batonContext_t ctx, int enable);
+typedef batonError_t (*PFN_batonTelemetryRead)(batonContext_t ctx, unsigned long long afterSeq, batonTelemetryRecord* records, unsigned int capacity, unsigned int* count);
+typedef batonError_t (*PFN_batonTelemetryGetSemaphoreStats)(batonExternalSemaphore_t sem, batonTelemetrySemaphoreStats* stats);
+typedef batonError_t (*PFN_batonChannelGetStats)(batonChannel_t channel, batonChannelStats* stats);
+typedef batonError_t (*PFN_batonTelemetryGetApiStats)(batonContext_t ctx, batonTelemetryApi api, batonTelemetryApiStats* stats);
+typedef batonError_t (*PFN_batonTraceStart)(batonContext_t ctx, const char* path);
+typedef batonError_t (*PFN_batonTraceStop)(batonContext_t ctx);
+typedef batonError_t (*PFN_batonExportMemory)(int* fdOut, batonMemory_t* memOut, const batonMemoryDesc* desc);
+typedef batonError_t (*PFN_batonImportMemory)(batonMemory_t* memOut, const batonMemoryImportDesc* desc);
+typedef batonError_t (*PFN_batonMemoryGetInfo)(batonMemory_t mem, batonMemoryInfo* info);
+typedef batonError_t (*PFN_batonDestroyMemory)(batonMemory_t mem);
+typedef batonError_t (*PFN_batonSendExternalSemaphore)(int socket, batonExternalSemaphore_t extSem, unsigned long long tag);
+typedef batonError_t (*PFN_batonReceiveExternalSemaphore)(int socket, batonExternalSemaphoreHandleType expectedType, int timeoutMs, batonExternalSemaphore_t* extSemOut, batonHandleHeader* header);
+typedef batonError_t (*PFN_batonSendMemory)(int socket, batonMemory_t mem, unsigned long long tag);
+typedef batonError_t (*PFN_batonReceiveMemory)(int socket, int timeoutMs, batonMemory_t* memOut, batonHandleHeader* header);
+typedef batonError_t (*PFN_batonSendHandle)(int socket, const batonHandleHeader* header, int fd);
+typedef batonError_t (*PFN_batonReceiveHandle)(int socket, int timeoutMs, batonHandleHeader* header, int* fdOut);
 /** @} */
 
 /**
@@ -153,6 +181,34 @@ typedef struct batonProcTable {
     PFN_batonEventSynchronize batonEventSynchronize;
     PFN_batonEventElapsedTime batonEventElapsedTime;
     PFN_batonStreamWaitEvent batonStreamWaitEvent;
+    /* Frame channel. */
+    PFN_batonChannelCreate batonChannelCreate;
+    PFN_batonChannelDestroy batonChannelDestroy;
+    PFN_batonChannelProduceFrame batonChannelProduceFrame;
+    PFN_batonChannelAcquireFrame batonChannelAcquireFrame;
+    PFN_batonChannelReleaseFrame batonChannelReleaseFrame;
+    PFN_batonChannelGetInfo batonChannelGetInfo;
+    PFN_batonChannelExportFds batonChannelExportFds;
+    /* Telemetry and trace export. */
+    PFN_batonTelemetryEnable batonTelemetryEnable;
+    PFN_batonTelemetryRead batonTelemetryRead;
+    PFN_batonTelemetryGetSemaphoreStats batonTelemetryGetSemaphoreStats;
+    PFN_batonChannelGetStats batonChannelGetStats;
+    PFN_batonTelemetryGetApiStats batonTelemetryGetApiStats;
+    PFN_batonTraceStart batonTraceStart;
+    PFN_batonTraceStop batonTraceStop;
+    /* Frame memory. */
+    PFN_batonExportMemory batonExportMemory;
+    PFN_batonImportMemory batonImportMemory;
+    PFN_batonMemoryGetInfo batonMemoryGetInfo;
+    PFN_batonDestroyMemory batonDestroyMemory;
+    /* Handle transport. */
+    PFN_batonSendExternalSemaphore batonSendExternalSemaphore;
+    PFN_batonReceiveExternalSemaphore batonReceiveExternalSemaphore;
+    PFN_batonSendMemory batonSendMemory;
+    PFN_batonReceiveMemory batonReceiveMemory;
+    PFN_batonSendHandle batonSendHandle;
+    PFN_batonReceiveHandle batonReceiveHandle;
     /* New functions go here, at the end. */
 } batonProcTable;
 
