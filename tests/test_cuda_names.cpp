@@ -10,7 +10,7 @@ static_assert(std::is_same_v<cudaError_t, batonError_t>);
 static_assert(cudaErrorTimeout == 909 && cudaErrorNotSupported == 801 && cudaErrorInvalidResourceHandle == 400);
 static_assert(cudaExternalSemaphoreHandleTypeTimelineSemaphoreFd == 9 && cudaExternalSemaphoreHandleTypeOpaqueFd == 1);
 // CUDA's struct layouts (driver_types.h): sizes on LP64.
-static_assert(sizeof(cudaExternalSemaphoreHandleDesc) == 32);
+static_assert(sizeof(cudaExternalSemaphoreHandleDesc) == 96);  // with reserved[16], as CUDA 13
 static_assert(sizeof(cudaExternalSemaphoreSignalParams) == 144);
 static_assert(sizeof(cudaExternalSemaphoreWaitParams) == 144);
 

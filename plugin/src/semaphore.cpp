@@ -317,7 +317,17 @@ uint64_t Semaphore::currentValue() const {
     if (keyedMutex) return keyedMutex->lastKey();
     if (shared) {
         if (kind == SemKind::Binary) return shared->s().value.load() > shared->s().consumed.load() ? 1 : 0;
-        return shared->s().value.load();
+        uint64_t v = shared->s().value.load();
+        // Waiters of this process may pass a value on the GPU (on signalProxy) before the
+        // publisher thread has published it: what the proxy reached is reached, so publish it
+        // now rather than let a reader see less than work that depended on it.
+        uint64_t reached = 0;
+        if (kind == SemKind::Timeline && signalProxy &&
+            ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, signalProxy, &reached) == VK_SUCCESS && reached > v) {
+            shared->publish(reached);
+            v = reached;
+        }
+        return v;
     }
     uint64_t v = 0;
     if (kind == SemKind::Timeline) ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, vk, &v);

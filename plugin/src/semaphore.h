@@ -78,7 +78,7 @@ public:
     std::atomic<uint64_t> streamReserved{0};   // highest value a stream signal was enqueued for
     std::atomic<uint64_t> streamSubmitted{0};  // highest value a stream signal was submitted for
     std::atomic<uint64_t> rendererReserved{0}; // highest value handed to a renderer's submit
-    uint64_t proxyStreamMax = 0;               // portable: highest proxy value a stream submitted (ctx->proxySignalMutex)
+    uint64_t streamSignalMax = 0;              // highest value (portable: proxy value) a stream submitted (ctx->proxySignalMutex)
     // Records that a stream submitted a signal of v.
     void noteSubmitted(uint64_t v);
 

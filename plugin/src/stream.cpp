@@ -391,12 +391,10 @@ void Stream::processWait(const Op& op, uint64_t index) {
         addGpuWait(gpu, v, s);
         return;
     }
-    if (s->native() && v > s->rendererReserved.load()) {
-        addGpuWait(gpu, v, s);  // signaled by another process or API, on its own queues
-        return;
-    }
-    // Portable and signaled elsewhere, or a renderer's signal on the queue we share: wait on
-    // the host for the value, then submit what follows.
+    // Not yet on any queue we know of: a stream's signal still to be submitted (possibly to
+    // this stream's own queue), a renderer's on the queue we share, or another process's or
+    // API's. A GPU wait now could block a queue that has to run the signal, so the stream
+    // thread waits on the host for the value, then submits what follows.
     flush();
     markProcessed(index);
     if (s->native())
@@ -469,27 +467,39 @@ void Stream::flush() {
         cmdInfos_[cmdCount_ + 1] = last;
         cmdInfoCount = cmdCount_ + 2;
     }
-    // Portable timelines: several streams signal one local proxy timeline, and a lower value
+    // Timelines: several streams signal one local proxy timeline, and a lower value
     // reaching it after a higher one would move it backwards (invalid in Vulkan). Under one
     // lock per context, each proxy signal claims its value; one already passed by a stream's
     // higher signal is dropped: for a timeline (waits are >=) it changes nothing.
+    // Native timelines likewise, for the streams of this process.
     std::unique_lock<std::mutex> proxyLock;
-    if (publishCount_) {
+    if (publishCount_ || submittedSignalCount_) {
         proxyLock = std::unique_lock<std::mutex>(ctx->proxySignalMutex);
+        auto dropSignal = [&](VkSemaphore sem, uint64_t value) {
+            for (uint32_t j = 0; j < signalCount_; ++j) {
+                if (signals_[j].semaphore == sem && signals_[j].value == value) {
+                    signals_[j] = signals_[--signalCount_];
+                    return;
+                }
+            }
+        };
         for (uint32_t i = 0; i < publishCount_; ++i) {
             PendingPublish& p = publishes_[i];
             if (p.sem->kind != SemKind::Timeline) continue;
-            if (p.proxyValue > p.sem->proxyStreamMax) {
-                p.sem->proxyStreamMax = p.proxyValue;
+            if (p.proxyValue > p.sem->streamSignalMax) {
+                p.sem->streamSignalMax = p.proxyValue;
                 continue;
             }
             p.superseded = true;
-            for (uint32_t j = 0; j < signalCount_; ++j) {
-                if (signals_[j].semaphore == p.sem->signalProxy && signals_[j].value == p.proxyValue) {
-                    signals_[j] = signals_[--signalCount_];
-                    break;
-                }
-            }
+            dropSignal(p.sem->signalProxy, p.proxyValue);
+        }
+        for (uint32_t i = 0; i < submittedSignalCount_; ++i) {
+            const SubmittedSignal& n = submittedSignals_[i];
+            if (!n.sem->native()) continue;
+            if (n.value > n.sem->streamSignalMax)
+                n.sem->streamSignalMax = n.value;
+            else
+                dropSignal(n.sem->vk, n.value);
         }
     }
     VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};

@@ -9,7 +9,7 @@
 int baton_header_check(void);
 int baton_header_check(void) {
     batonProcTable table;
-    batonExternalSemaphoreHandleDesc desc = {batonExternalSemaphoreHandleTypeTimelineSemaphoreFd, {-1}, 0};
+    batonExternalSemaphoreHandleDesc desc = {batonExternalSemaphoreHandleTypeTimelineSemaphoreFd, {-1}, 0, {0}};
     batonContextAttachInfo attach;
     memset(&table, 0, sizeof table);
     memset(&attach, 0, sizeof attach);

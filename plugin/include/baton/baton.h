@@ -147,7 +147,8 @@ typedef struct batonExternalSemaphoreHandleDesc {
         } win32;
         const void* nvSciSyncObj; /**< NvSciSync: not supported. */
     } handle;
-    unsigned int flags; /**< Must be 0. */
+    unsigned int flags;        /**< Must be 0. */
+    unsigned int reserved[16]; /**< As in CUDA 12/13's cudaExternalSemaphoreHandleDesc; not read. */
 } batonExternalSemaphoreHandleDesc;
 
 /** Per-semaphore parameters of a signal. */
