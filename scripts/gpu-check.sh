@@ -45,8 +45,9 @@ for backend in native portable; do
 done
 cp /tmp/sb-native/sandbox.png "$OUT/sandbox-h200.png" 2>/dev/null
 BATON_VALIDATION=1 timeout 120 "$BUILD/sandbox/baton-sandbox-headless" --frames 300 --size 1920x1080 --delay 4 \
-  --jitter 3 --cost 2 --out-dir /tmp/sb-valid 2>&1 | tail -3
-echo "sandbox with validation: exit ${PIPESTATUS[0]}"
+  --jitter 3 --cost 2 --out-dir /tmp/sb-valid > /tmp/sb-valid.log 2>&1
+echo "sandbox with validation: exit $?"; tail -3 /tmp/sb-valid.log
+grep -o "VUID-[A-Za-z0-9_-]*" /tmp/sb-valid.log | sort | uniq -c
 cp /tmp/sb-valid/sandbox-report.json "$OUT/sandbox-validation.json" 2>/dev/null
 
 echo "=== ctest (NVIDIA driver, validation on; window/Xvfb and build-system cases excluded)"
