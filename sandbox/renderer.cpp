@@ -382,13 +382,19 @@ void Renderer::readCapture(std::vector<uint8_t>& rgba, uint32_t* width, uint32_t
 }
 
 void Renderer::submitSignal(const VkSemaphoreSubmitInfo& signal) {
+    // Also signals the renderer's own timeline, so that waitIdle() covers this submission
+    // too: the semaphore it signals is destroyed right after a teardown's waitIdle().
+    const uint64_t value = submitted_ + 1;
+    VkSemaphoreSubmitInfo signals[2] = {signal, {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, timeline_, value,
+                                                 VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0}};
     VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
-    si.signalSemaphoreInfoCount = 1;
-    si.pSignalSemaphoreInfos = &signal;
+    si.signalSemaphoreInfoCount = 2;
+    si.pSignalSemaphoreInfos = signals;
     gpu_.lockGraphics();
     VkResult r = vkQueueSubmit2(gpu_.graphicsQueue, 1, &si, VK_NULL_HANDLE);
     gpu_.unlockGraphics();
     VK_CHECK(r);
+    submitted_ = value;
 }
 
 void Renderer::waitIdle() {

@@ -243,8 +243,10 @@ batonError_t Context::createStandalone(const batonContextCreateInfo* info, Conte
     const uint32_t cf = static_cast<uint32_t>(computeFamily);
     const bool sameFamily = graphicsFamily == computeFamily;
     const uint32_t available = fams[cf].queueCount;
-    // Streams get up to 4 queues; in a shared family one more queue stays the host's alone.
-    uint32_t computeCount = available < 4 ? available : 4;
+    // Streams get up to 8 queues (a stream with a queue of its own can wait on the GPU for a
+    // signal not submitted yet: see Stream::processWait); in a shared family one more queue
+    // stays the host's alone.
+    uint32_t computeCount = available < 8 ? available : 8;
     if (sameFamily && available > 1 && computeCount == available) computeCount = available - 1;
     const uint32_t graphicsIndex = sameFamily && available > 1 ? computeCount : 0;
     const uint32_t familyCount = sameFamily && available > 1 ? computeCount + 1 : computeCount;
@@ -471,8 +473,26 @@ Queue* Context::findQueue(VkQueue handle) {
 }
 
 Queue& Context::queueForNewStream() {
-    uint32_t i = nextQueue_.fetch_add(1, std::memory_order_relaxed);
-    return *computeQueues[i % computeQueues.size()];
+    // The least used queue: streams keep a queue to themselves while there are enough.
+    std::lock_guard lock(queuesMutex_);
+    Queue* best = computeQueues.front();
+    for (Queue* q : computeQueues)
+        if (q->streams < best->streams) best = q;
+    ++best->streams;
+    return *best;
+}
+
+void Context::releaseStreamQueue(Queue& q) {
+    std::lock_guard lock(queuesMutex_);
+    --q.streams;
+}
+
+bool Context::queueExclusive(const Queue& q) {
+    // Shared with the host (lavapipe's single queue, or lent with lock callbacks), or with
+    // another stream: a submission that waits there can hold up someone else's signal.
+    if (queueShared && (attached || (graphicsQueue && graphicsQueue->handle == q.handle))) return false;
+    std::lock_guard lock(queuesMutex_);
+    return q.streams == 1;
 }
 
 batonError_t Context::defaultStream(Stream** out) {

@@ -24,6 +24,7 @@ struct Queue {
     uint32_t family = 0;
     uint32_t index = 0;
     std::mutex mutex;  // used when the host gave no lock callbacks
+    int streams = 0;   // streams submitting here (Context::queuesMutex_)
 };
 
 class Context final : public Object {
@@ -43,6 +44,10 @@ public:
     void unlockQueue(Queue& q);
     Queue* findQueue(VkQueue q);
     Queue& queueForNewStream();
+    void releaseStreamQueue(Queue& q);
+    // Whether only one stream submits to q and the host does not: then a stream's GPU wait
+    // can only ever hold up that stream itself.
+    bool queueExclusive(const Queue& q);
 
     // The default stream (NULL stream), created on first use.
     batonError_t defaultStream(Stream** out);
@@ -83,7 +88,7 @@ private:
     batonQueueLockFn hostUnlock_ = nullptr;
     void* hostLockUser_ = nullptr;
     std::vector<Queue*> ownedQueues_;
-    std::atomic<uint32_t> nextQueue_{0};
+    std::mutex queuesMutex_;  // Queue::streams
 
     std::mutex childrenMutex_;
     std::unordered_set<Object*> children_;

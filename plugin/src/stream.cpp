@@ -66,6 +66,7 @@ batonError_t Stream::create(Context* ctx, Stream** out) {
 
 Stream::~Stream() {
     close(false);
+    if (queue) ctx->releaseStreamQueue(*queue);
     delete tel_.load();
     if (pool_) ctx->vkd.vkDestroyCommandPool(ctx->device, pool_, nullptr);  // frees the command buffers
     if (timeline) ctx->vkd.vkDestroySemaphore(ctx->device, timeline, nullptr);
@@ -388,6 +389,13 @@ void Stream::processWait(const Op& op, uint64_t index) {
     }
     VkSemaphore gpu = s->native() ? s->vk : s->signalProxy;
     if (v <= s->streamSubmitted.load() || (!ctx->queueShared && v <= s->rendererReserved.load())) {
+        addGpuWait(gpu, v, s);
+        return;
+    }
+    // A native semaphore on a queue this stream has to itself: whoever signals it (another
+    // stream, the renderer, another process, CUDA), the wait can only hold up this stream,
+    // which is what stream order asks for. Recomputed per wait: streams come and go.
+    if (s->native() && ctx->queueExclusive(*queue)) {
         addGpuWait(gpu, v, s);
         return;
     }
