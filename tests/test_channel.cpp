@@ -198,6 +198,11 @@ struct HandoffCase {
     batonChannelPolicy policy;
     bool telemetry;
 };
+// Readable (and stable: no padding bytes) in test names and CTest's "# GetParam() =" suffix.
+void PrintTo(const HandoffCase& c, std::ostream* os) {
+    *os << "depth " << c.depth << (c.policy == batonChannelPolicyFifo ? " fifo" : " mailbox")
+        << (c.telemetry ? " telemetry" : "");
+}
 
 class ChannelHandoff : public ::testing::TestWithParam<HandoffCase> {};
 
