@@ -4,6 +4,8 @@
 // frames that tests/sanitizers/lsan.supp cannot match, and ThreadSanitizer fails outright on
 // a called_from_lib suppression whose library was unloaded. Pinned, driver reports keep their
 // library names and stay suppressed, while baton's own are still reported.
+#include <unistd.h>
+#include <baton/baton.h>
 #include <cstring>
 #include <dlfcn.h>
 #include <link.h>
@@ -42,6 +44,32 @@ void pinVulkanDriverLibraries() {
     dl_iterate_phdr(pinOne, nullptr);
     vkDestroyInstance(instance, nullptr);
 #endif
+}
+
+}  // namespace batontest
+
+namespace batontest {
+
+// Where the driver exports semaphore fds (NVIDIA), the first checked import of a process
+// starts baton's probe process, which keeps one socket open for the life of the process (a
+// documented, deliberate fd). Start it before any test takes an fd baseline, so that the
+// tests count what they mean to count.
+void warmUpFdProbe() {
+    // Only NVIDIA's fds go through the probe; elsewhere (lavapipe, CI) this costs nothing.
+    if (access("/dev/nvidiactl", F_OK) != 0) return;
+    batonContextInfo info{};
+    if (batonContextGetInfo(nullptr, &info) != batonSuccess || !info.nativeSemaphoreFd) return;
+    batonExternalSemaphoreExportDesc d{};
+    d.type = batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
+    int fd = -1;
+    batonExternalSemaphore_t exported = nullptr, imported = nullptr;
+    if (batonExportExternalSemaphore(&fd, &exported, &d) != batonSuccess) return;
+    batonExternalSemaphoreHandleDesc h{};
+    h.type = batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
+    h.handle.fd = fd;
+    if (batonImportExternalSemaphore(&imported, &h) != batonSuccess) close(fd);
+    batonDestroyExternalSemaphore(imported);
+    batonDestroyExternalSemaphore(exported);
 }
 
 }  // namespace batontest
