@@ -328,9 +328,11 @@ TEST(Telemetry, RecordsHaveCalibratedGpuTimesAndStats) {
         if (!(rec.flags & 1)) continue;
         ++resolvedSubmits;
         // Calibrated to the host clock: GPU work starts after it was submitted (within the
-        // calibration's error) and ends before now.
-        if (rec.gpuStartNs > rec.gpuEndNs || rec.gpuEndNs > hostNow + 1000000 ||
-            rec.gpuStartNs + 5000000 < rec.cpuNs)
+        // calibration's error: a calibration sample pair that straddles a preemption, common
+        // under sanitizers on 2 busy cores, can be off by a scheduler slice, hence 20 ms) and
+        // ends before now.
+        if (rec.gpuStartNs > rec.gpuEndNs || rec.gpuEndNs > hostNow + 20000000 ||
+            rec.gpuStartNs + 20000000 < rec.cpuNs)
             ++bad;
     }
     EXPECT_GT(submits, 100u);

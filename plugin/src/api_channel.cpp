@@ -1,6 +1,7 @@
 // Frame channel entry points: validate every argument, then dispatch to the Channel.
 #include "channel.h"
 #include "context.h"
+#include "c_enum.h"
 #include "error.h"
 #include "semaphore.h"
 #include "stream.h"
@@ -31,10 +32,12 @@ batonError_t checkCreateInfo(Context* ctx, const batonChannelCreateInfo& ci) {
     if (!ci.extent.width || !ci.extent.height)
         return fail(batonErrorInvalidValue, "channel extent %ux%u is empty", ci.extent.width, ci.extent.height);
     if (!ci.usage) return fail(batonErrorInvalidValue, "channel usage is 0");
-    if (ci.policy != batonChannelPolicyFifo && ci.policy != batonChannelPolicyMailbox)
-        return fail(batonErrorInvalidValue, "channel policy %d is neither FIFO nor mailbox", static_cast<int>(ci.policy));
-    if (ci.backend != 0 && ci.backend != batonSemaphoreBackendNative && ci.backend != batonSemaphoreBackendPortable)
-        return fail(batonErrorInvalidValue, "channel backend %d is unknown", static_cast<int>(ci.backend));
+    // Enums a C caller filled in are read as ints (c_enum.h): an out-of-range value is theirs.
+    const int policy = rawEnum(ci.policy), backend = rawEnum(ci.backend);
+    if (policy != batonChannelPolicyFifo && policy != batonChannelPolicyMailbox)
+        return fail(batonErrorInvalidValue, "channel policy %d is neither FIFO nor mailbox", policy);
+    if (backend != 0 && backend != batonSemaphoreBackendNative && backend != batonSemaphoreBackendPortable)
+        return fail(batonErrorInvalidValue, "channel backend %d is unknown", backend);
     const unsigned known = batonChannelFlagExportable | batonChannelFlagConsumerQueueFamily;
     if (ci.flags & ~known) return fail(batonErrorInvalidValue, "channel flags have unknown bits 0x%x", ci.flags & ~known);
     if ((ci.flags & batonChannelFlagConsumerQueueFamily) && ci.consumerQueueFamily >= familyCount(ctx))
