@@ -354,6 +354,14 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
                         "the queue that has to run it", static_cast<unsigned long long>(k));
         }
     }
+    if (transfer_ && ready->streamSubmitted.load() < k && ready->currentValue() < k) {
+        // Across queue families the consumer records the ownership acquire that matches the
+        // producer's release. The validation layer checks at submit time that the release is
+        // already queued, so hand the frame out once the stream has submitted it.
+        notReady_.fetch_add(1, std::memory_order_relaxed);
+        return fail(batonErrorNotReady, "frame %llu is not submitted yet (its queue-family release must be queued "
+                    "before the consumer's acquire)", static_cast<unsigned long long>(k));
+    }
     Entry& e = ring_[ringNext_ % kConsumerRing];
     if (e.state != Entry::Free) {
         notReady_.fetch_add(1, std::memory_order_relaxed);
