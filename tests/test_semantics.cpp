@@ -306,6 +306,11 @@ TEST_F(Semantics, RendererSignalReservedButNotSubmittedDoesNotBlockAStream) {
     ASSERT_EQ(r, VK_SUCCESS);
     EXPECT_EQ(batonExternalSemaphoreHostWait(t, 5, kLong), batonSuccess);
     EXPECT_EQ(semInfo(t).currentValue, 5u);
+    // Our own submission uses the semaphore: it must be done before the fixture destroys it
+    // (a renderer's obligation, as with any Vulkan object it submits).
+    BATON_ASSERT_OK(batonContextLockQueue(ctx_, info_.graphicsQueue.queue));
+    vkQueueWaitIdle(info_.graphicsQueue.queue);
+    BATON_ASSERT_OK(batonContextUnlockQueue(ctx_, info_.graphicsQueue.queue));
 }
 
 // ---------------------------------------------------------------------------------------
