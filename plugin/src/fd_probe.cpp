@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fd_message.h"
 
 extern char** environ;
 
@@ -92,19 +93,8 @@ struct ProbeServer {
     // Sends the fd, waits for the verdict. Returns 0 accepted, 1 refused, -1 server lost.
     int ask(int fd, char kind) {
         char byte = kind;
-        iovec iov{&byte, 1};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        std::memcpy(CMSG_DATA(c), &fd, sizeof(int));  // the kernel passes a copy; ours stays
-        if (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1) return -1;
+        FdMessage m(&byte, 1, fd);
+        if (sendmsg(sock, &m.msg, MSG_NOSIGNAL) != 1) return -1;
         pollfd p{sock, POLLIN, 0};
         // Device setup in a fresh server takes a fraction of a second; 30 s means it is stuck.
         if (poll(&p, 1, 30000) != 1) return -1;

@@ -574,8 +574,8 @@ void Stream::retireCompleted(bool all) {
         if (retireHead_ == retireTail_) return;
     }
     if (all) {
-        // The stream is closing: its semaphores publish on their own (or on destruction).
-        waitPoint(submittedPoint.load());
+        // The stream is closing (the GPU is done: waited above); its semaphores publish on
+        // their own (or on destruction).
         std::lock_guard lock(retireMutex_);
         while (retireHead_ != retireTail_) retire_[retireHead_++ % kRetire].obj->release();
         return;

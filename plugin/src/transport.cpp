@@ -12,6 +12,7 @@
 
 #include "context.h"
 #include "error.h"
+#include "fd_message.h"
 #include "fd_check.h"
 #include "memory.h"
 #include "semaphore.h"
@@ -60,18 +61,8 @@ batonError_t waitSocket(int sock, short events, uint64_t deadlineNs) {
 
 batonError_t sendWire(int sock, const batonHandleHeader& h, int fd) {
     Wire w{kWireMagic, kWireVersion, static_cast<uint16_t>(sizeof(batonHandleHeader)), h};
-    alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))] = {};
-    iovec iov{&w, sizeof w};
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = ctrl;
-    m.msg_controllen = sizeof ctrl;
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    FdMessage fm(&w, sizeof w, fd);
+    msghdr& m = fm.msg;
     size_t sent = 0;
     while (sent < sizeof w) {
         ssize_t n = sendmsg(sock, &m, MSG_NOSIGNAL);
@@ -86,8 +77,8 @@ batonError_t sendWire(int sock, const batonHandleHeader& h, int fd) {
         }
         // A stream socket may take part of it: the fd went with the first byte, send the rest.
         sent += static_cast<size_t>(n);
-        iov.iov_base = reinterpret_cast<char*>(&w) + sent;
-        iov.iov_len = sizeof w - sent;
+        fm.iov.iov_base = reinterpret_cast<char*>(&w) + sent;
+        fm.iov.iov_len = sizeof w - sent;
         m.msg_control = nullptr;
         m.msg_controllen = 0;
     }
