@@ -50,7 +50,6 @@ batonError_t Channel::create(Context* ctx, const batonChannelCreateInfo& info, C
     ch->consumerFamily_ = (info.flags & batonChannelFlagConsumerQueueFamily) ? info.consumerQueueFamily
                           : ctx->graphicsQueue                              ? ctx->graphicsQueue->family
                                                                             : ch->producerFamily_;
-    ch->transfer_ = ch->producerFamily_ != ch->consumerFamily_;
 
     // The two timelines: baton semaphores, so both backends work and they can be shared.
     batonExternalSemaphoreExportDesc d{};
@@ -94,7 +93,16 @@ batonError_t Channel::createImages(bool exportable) {
         ici.samples = VK_SAMPLE_COUNT_1_BIT;
         ici.tiling = VK_IMAGE_TILING_OPTIMAL;
         ici.usage = usage_;
-        ici.sharingMode = VK_SHARING_MODE_EXCLUSIVE;  // ownership moves with barriers where families differ
+        // Where the producer's and the consumer's families differ (NVIDIA: compute 2, graphics
+        // 0), the images are shared concurrently rather than moved with ownership-transfer
+        // barrier pairs: a pair would tie every release to its acquire (a mailbox consumer
+        // skips frames, whose releases then dangle), cost the consumer a barrier per frame,
+        // and Debian 12's validation layer (1.3.239) mis-tracks such pairs across queues.
+        const uint32_t families[2] = {producerFamily_, consumerFamily_};
+        const bool concurrent = producerFamily_ != consumerFamily_;
+        ici.sharingMode = concurrent ? VK_SHARING_MODE_CONCURRENT : VK_SHARING_MODE_EXCLUSIVE;
+        ici.queueFamilyIndexCount = concurrent ? 2 : 0;
+        ici.pQueueFamilyIndices = concurrent ? families : nullptr;
         ici.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
         VkResult r = ctx->vkd.vkCreateImage(ctx->device, &ici, nullptr, &images_[i]);
         if (r != VK_SUCCESS) return failVk(r, "vkCreateImage (channel)");
@@ -202,18 +210,14 @@ void Channel::recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame,
 
     fn(cmd, images_[slot], frame, user);
 
-    // Hand the image over in the consumer's layout (and, across families, release ownership;
-    // the consumer records the matching acquire).
+    // Hand the image over in the consumer's layout (the images are concurrent across the two
+    // families: no ownership transfer; the consumer's semaphore wait makes the writes visible).
     b.srcStageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
     b.srcAccessMask = VK_ACCESS_2_MEMORY_WRITE_BIT;
-    b.dstStageMask = transfer_ ? VK_PIPELINE_STAGE_2_NONE : VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
+    b.dstStageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
     b.dstAccessMask = 0;
     b.oldLayout = VK_IMAGE_LAYOUT_GENERAL;
     b.newLayout = consumerLayout_;
-    if (transfer_) {
-        b.srcQueueFamilyIndex = producerFamily_;
-        b.dstQueueFamilyIndex = consumerFamily_;
-    }
     vk.vkCmdPipelineBarrier2(cmd, &di);
     if (producerTimed_) vk.vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, producerQueries_, q + 1);
 }
@@ -236,32 +240,41 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
     std::lock_guard lock(producerMutex_);
     const uint64_t k = produced_ + 1;
     const uint32_t slot = static_cast<uint32_t>((k - 1) % depth_);
-    batonError_t e = batonSuccess;
-    if (k > depth_) {  // the slot's previous frame must be released first (stream-ordered)
-        released->retain();
-        Op w{};
-        w.kind = OpKind::Wait;
-        w.sem = released;
-        w.value = k - depth_;
-        if ((e = stream->enqueue(&w, 1)) != batonSuccess) return e;
-    }
+    // The frame's ops go in as one unit: [wait until the slot's previous frame is released],
+    // the recorded commands, signal ready = k. With the stream idle they are one
+    // vkQueueSubmit2 made right here, as a renderer would make it by hand.
+    Op ops[3]{};
+    uint32_t n = 0;
     ProduceCall call{this, slot, k, record, user, &Channel::recordProducer};
-    e = stream->record(
+    batonError_t e = stream->prepareRecord(
         [](VkCommandBuffer cmd, void* u) {
             auto* c = static_cast<ProduceCall*>(u);
             (c->channel->*(c->record))(cmd, c->slot, c->frame, c->fn, c->user);
         },
-        &call);
+        &call, &ops[k > depth_ ? 1 : 0]);
     if (e != batonSuccess) return e;
-    if ((e = ready->reserveSignal(k)) != batonSuccess) return e;
+    const Op recordOp = ops[k > depth_ ? 1 : 0];
+    if ((e = ready->reserveSignal(k)) != batonSuccess) {
+        stream->abandonRecord(recordOp);
+        return e;
+    }
     produced_ = k;  // k is claimed on "ready" now, whatever happens next
+    if (k > depth_) {
+        released->retain();
+        ops[n].kind = OpKind::Wait;
+        ops[n].sem = released;
+        ops[n++].value = k - depth_;
+    }
+    ++n;  // the record
     ready->retain();
-    Op s{};
-    s.kind = OpKind::Signal;
-    s.sem = ready;
-    s.value = k;
-    s.proxyValue = ready->native() ? 0 : k;
-    if ((e = stream->enqueue(&s, 1)) != batonSuccess) return e;
+    ops[n].kind = OpKind::Signal;
+    ops[n].sem = ready;
+    ops[n].value = k;
+    ops[n++].proxyValue = ready->native() ? 0 : k;
+    if ((e = stream->enqueue(ops, n, true)) != batonSuccess) {
+        stream->abandonRecord(recordOp);
+        return e;
+    }
     published_.store(k, std::memory_order_release);
     if (Telemetry* t = activeTelemetry(ctx)) {
         batonTelemetryRecord r{};
@@ -332,6 +345,10 @@ void Channel::resolveConsumer() {
 
 batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame* out) {
     std::lock_guard lock(consumerMutex_);
+    // The contract: a frame's release is submitted before the next acquire. So every release
+    // handed out so far is on a queue now, and a stream may wait for it on the GPU even on a
+    // queue it shares with the renderer (no host round trip on single-queue devices).
+    if (lastReleased_) released->noteSubmitted(lastReleased_);
     resolveConsumer();
     const uint64_t published = published_.load(std::memory_order_acquire);
     const uint64_t next = lastAcquired_ + 1;
@@ -353,14 +370,6 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
             return fail(batonErrorNotReady, "frame %llu is not submitted yet; on a shared queue the wait would stall "
                         "the queue that has to run it", static_cast<unsigned long long>(k));
         }
-    }
-    if (transfer_ && ready->streamSubmitted.load() < k && ready->currentValue() < k) {
-        // Across queue families the consumer records the ownership acquire that matches the
-        // producer's release. The validation layer checks at submit time that the release is
-        // already queued, so hand the frame out once the stream has submitted it.
-        notReady_.fetch_add(1, std::memory_order_relaxed);
-        return fail(batonErrorNotReady, "frame %llu is not submitted yet (its queue-family release must be queued "
-                    "before the consumer's acquire)", static_cast<unsigned long long>(k));
     }
     Entry& e = ring_[ringNext_ % kConsumerRing];
     if (e.state != Entry::Free) {
@@ -388,13 +397,11 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
     b.dstStageMask = waitStage;
     b.dstAccessMask = VK_ACCESS_2_MEMORY_READ_BIT;
     b.oldLayout = b.newLayout = consumerLayout_;  // the producer did the transition
-    b.srcQueueFamilyIndex = transfer_ ? producerFamily_ : VK_QUEUE_FAMILY_IGNORED;
-    b.dstQueueFamilyIndex = transfer_ ? consumerFamily_ : VK_QUEUE_FAMILY_IGNORED;
+    b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
     b.image = out->image;
     b.subresourceRange = colorRange();
-    if (transfer_) b.oldLayout = VK_IMAGE_LAYOUT_GENERAL;  // must match the producer's release exactly
 
-    if (timed || transfer_) {
+    if (timed) {
         const DeviceTable& vk = ctx->vkd;
         VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
                                     VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
@@ -403,12 +410,6 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
         if (timed) {
             vk.vkCmdResetQueryPool(e.acquireCmd, consumerQueries_, 2 * ei, 2);
             vk.vkCmdWriteTimestamp2(e.acquireCmd, VK_PIPELINE_STAGE_2_TOP_OF_PIPE_BIT, consumerQueries_, 2 * ei);
-        }
-        if (transfer_) {
-            VkDependencyInfo di{VK_STRUCTURE_TYPE_DEPENDENCY_INFO};
-            di.imageMemoryBarrierCount = 1;
-            di.pImageMemoryBarriers = &b;
-            vk.vkCmdPipelineBarrier2(e.acquireCmd, &di);
         }
         r = vk.vkEndCommandBuffer(e.acquireCmd);
         if (r != VK_SUCCESS) return failVk(r, "vkEndCommandBuffer (channel consumer)");

@@ -59,7 +59,6 @@ private:
     batonChannelPolicy policy_ = batonChannelPolicyFifo;
     VkImageLayout consumerLayout_ = VK_IMAGE_LAYOUT_GENERAL;
     uint32_t producerFamily_ = 0, consumerFamily_ = 0;
-    bool transfer_ = false;
     bool exportable_ = false;  // families differ: ownership release/acquire barriers
     VkImage images_[kMaxDepth] = {};
     VkDeviceMemory memory_[kMaxDepth] = {};

@@ -38,6 +38,8 @@ SharedKind sharedKind(SemKind k) {
     return SharedKind::Timeline;
 }
 
+constexpr uint64_t kPublisherSliceNs = 10'000'000;
+
 }  // namespace
 
 Semaphore::~Semaphore() {
@@ -47,9 +49,7 @@ Semaphore::~Semaphore() {
             std::lock_guard lock(publishMutex_);
         }
         publishCv_.notify_all();
-        VkSemaphoreSignalInfo wake{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO, nullptr, wakeProxy, 1};
-        ctx->vkd.vkSignalSemaphore(ctx->device, &wake);
-        publisher_.join();
+        publisher_.join();  // at most one wait slice (kPublisherSliceNs) when a signal never comes
     }
     // After the publisher drained: releases whose work completed have been published.
     if (keyedMutex) keyedMutex->abandonIfHeld();
@@ -57,14 +57,13 @@ Semaphore::~Semaphore() {
         shared->wakeAll();
         mirror_.join();
     }
-    for (VkSemaphore s : {vk, signalProxy, waitProxy, wakeProxy})
+    for (VkSemaphore s : {vk, signalProxy, waitProxy})
         if (s) ctx->vkd.vkDestroySemaphore(ctx->device, s, nullptr);
 }
 
 batonError_t Semaphore::createProxies() {
     uint64_t initial = kind == SemKind::Timeline ? shared->s().value.load() : 0;
     VkResult r = createTimeline(ctx, initial, &signalProxy);
-    if (r == VK_SUCCESS) r = createTimeline(ctx, 0, &wakeProxy);
     if (r != VK_SUCCESS) return failVk(r, "vkCreateSemaphore (portable proxy)");
     try {
         publisher_ = std::thread([this] { publisherLoop(); });
@@ -227,12 +226,13 @@ void Semaphore::publisherLoop() {
                 if (!e.done && e.proxyValue < lowest) lowest = e.proxyValue;
             }
         }
-        // Wait for the GPU to reach the signal, or for the destructor's wake-up. New entries
-        // queued meanwhile are higher (values only grow), so `lowest` stays the one to wait for.
-        VkSemaphore sems[2] = {signalProxy, wakeProxy};
-        uint64_t values[2] = {lowest, 1};
-        VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, VK_SEMAPHORE_WAIT_ANY_BIT, 2, sems, values};
-        VkResult r = ctx->vkd.vkWaitSemaphores(ctx->device, &wi, UINT64_MAX);
+        // Wait for the GPU to reach the signal, in slices so that a destructor is not held up
+        // by a signal that never comes. (Not VK_SEMAPHORE_WAIT_ANY_BIT with a host-signaled
+        // wake-up semaphore: Mesa's drivers implement a wait for any of several semaphores as
+        // a clock-polling loop, a core per waiting thread.) New entries queued meanwhile are
+        // higher (values only grow), so `lowest` stays the one to wait for.
+        VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &signalProxy, &lowest};
+        VkResult r = ctx->vkd.vkWaitSemaphores(ctx->device, &wi, kPublisherSliceNs);
         uint64_t reached = 0;
         ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, signalProxy, &reached);
         if (r != VK_SUCCESS || reached < lowest) {

@@ -68,7 +68,6 @@ public:
     std::unique_ptr<KeyedMutex> keyedMutex;    // keyed mutex: this handle's side of it
     VkSemaphore signalProxy = VK_NULL_HANDLE;  // portable: GPU-signaled local timeline
     VkSemaphore waitProxy = VK_NULL_HANDLE;    // portable timeline: host-signaled local timeline
-    VkSemaphore wakeProxy = VK_NULL_HANDLE;    // portable: host-signaled, wakes the publisher to stop
     std::atomic<uint64_t> localPending{0};     // native timeline: highest value signaled/pending here
     bool exported = false;                     // made by exportNew: a native one can give out more fds
 

@@ -82,7 +82,7 @@ static void releaseOpRefs(const Op& op) {
     if (op.event) op.event->release();
 }
 
-batonError_t Stream::enqueue(const Op* ops, uint32_t count) {
+batonError_t Stream::enqueue(const Op* ops, uint32_t count, bool submitNow) {
     int pending = error_.exchange(batonSuccess);
     std::unique_lock lock(mutex_);
     if (pending != batonSuccess || closing_) {
@@ -94,13 +94,45 @@ batonError_t Stream::enqueue(const Op* ops, uint32_t count) {
         return fail(batonErrorIllegalState, "the stream is being destroyed");
     }
     progressCv_.wait(lock, [&] { return tail_ - head_ + count <= kRing; });
+    // Submit here when nothing is ahead of these ops and the thread is asleep: it stays so
+    // (its wake-up waits for !inline_), and the ring is this caller's until submitInline ends.
+    const bool here = submitNow && workerSleeping_ && !inline_ && head_ == tail_;
     for (uint32_t i = 0; i < count; ++i) ring_[(tail_ + i) % kRing] = ops[i];
     tail_ += count;
     published_.store(tail_, std::memory_order_release);
-    bool wake = workerSleeping_;
+    if (here) {
+        inline_ = true;
+        lock.unlock();
+        submitInline();
+        return batonSuccess;
+    }
+    bool wake = workerSleeping_ && !inline_;
     lock.unlock();
     if (wake) workCv_.notify_one();
     return batonSuccess;
+}
+
+// Runs the ring on the calling thread up to the first op that could block it (a host wait,
+// a host function, a keyed-mutex acquire...), submits what it took in one batch, and leaves
+// the rest, and anything enqueued meanwhile, to the stream thread.
+void Stream::submitInline() {
+    uint64_t i = head_;  // head_ only moves on the thread that runs the ring: this one, now
+    const uint64_t end = published_.load(std::memory_order_acquire);
+    for (; i < end; ++i) {
+        const Op& op = ring_[i % kRing];
+        WaitPlan plan = WaitPlan::Host;
+        if (!runsWithoutHostWait(op, &plan)) break;
+        processOne(op, i, plan);  // the plan made here: a second look could differ (streams come and go)
+    }
+    flush();
+    markProcessed(i);
+    bool wake;
+    {
+        std::lock_guard lock(mutex_);
+        inline_ = false;
+        wake = workerSleeping_ && (head_ != tail_ || closing_);
+    }
+    if (wake) workCv_.notify_one();
 }
 
 uint32_t Stream::acquireSlot() {
@@ -115,7 +147,7 @@ uint32_t Stream::acquireSlot() {
     return slot;
 }
 
-batonError_t Stream::record(batonRecordFn fn, void* user) {
+batonError_t Stream::prepareRecord(batonRecordFn fn, void* user, Op* op) {
     std::lock_guard rl(recordMutex_);
     uint32_t slot = acquireSlot();
     VkCommandBuffer cmd = cmds_[slot];
@@ -127,11 +159,20 @@ batonError_t Stream::record(batonRecordFn fn, void* user) {
     r = ctx->vkd.vkEndCommandBuffer(cmd);
     if (r != VK_SUCCESS) return failVk(r, "vkEndCommandBuffer (the record callback left the buffer invalid)");
     slotPoint_[slot].store(kUnsubmitted, std::memory_order_release);
+    *op = Op{};
+    op->kind = OpKind::Record;
+    op->slot = slot;
+    return batonSuccess;
+}
+
+void Stream::abandonRecord(const Op& op) { slotPoint_[op.slot].store(0, std::memory_order_release); }
+
+batonError_t Stream::record(batonRecordFn fn, void* user) {
     Op op{};
-    op.kind = OpKind::Record;
-    op.slot = slot;
-    batonError_t e = enqueue(&op, 1);
-    if (e != batonSuccess) slotPoint_[slot].store(0, std::memory_order_release);
+    batonError_t e = prepareRecord(fn, user, &op);
+    if (e != batonSuccess) return e;
+    e = enqueue(&op, 1);
+    if (e != batonSuccess) abandonRecord(op);
     return e;
 }
 
@@ -254,7 +295,7 @@ void Stream::workerLoop() {
             lock.lock();
             if (head_ == tail_ && !closing_) {
                 workerSleeping_ = true;
-                workCv_.wait(lock, [&] { return head_ != tail_ || closing_; });
+                workCv_.wait(lock, [&] { return !inline_ && (head_ != tail_ || closing_); });
                 workerSleeping_ = false;
             }
             continue;
@@ -269,10 +310,7 @@ void Stream::workerLoop() {
                 releaseOpRefs(op);
                 continue;
             }
-            StreamTelemetry* tel = telemetry();
-            if (tel) tel->stash(op);
-            process(op, i);
-            if (tel) tel->commit();
+            processOne(op, i, op.kind == OpKind::Wait ? planWait(op) : WaitPlan::Host);
         }
         flush();
         markProcessed(end);
@@ -283,7 +321,14 @@ void Stream::workerLoop() {
     retireCompleted(true);
 }
 
-void Stream::process(const Op& op, uint64_t index) {
+void Stream::processOne(const Op& op, uint64_t index, WaitPlan plan) {
+    StreamTelemetry* tel = telemetry();
+    if (tel) tel->stash(op);
+    process(op, index, plan);
+    if (tel) tel->commit();
+}
+
+void Stream::process(const Op& op, uint64_t index, WaitPlan plan) {
     switch (op.kind) {
         case OpKind::Record:
             if (signalCount_) flush();  // work after a signal must not delay it
@@ -292,7 +337,7 @@ void Stream::process(const Op& op, uint64_t index) {
             if (cmdCount_ == kBatch) flush();
             break;
         case OpKind::Wait:
-            processWait(op, index);
+            processWait(op, index, plan);
             break;
         case OpKind::Signal: {
             Semaphore* s = op.sem;
@@ -363,52 +408,71 @@ void Stream::addGpuWait(VkSemaphore sem, uint64_t value, Object* ref) {
 // Chooses how a wait is carried out. A GPU wait (a real semaphore wait: no host round trip,
 // and a memory dependency) is used whenever the signal that satisfies it cannot be stuck
 // behind it on a queue: it is already on a queue, or it will be submitted to a queue that is
-// not one baton's streams share with the waiter. Otherwise the stream thread waits on the
-// host first and submits what follows afterwards. (A signal merely enqueued on some stream
-// proves nothing: it may be ordered after this very wait, e.g. wait(1) then signal(2).)
-void Stream::processWait(const Op& op, uint64_t index) {
-    Semaphore* s = op.sem;
+// not one baton's streams share with the waiter, or it has already taken effect. Otherwise
+// the stream thread waits on the host first and submits what follows afterwards. (A signal
+// merely enqueued on some stream proves nothing: it may be ordered after this very wait,
+// e.g. wait(1) then signal(2).)
+Stream::WaitPlan Stream::planWait(const Op& op) const {
+    const Semaphore* s = op.sem;
     const uint64_t v = op.value;
-    if (s->keyedMutex) {
-        flush();
-        markProcessed(index);
-        acquireKeyedMutex(op);
-        s->release();
-        return;
-    }
-    if (s->kind != SemKind::Timeline) {
-        if (s->native()) {
-            addGpuWait(s->vk, 0, s);  // Vulkan's rule: the binary signal is submitted first
-            return;
-        }
-        flush();
-        markProcessed(index);
-        hostWaitPortable(s, v);  // consumes the binary signal
-        s->release();
-        return;
-    }
-    VkSemaphore gpu = s->native() ? s->vk : s->signalProxy;
-    if (v <= s->streamSubmitted.load() || (!ctx->queueShared && v <= s->rendererReserved.load())) {
-        addGpuWait(gpu, v, s);
-        return;
-    }
+    if (s->keyedMutex) return WaitPlan::Host;
+    if (s->kind != SemKind::Timeline)
+        return s->native() ? WaitPlan::Gpu : WaitPlan::Host;  // Vulkan's rule: a binary signal is submitted first
+    if (v <= s->streamSubmitted.load() || (!ctx->queueShared && v <= s->rendererReserved.load())) return WaitPlan::Gpu;
     // A native semaphore on a queue this stream has to itself: whoever signals it (another
     // stream, the renderer, another process, CUDA), the wait can only hold up this stream,
     // which is what stream order asks for. Recomputed per wait: streams come and go.
-    if (s->native() && ctx->queueExclusive(*queue)) {
-        addGpuWait(gpu, v, s);
-        return;
+    if (s->native() && ctx->queueExclusive(*queue)) return WaitPlan::Gpu;
+    // Already reached: nothing to wait for. A native wait stays on the GPU (it cannot block
+    // and keeps the memory dependency); a portable value was published only after its GPU
+    // signal completed, and what follows is submitted after this host observation.
+    if (s->native()) {
+        uint64_t now = 0;
+        if (ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, s->vk, &now) == VK_SUCCESS && now >= v) return WaitPlan::Gpu;
+    } else if (s->shared->s().value.load() >= v) {
+        return WaitPlan::Skip;
     }
     // Not yet on any queue we know of: a stream's signal still to be submitted (possibly to
     // this stream's own queue), a renderer's on the queue we share, or another process's or
-    // API's. A GPU wait now could block a queue that has to run the signal, so the stream
-    // thread waits on the host for the value, then submits what follows.
+    // API's. A GPU wait now could block a queue that has to run the signal.
+    return WaitPlan::Host;
+}
+
+// Whether process(op) never blocks the calling thread on the host (submitInline's test).
+bool Stream::runsWithoutHostWait(const Op& op, WaitPlan* plan) const {
+    switch (op.kind) {
+        case OpKind::Record:
+            return true;
+        case OpKind::Signal:
+            return !op.sem->keyedMutex;
+        case OpKind::Wait:
+            return (*plan = planWait(op)) != WaitPlan::Host;
+        default:
+            return false;
+    }
+}
+
+void Stream::processWait(const Op& op, uint64_t index, WaitPlan plan) {
+    Semaphore* s = op.sem;
+    const uint64_t v = op.value;
+    switch (plan) {
+        case WaitPlan::Gpu:
+            addGpuWait(s->native() ? s->vk : s->signalProxy, s->kind == SemKind::Timeline ? v : 0, s);
+            return;
+        case WaitPlan::Skip:
+            s->release();
+            return;
+        case WaitPlan::Host:
+            break;
+    }
     flush();
     markProcessed(index);
-    if (s->native())
+    if (s->keyedMutex)
+        acquireKeyedMutex(op);
+    else if (s->native())
         hostWaitNative(s, v);
     else
-        hostWaitPortable(s, v);
+        hostWaitPortable(s, v);  // a binary one consumes the signal
     s->release();
 }
 

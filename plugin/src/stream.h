@@ -55,9 +55,17 @@ public:
 
     // Pushes ops (all or none). Takes ownership of the references the ops hold. Returns the
     // stream's pending asynchronous error instead, without enqueuing, if there is one.
-    batonError_t enqueue(const Op* ops, uint32_t count);
+    // submitNow: when the stream thread is idle, the caller submits the ops itself, as far as
+    // none of them has to wait on the host (one vkQueueSubmit2 for the lot, no thread hop).
+    // For calls that make a whole unit of work at once (a channel frame), not for single
+    // signal/wait calls, which stay a ring push.
+    batonError_t enqueue(const Op* ops, uint32_t count, bool submitNow = false);
     // Records through the user's callback into a pooled command buffer and enqueues it.
     batonError_t record(batonRecordFn fn, void* user);
+    // The first half of record: records into a pooled command buffer and makes *op its Record
+    // op, for the caller to enqueue together with other ops, or to give back with abandonRecord.
+    batonError_t prepareRecord(batonRecordFn fn, void* user, Op* op);
+    void abandonRecord(const Op& op);
     // Records a timestamp write for an event and enqueues its resolution.
     batonError_t recordEvent(Event* event);
     batonError_t synchronize();
@@ -73,12 +81,17 @@ public:
 private:
     explicit Stream(Context* c) : Object(ObjectType::Stream), ctx(c) {}
     void workerLoop();
-    void process(const Op& op, uint64_t index);
+    void submitInline();
+    enum class WaitPlan : uint8_t { Gpu, Skip, Host };
+    void processOne(const Op& op, uint64_t index, WaitPlan plan);
+    void process(const Op& op, uint64_t index, WaitPlan plan);
     void flush();
     void markProcessed(uint64_t upTo);
     bool hostWaitPortable(Semaphore* s, uint64_t value);
     void hostWaitNative(Semaphore* s, uint64_t value);
-    void processWait(const Op& op, uint64_t index);
+    WaitPlan planWait(const Op& op) const;  // how a Wait op is carried out (see processWait)
+    bool runsWithoutHostWait(const Op& op, WaitPlan* plan) const;
+    void processWait(const Op& op, uint64_t index, WaitPlan plan);
     void addGpuWait(VkSemaphore sem, uint64_t value, Object* ref);
     void acquireKeyedMutex(const Op& op);
     void waitPoint(uint64_t point);
@@ -104,6 +117,7 @@ private:
     std::condition_variable workCv_;      // worker waits for ops
     std::condition_variable progressCv_;  // producers wait for space, synchronize for progress
     bool workerSleeping_ = false;
+    bool inline_ = false;  // a caller is submitting ops itself (enqueue with submitNow)
     bool closing_ = false;
     std::atomic<bool> cancel_{false};
     std::atomic<Semaphore*> waitingOn_{nullptr};
@@ -121,7 +135,8 @@ private:
     uint32_t nextSlot_ = 0;
     std::mutex recordMutex_;  // the command pool is externally synchronised
 
-    // The batch being built by the worker (worker thread only).
+    // The batch being built by the worker, or by a caller submitting inline: whoever runs the
+    // ring (handed over under mutex_).
     static constexpr uint32_t kBatch = 32;
     VkSemaphoreSubmitInfo waits_[kBatch + 1] = {};
     VkSemaphoreSubmitInfo signals_[kBatch + 1] = {};

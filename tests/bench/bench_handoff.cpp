@@ -177,6 +177,13 @@ struct Frames {
             ici.mipLevels = ici.arrayLayers = 1;
             ici.samples = VK_SAMPLE_COUNT_1_BIT;
             ici.usage = VK_IMAGE_USAGE_STORAGE_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
+            // Shared by the two families, as baton's channel does: no ownership transfers.
+            const uint32_t families[2] = {gpu.cf, gpu.gf};
+            if (gpu.cf != gpu.gf) {
+                ici.sharingMode = VK_SHARING_MODE_CONCURRENT;
+                ici.queueFamilyIndexCount = 2;
+                ici.pQueueFamilyIndices = families;
+            }
             VkImage img = VK_NULL_HANDLE;
             CHECK(g->vk.vkCreateImage(g->dev, &ici, nullptr, &img));
             VkMemoryRequirements req{};
@@ -402,7 +409,6 @@ Result runBaton(Gpu& g, const Config& c, bool printRss = false) {
         if (k > ring) hostWait(g, done, k - ring);
         VkCommandBuffer cmd = cmds[k % ring];
         begin(g, cmd);
-        if (!f.acquireCommands && info.producerQueueFamily != info.consumerQueueFamily) barrier(g, cmd, f.acquireBarrier);
         consume(g, st, cmd, f.image, f.layout, f.frame);
         CHECK(g.vk.vkEndCommandBuffer(cmd));
         batonChannelRelease rel{};
@@ -455,7 +461,6 @@ Result runRaw(Gpu& g, const Config& c, bool fenceWait) {
     VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     CHECK(g.vk.vkCreateFence(g.dev, &fci, nullptr, &fence));
     Stamps st(g, static_cast<uint32_t>(std::min<uint64_t>(c.frames + 1, 1u << 16)));
-    const bool transfer = g.cf != g.gf;
     const uint32_t qi = VK_QUEUE_FAMILY_IGNORED;
 
     const uint64_t t0 = nowNs(), c0 = cpuNs();
@@ -472,8 +477,7 @@ Result runRaw(Gpu& g, const Config& c, bool fenceWait) {
         st.producerEnd(cc, k);
         const VkImageMemoryBarrier2 handover = imageBarrier(
             img, VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT, VK_ACCESS_2_SHADER_STORAGE_WRITE_BIT,
-            transfer ? VK_PIPELINE_STAGE_2_NONE : VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0, VK_IMAGE_LAYOUT_GENERAL,
-            VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, transfer ? g.cf : qi, transfer ? g.gf : qi);
+            VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0, VK_IMAGE_LAYOUT_GENERAL, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, qi, qi);
         barrier(g, cc, handover);
         CHECK(g.vk.vkEndCommandBuffer(cc));
         VkSemaphoreSubmitInfo cw{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, released,
@@ -489,14 +493,6 @@ Result runRaw(Gpu& g, const Config& c, bool fenceWait) {
             CHECK(g.vk.vkResetFences(g.dev, 1, &fence));
         }
         begin(g, gc);
-        if (transfer) {
-            VkImageMemoryBarrier2 acq = handover;
-            acq.srcStageMask = VK_PIPELINE_STAGE_2_NONE;
-            acq.srcAccessMask = 0;
-            acq.dstStageMask = VK_PIPELINE_STAGE_2_COPY_BIT;
-            acq.dstAccessMask = VK_ACCESS_2_TRANSFER_READ_BIT;
-            barrier(g, gc, acq);
-        }
         consume(g, st, gc, img, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, k);
         CHECK(g.vk.vkEndCommandBuffer(gc));
         VkSemaphoreSubmitInfo gw{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, ready, k,

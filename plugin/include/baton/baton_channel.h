@@ -9,9 +9,10 @@
  *
  * Producer (a baton stream): batonChannelProduceFrame enqueues, in stream order, a wait
  * until the slot's previous frame (k - depth) is released, the commands the user records into
- * the slot's image through a callback (wrapped by baton in the layout transition and, where
- * the consumer's queue family differs, the ownership release barrier), and the signal of
- * ready = k. Nothing blocks on the host.
+ * the slot's image through a callback (wrapped by baton in the layout transitions to GENERAL
+ * and then to the consumer's layout), and the signal of ready = k. Nothing blocks on the host.
+ * Where the consumer's queue family differs from the producer's, the images are created
+ * VK_SHARING_MODE_CONCURRENT for the two families: no ownership transfer is needed.
  *
  * Consumer (the renderer's own vkQueueSubmit2): batonChannelAcquireFrame returns the frame to
  * use (FIFO: the next one; mailbox: the newest complete one, older ones are dropped), the
@@ -97,10 +98,10 @@ typedef struct batonChannelFrame {
     VkImage image;                   /**< The frame's image. */
     VkImageLayout layout;            /**< Its layout once acquired (consumerLayout). */
     VkSemaphoreSubmitInfo wait;      /**< Put into pWaitSemaphoreInfos of the submit that reads the frame. */
-    VkImageMemoryBarrier2 acquireBarrier; /**< Record it first in that submit (ownership acquire where the queue
-                                               families differ; a plain barrier otherwise)... */
-    VkCommandBuffer acquireCommands; /**< ...or put this baton-recorded command buffer first instead (barrier plus a
-                                          GPU timestamp for telemetry). VK_NULL_HANDLE when there is nothing to do. */
+    VkImageMemoryBarrier2 acquireBarrier; /**< Record it first in that submit (a plain barrier, already in
+                                               consumerLayout; optional, the semaphore wait orders the reads)... */
+    VkCommandBuffer acquireCommands; /**< ...or put this baton-recorded command buffer first instead (a GPU
+                                          timestamp for telemetry). VK_NULL_HANDLE when there is nothing to do. */
     unsigned long long dropped;      /**< Frames skipped just before this one (mailbox). */
 } batonChannelFrame;
 
@@ -123,7 +124,10 @@ typedef struct batonChannelRelease {
 
 /**
  * Returns an acquired frame (frames are returned in the order they were acquired). The
- * caller must then submit release->signal. releaseStage: the stages that read the frame.
+ * caller must then submit release->signal, before it acquires another frame: baton counts on
+ * it (on a queue shared with its streams, the producer's stream then waits for the release on
+ * the GPU; a release submitted later would deadlock that queue). releaseStage: the stages
+ * that read the frame.
  */
 BATON_API batonError_t batonChannelReleaseFrame(batonChannel_t channel, const batonChannelFrame* frame,
                                                 VkPipelineStageFlags2 releaseStage, batonChannelRelease* release);
