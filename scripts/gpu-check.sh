@@ -34,6 +34,8 @@ fi
 
 echo "=== bench_handoff"
 BATON_VALIDATION=0 timeout 240 "$BUILD/tests/bench/bench_handoff" --frames 20000 --hd-frames 2000 --iterations 64 2>&1 | tail -45
+echo "=== bench_handoff --long 1000000 (memory must stay flat)"
+BATON_VALIDATION=0 timeout 150 "$BUILD/tests/bench/bench_handoff" --long 1000000 2>&1 | tail -14
 echo "=== bench_crossprocess"
 BATON_VALIDATION=0 timeout 120 "$BUILD/tests/bench/bench_crossprocess" --iterations 10000 2>&1 | tail -15
 

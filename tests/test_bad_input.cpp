@@ -1171,6 +1171,7 @@ TEST_P(BadInput, Row) {
     // The default context and its fds exist before anything is counted.
     ASSERT_NO_FATAL_FAILURE(expectBatonStillWorks());
     const int fdsBefore = batontest::openFdCount();
+    const std::string fdListBefore = batontest::openFdList();
     {
         Env env;
         FdIdentity before;
@@ -1201,7 +1202,8 @@ TEST_P(BadInput, Row) {
         }
     }
     ASSERT_NO_FATAL_FAILURE(expectBatonStillWorks());
-    EXPECT_EQ(batontest::openFdCount(), fdsBefore) << "fds leaked";
+    EXPECT_EQ(batontest::openFdCount(), fdsBefore) << "fds leaked\nbefore: " << fdListBefore
+                                                   << "\nafter:  " << batontest::openFdList();
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, BadInput, ::testing::ValuesIn(kRows),

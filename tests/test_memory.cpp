@@ -42,9 +42,14 @@ protected:
         batonContext_t ctx = nullptr;
         BATON_ASSERT_OK(batonCtxGetCurrent(&ctx));  // the default context's fds count as before
         fdsBefore_ = batontest::openFdCount();
+        fdListBefore_ = batontest::openFdList();
     }
-    void TearDown() override { EXPECT_EQ(batontest::openFdCount(), fdsBefore_); }
+    void TearDown() override {
+        EXPECT_EQ(batontest::openFdCount(), fdsBefore_) << "before: " << fdListBefore_
+                                                        << "\nafter:  " << batontest::openFdList();
+    }
     int fdsBefore_ = 0;
+    std::string fdListBefore_;
 };
 
 struct Fill {

@@ -126,6 +126,7 @@ void Stream::submitInline() {
     }
     flush();
     markProcessed(i);
+    retireCompleted(false);  // the stream thread, asleep, does not: drop what the GPU is done with
     bool wake;
     {
         std::lock_guard lock(mutex_);

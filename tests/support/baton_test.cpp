@@ -1,6 +1,7 @@
 #include "baton_test.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -43,6 +44,22 @@ int openFdCount() {
         if (e->d_name[0] != '.') ++n;
     closedir(d);
     return n - 1;  // the directory's own fd
+}
+
+std::string openFdList() {
+    std::string out;
+    DIR* d = opendir("/proc/self/fd");
+    if (!d) return out;
+    const int self = dirfd(d);
+    while (dirent* e = readdir(d)) {
+        if (e->d_name[0] == '.' || std::atoi(e->d_name) == self) continue;
+        char target[PATH_MAX] = {};
+        const std::string link = std::string("/proc/self/fd/") + e->d_name;
+        ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
+        out += std::string(e->d_name) + "->" + (n > 0 ? std::string(target, static_cast<size_t>(n)) : "?") + " ";
+    }
+    closedir(d);
+    return out;
 }
 
 bool fdIsOpen(int fd) { return fcntl(fd, F_GETFD) != -1; }

@@ -23,6 +23,8 @@ unsigned long long validationErrorsSoFar();
 
 // Number of open file descriptors of this process.
 int openFdCount();
+// "fd->target " for every open fd, for messages that say which fd appeared.
+std::string openFdList();
 // Whether fd is open.
 bool fdIsOpen(int fd);
 
