@@ -32,6 +32,11 @@ void printHelp(const char* argv0, bool windowBinary) {
         "  --cost MS             extra GPU work per produced frame, in milliseconds\n"
         "  --delay MS            injected producer delay per frame (host function on the stream)\n"
         "  --jitter MS           +- jitter on the delay\n"
+        "  --producer thread|process   producer in a thread of this process (default), or in a child\n"
+        "                        process (baton-sandbox-producer) with its own baton context and device\n"
+        "  --kill-producer-at N  SIGKILL the producer process at renderer frame N (implies --producer process);\n"
+        "                        the sandbox goes on repeating the last complete frame\n"
+        "  --restart-producer    start a new producer process as soon as one has died\n"
         "  --fps N               headless: pace the renderer to N frames per second (default: unpaced)\n"
         "  --cpu                 use lavapipe even where a GPU exists\n"
         "  --quiet               no progress line\n"
@@ -116,6 +121,20 @@ bool parseOptions(int argc, char** argv, bool windowBinary, Options* o) {
             o->setRing = true;
         } else if (is("--cost")) { if (!(v = value())) return false; o->settings.costMs = static_cast<float>(std::atof(v)); o->setCost = true; }
         else if (is("--delay")) { if (!(v = value())) return false; o->settings.delayMs = static_cast<float>(std::atof(v)); o->setDelay = true; }
+        else if (is("--producer")) {
+            if (!(v = value())) return false;
+            if (std::strcmp(v, "thread") && std::strcmp(v, "process")) {
+                std::fprintf(stderr, "%s: --producer is thread or process\n", argv[0]);
+                return false;
+            }
+            o->settings.producer = std::strcmp(v, "process") == 0 ? ProducerWhere::Process : ProducerWhere::Thread;
+            o->setProducer = true;
+        } else if (is("--kill-producer-at")) {
+            if (!(v = value())) return false;
+            o->killProducerAt = std::strtoull(v, nullptr, 10);
+            o->settings.producer = ProducerWhere::Process;
+            o->setProducer = true;
+        } else if (is("--restart-producer")) o->restartProducer = true;
         else if (is("--jitter")) { if (!(v = value())) return false; o->settings.jitterMs = static_cast<float>(std::atof(v)); o->setJitter = true; }
         else {
             std::fprintf(stderr, "%s: unknown option %s (see --help)\n", argv[0], a);
@@ -135,6 +154,7 @@ void mergeSettingsFile(Options* o, const Settings& file) {
     if (!o->setCost) s.costMs = file.costMs;
     if (!o->setDelay) s.delayMs = file.delayMs;
     if (!o->setJitter) s.jitterMs = file.jitterMs;
+    if (!o->setProducer) s.producer = file.producer;
     if (!o->setSize) {
         s.width = file.width;
         s.height = file.height;

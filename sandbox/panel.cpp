@@ -87,6 +87,14 @@ void Panel::draw(const PanelInputs& in, Settings* settings, bool* paused, PanelA
                 in.queueShared ? "one queue, shared (locked)" : "compute queue beside graphics");
     ImGui::Text("animation frame %llu   ring rebuilds %llu", static_cast<unsigned long long>(in.animFrame),
                 static_cast<unsigned long long>(in.ringRebuilds));
+    if (in.producerWhere == ProducerWhere::Process)
+        ImGui::TextDisabled("producer process %d, %s (its lanes: not drawn)", in.processPid,
+                            in.processAlive ? "running" : "dead");
+    if (in.producerWhere == ProducerWhere::Process && ImGui::IsItemHovered())
+        ImGui::SetTooltip("The child sends its GPU times, stalls and counters over the socket; its host and\n"
+                          "compute-queue spans are not forwarded. Semaphore values are read live here.");
+    else
+        ImGui::TextDisabled("producer: a thread of this process");
     warnings(in);
     if (ImGui::CollapsingHeader("Semaphores", ImGuiTreeNodeFlags_DefaultOpen)) semaphoreSection(in);
     if (ImGui::CollapsingHeader("Queue timeline", ImGuiTreeNodeFlags_DefaultOpen)) timelineSection(in);
@@ -112,6 +120,11 @@ void Panel::draw(const PanelInputs& in, Settings* settings, bool* paused, PanelA
 
 void Panel::warnings(const PanelInputs& in) {
     const Telemetry& t = *in.telemetry;
+    if (in.producerWhere == ProducerWhere::Process && !in.processAlive) {
+        ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.35f, 1.0f), "! producer process %d %s: repeating the last complete frame",
+                           in.processPid, in.processExit.empty() ? "is gone" : in.processExit.c_str());
+        return;  // nothing it would have signaled is waited for any more
+    }
     SemaphoreView sems[2];
     if (in.handoff->semaphores(sems, 2) < 2) return;
     batonExternalSemaphoreInfo ready{}, released{};
@@ -288,16 +301,28 @@ void Panel::controls(const PanelInputs& in, Settings* s, bool* paused, PanelActi
 
     ImGui::TextUnformatted("producer");
     ImGui::SameLine();
-    int where = 0;
+    int where = s->producer == ProducerWhere::Process ? 1 : 0;
     ImGui::RadioButton("in this process", &where, 0);
     ImGui::SameLine();
-    ImGui::BeginDisabled();
     ImGui::RadioButton("separate process", &where, 1);
-    ImGui::SameLine();
-    ImGui::Button("kill");
-    ImGui::EndDisabled();
-    if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
-        ImGui::SetTooltip("not yet: needs the cross-process transport");
+    if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("baton-sandbox-producer: its own baton context and VkDevice; images and semaphores\n"
+                          "handed over a Unix socket (baton_transport.h)");
+    s->producer = where == 1 ? ProducerWhere::Process : ProducerWhere::Thread;
+    if (in.producerWhere == ProducerWhere::Process) {
+        if (in.processAlive) {
+            ImGui::Text("process %d running", in.processPid);
+            ImGui::SameLine();
+            ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(0.65f, 0.18f, 0.15f, 1.0f));
+            if (ImGui::Button("kill (SIGKILL)")) a->killProducer = true;
+            ImGui::PopStyleColor();
+        } else {
+            ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.35f, 1.0f), "process %d %s", in.processPid,
+                               in.processExit.empty() ? "gone" : in.processExit.c_str());
+            ImGui::SameLine();
+            if (ImGui::Button("restart")) a->restartProducer = true;
+        }
+    }
 
     if (ImGui::Button("capture trace")) a->trace = true;
     ImGui::SameLine();

@@ -10,6 +10,7 @@ namespace sandbox {
 
 const char* backendName(SemBackend b) { return b == SemBackend::Native ? "native" : "portable"; }
 const char* pickName(PickMode p) { return p == PickMode::Fifo ? "fifo" : "mailbox"; }
+const char* producerName(ProducerWhere w) { return w == ProducerWhere::Process ? "process" : "thread"; }
 
 std::string settingsPath() {
     const char* xdg = std::getenv("XDG_CONFIG_HOME");
@@ -37,6 +38,7 @@ bool loadSettings(Settings* s, const std::string& path) {
         else if (k == "jitter_ms") s->jitterMs = std::clamp(static_cast<float>(std::atof(value)), 0.0f, 500.0f);
         else if (k == "width") s->width = std::clamp(std::atoi(value), 64, 16384);
         else if (k == "height") s->height = std::clamp(std::atoi(value), 64, 16384);
+        else if (k == "producer") s->producer = v == "process" ? ProducerWhere::Process : ProducerWhere::Thread;
     }
     std::fclose(f);
     return true;
@@ -54,6 +56,7 @@ bool saveSettings(const Settings& s, const std::string& path) {
                  s.vsync ? 1 : 0, s.ringDepth);
     std::fprintf(f, "cost_ms = %.3f\ndelay_ms = %.3f\njitter_ms = %.3f\nwidth = %d\nheight = %d\n", s.costMs, s.delayMs,
                  s.jitterMs, s.width, s.height);
+    std::fprintf(f, "producer = %s\n", producerName(s.producer));
     return std::fclose(f) == 0;
 }
 
