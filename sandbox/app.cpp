@@ -14,6 +14,7 @@
 
 #include "attach.h"
 #include "gpu_clock.h"
+#include "handoff_keyed.h"
 #include "handoff_remote.h"
 #include "handoff_ring.h"
 #include "panel.h"
@@ -52,6 +53,10 @@ private:
     void pollProducerProcess(uint64_t frame);
     void killProducer(uint64_t frame);
     RemoteControls currentControls() const;
+    SemBackend effectiveBackend() const {  // native only where the driver exports semaphore fds
+        if (settings_.backend == SemBackend::Native && !ctxInfo_.nativeSemaphoreFd) return SemBackend::Portable;
+        return settings_.backend;
+    }
 
     Gpu& gpu_;
     Platform& platform_;
@@ -89,8 +94,11 @@ void Session::buildRing(VkExtent2D extent) {
     HandoffConfig cfg;
     cfg.depth = static_cast<uint32_t>(settings_.ringDepth);
     cfg.extent = extent;
-    cfg.backend = settings_.backend == SemBackend::Native && ctxInfo_.nativeSemaphoreFd ? SemBackend::Native
-                                                                                         : SemBackend::Portable;
+    cfg.backend = effectiveBackend();
+    if (cfg.backend == SemBackend::Keyed && settings_.producer == ProducerWhere::Process) {
+        settings_.producer = ProducerWhere::Thread;  // the panel greys this out; a settings file may still ask
+        status_ = "keyed mutex: in-process producer only";
+    }
     cfg.animBase = animBase_;
     ringProducer_ = settings_.producer;
     if (ringProducer_ == ProducerWhere::Process) {
@@ -110,7 +118,8 @@ void Session::buildRing(VkExtent2D extent) {
         proc_.fdsAfterBuild.push_back(countOpenFds());
         return;
     }
-    ring_ = std::make_unique<FrameRing>(gpu_, cfg);
+    if (cfg.backend == SemBackend::Keyed) ring_ = std::make_unique<KeyedRing>(gpu_, cfg);
+    else ring_ = std::make_unique<FrameRing>(gpu_, cfg);
     renderer_->bindHandoff(*ring_);
     if (!producer_) producer_ = std::make_unique<Producer>(gpu_, ctx_, clock_, telemetry_, controls_);
     producer_->start(*ring_);
@@ -258,7 +267,8 @@ void Session::saveCapture(const std::string& path) {
 int Session::run() {
     ctx_ = attachBaton(gpu_);
     BATON_CHECK(batonContextGetInfo(ctx_, &ctxInfo_));
-    if (!ctxInfo_.nativeSemaphoreFd) settings_.backend = SemBackend::Portable;  // no driver fds (lavapipe)
+    if (!ctxInfo_.nativeSemaphoreFd && settings_.backend == SemBackend::Native)
+        settings_.backend = SemBackend::Portable;  // no driver fds (lavapipe)
     Target& target = platform_.target();
     ImGui::CreateContext();
     ImGui::GetIO().IniFilename = nullptr;  // the panel lays itself out; settings live in our ini
@@ -288,9 +298,8 @@ int Session::run() {
         const HandoffConfig& cfg = ring_->config();
         const bool sizeDiffers = extent.width != cfg.extent.width || extent.height != cfg.extent.height;
         if (sizeDiffers && !sizeChangedNs_) sizeChangedNs_ = nowNs();
-        const bool wantNative = settings_.backend == SemBackend::Native && ctxInfo_.nativeSemaphoreFd;
         if (static_cast<uint32_t>(settings_.ringDepth) != cfg.depth ||
-            wantNative != (cfg.backend == SemBackend::Native) || settings_.producer != ringProducer_ ||
+            effectiveBackend() != cfg.backend || settings_.producer != ringProducer_ ||
             (remote_ && !remote_->alive() && (options_.restartProducer || restartRequested_)) ||
             (sizeDiffers && nowNs() - sizeChangedNs_ > kResizeSettleNs)) {
             teardownRing();
@@ -424,10 +433,9 @@ int Session::run() {
         if (!options_.pngPath.empty()) std::printf("image:  %s\n", options_.pngPath.c_str());
         if (!options_.reportPath.empty()) std::printf("report: %s\n", options_.reportPath.c_str());
         if (!run.tracePath.empty()) std::printf("trace:  %s\n", run.tracePath.c_str());
-        std::printf("%llu frames in %.2f s on %s (%s timelines): consumer stall mean %.2f ms, producer stall mean %.2f ms\n",
+        std::printf("%llu frames in %.2f s on %s (%s backend): consumer stall mean %.2f ms, producer stall mean %.2f ms\n",
                     static_cast<unsigned long long>(telemetry_.presented.load()), duration, ctxInfo_.deviceName,
-                    backendName(settings_.backend == SemBackend::Native && ctxInfo_.nativeSemaphoreFd ? SemBackend::Native
-                                                                                                      : SemBackend::Portable),
+                    backendName(effectiveBackend()),
                     telemetry_.consumerStalls().count ? telemetry_.consumerStalls().sumMs /
                                                             static_cast<double>(telemetry_.consumerStalls().count) : 0.0,
                     telemetry_.producerStalls().count ? telemetry_.producerStalls().sumMs /

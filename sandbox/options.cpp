@@ -25,7 +25,9 @@ void printHelp(const char* argv0, bool windowBinary) {
         "  --png PATH            headless: PNG path (overrides --out-dir)\n"
         "  --report PATH         JSON report path (headless default: beside the PNG)\n"
         "  --trace PATH          write a Chrome/Perfetto trace of the last seconds at exit\n"
-        "  --backend native|portable   baton backend of the ready/released timelines\n"
+        "  --backend native|portable|keyed   baton backend of the handoff: ready/released timelines\n"
+        "                        (native: driver fds where the driver has them), or one keyed mutex\n"
+        "                        per slot (in-process producer only; FIFO)\n"
         "  --pick fifo|mailbox   next frame in order, or the newest one\n"
         "  --vsync on|off        window present mode FIFO, or mailbox/immediate\n"
         "  --ring N              images in the ring (2..8, default 3)\n"
@@ -93,11 +95,13 @@ bool parseOptions(int argc, char** argv, bool windowBinary, Options* o) {
             o->resizeAt = n;
         } else if (is("--backend")) {
             if (!(v = value())) return false;
-            if (std::strcmp(v, "native") && std::strcmp(v, "portable")) {
-                std::fprintf(stderr, "%s: --backend is native or portable\n", argv[0]);
+            if (std::strcmp(v, "native") && std::strcmp(v, "portable") && std::strcmp(v, "keyed")) {
+                std::fprintf(stderr, "%s: --backend is native, portable or keyed\n", argv[0]);
                 return false;
             }
-            o->settings.backend = std::strcmp(v, "portable") == 0 ? SemBackend::Portable : SemBackend::Native;
+            o->settings.backend = std::strcmp(v, "portable") == 0 ? SemBackend::Portable
+                                  : std::strcmp(v, "keyed") == 0  ? SemBackend::Keyed
+                                                                  : SemBackend::Native;
             o->setBackend = true;
         } else if (is("--pick")) {
             if (!(v = value())) return false;
@@ -142,6 +146,11 @@ bool parseOptions(int argc, char** argv, bool windowBinary, Options* o) {
         }
     }
     (void)windowBinary;
+    if (o->settings.backend == SemBackend::Keyed && o->settings.producer == ProducerWhere::Process) {
+        std::fprintf(stderr, "%s: --backend keyed works with the in-process producer only (not with --producer process)\n",
+                     argv[0]);
+        return false;
+    }
     return true;
 }
 

@@ -83,7 +83,8 @@ void Panel::draw(const PanelInputs& in, Settings* settings, bool* paused, PanelA
     rect_[3] = size.y;
 
     ImGui::TextColored(ImVec4(0.55f, 0.85f, 1.0f, 1.0f), "%s", in.device);
-    ImGui::Text("%s | %s timelines | %s", in.mode, backendName(in.backendInUse),
+    ImGui::Text("%s | %s%s | %s", in.mode, backendName(in.backendInUse),
+                in.backendInUse == SemBackend::Keyed ? " mutexes" : " timelines",
                 in.queueShared ? "one queue, shared (locked)" : "compute queue beside graphics");
     ImGui::Text("animation frame %llu   ring rebuilds %llu", static_cast<unsigned long long>(in.animFrame),
                 static_cast<unsigned long long>(in.ringRebuilds));
@@ -143,8 +144,8 @@ void Panel::warnings(const PanelInputs& in) {
 }
 
 void Panel::semaphoreSection(const PanelInputs& in) {
-    SemaphoreView sems[4];
-    const uint32_t n = in.handoff->semaphores(sems, 4);
+    SemaphoreView sems[10];
+    const uint32_t n = in.handoff->semaphores(sems, 10);
     if (ImGui::BeginTable("sems", 5, ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV)) {
         ImGui::TableSetupColumn("semaphore");
         ImGui::TableSetupColumn("backend");
@@ -159,8 +160,17 @@ void Panel::semaphoreSection(const PanelInputs& in) {
             ImGui::TableNextColumn();
             ImGui::TextColored(i == 0 ? ImVec4(0.24f, 0.78f, 0.67f, 1) : ImVec4(0.92f, 0.47f, 0.35f, 1), "%s", sems[i].name);
             ImGui::TableNextColumn();
-            ImGui::TextUnformatted(info.backend == batonSemaphoreBackendNative ? "native" : "portable");
+            ImGui::TextUnformatted(info.type == batonExternalSemaphoreHandleTypeKeyedMutex ? "keyed mutex"
+                                   : info.backend == batonSemaphoreBackendNative                ? "native"
+                                                                                                : "portable");
             ImGui::TableNextColumn();
+            if (info.type == batonExternalSemaphoreHandleTypeKeyedMutex) {  // current: last key; pending: held
+                ImGui::Text("key %llu", info.currentValue);
+                ImGui::TableNextColumn();
+                ImGui::TextUnformatted(info.pendingValue ? "held" : "free");
+                ImGui::TableNextColumn();
+                continue;
+            }
             ImGui::Text("%llu", info.currentValue);
             ImGui::TableNextColumn();
             ImGui::Text("%llu", info.pendingValue);
@@ -261,7 +271,7 @@ void Panel::controls(const PanelInputs& in, Settings* s, bool* paused, PanelActi
     ImGui::PushItemWidth(ImGui::GetContentRegionAvail().x * 0.55f);
     ImGui::TextUnformatted("backend");
     ImGui::SameLine();
-    int backend = s->backend == SemBackend::Native ? 0 : 1;
+    int backend = s->backend == SemBackend::Native ? 0 : s->backend == SemBackend::Keyed ? 2 : 1;
     ImGui::BeginDisabled(!in.nativeAvailable);
     ImGui::RadioButton("native", &backend, 0);
     ImGui::EndDisabled();
@@ -270,13 +280,16 @@ void Panel::controls(const PanelInputs& in, Settings* s, bool* paused, PanelActi
     ImGui::SameLine();
     ImGui::RadioButton("portable", &backend, 1);
     ImGui::SameLine();
-    ImGui::BeginDisabled();
-    int km = -1;
-    ImGui::RadioButton("keyed mutex", &km, 2);
+    const bool remote = s->producer == ProducerWhere::Process;
+    ImGui::BeginDisabled(remote);
+    ImGui::RadioButton("keyed", &backend, 2);
     ImGui::EndDisabled();
     if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
-        ImGui::SetTooltip("not yet: waits for baton's keyed mutex");
-    s->backend = backend == 0 ? SemBackend::Native : SemBackend::Portable;
+        ImGui::SetTooltip(remote ? "keyed mutex with the producer in another process: not wired yet\n"
+                                   "(the sandbox's keyed handoff runs in one process; choose \"in this process\")"
+                                 : "one baton keyed mutex per slot: producer acquire 0 / release 1,\n"
+                                   "consumer acquire 1 / release 0 (FIFO only)");
+    s->backend = backend == 0 ? SemBackend::Native : backend == 2 ? SemBackend::Keyed : SemBackend::Portable;
 
     ImGui::TextUnformatted("pick   ");
     ImGui::SameLine();
@@ -304,10 +317,14 @@ void Panel::controls(const PanelInputs& in, Settings* s, bool* paused, PanelActi
     int where = s->producer == ProducerWhere::Process ? 1 : 0;
     ImGui::RadioButton("in this process", &where, 0);
     ImGui::SameLine();
+    const bool keyed = s->backend == SemBackend::Keyed;
+    ImGui::BeginDisabled(keyed);
     ImGui::RadioButton("separate process", &where, 1);
-    if (ImGui::IsItemHovered())
-        ImGui::SetTooltip("baton-sandbox-producer: its own baton context and VkDevice; images and semaphores\n"
-                          "handed over a Unix socket (baton_transport.h)");
+    ImGui::EndDisabled();
+    if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+        ImGui::SetTooltip(keyed ? "not with the keyed-mutex backend yet (in-process only): choose native or portable"
+                                : "baton-sandbox-producer: its own baton context and VkDevice; images and semaphores\n"
+                                  "handed over a Unix socket (baton_transport.h)");
     s->producer = where == 1 ? ProducerWhere::Process : ProducerWhere::Thread;
     if (in.producerWhere == ProducerWhere::Process) {
         if (in.processAlive) {

@@ -8,7 +8,9 @@
 
 namespace sandbox {
 
-const char* backendName(SemBackend b) { return b == SemBackend::Native ? "native" : "portable"; }
+const char* backendName(SemBackend b) {
+    return b == SemBackend::Native ? "native" : b == SemBackend::Keyed ? "keyed" : "portable";
+}
 const char* pickName(PickMode p) { return p == PickMode::Fifo ? "fifo" : "mailbox"; }
 const char* producerName(ProducerWhere w) { return w == ProducerWhere::Process ? "process" : "thread"; }
 
@@ -29,7 +31,7 @@ bool loadSettings(Settings* s, const std::string& path) {
         char key[64] = {}, value[128] = {};
         if (std::sscanf(line, " %63[^= ] = %127s", key, value) != 2 || key[0] == '#') continue;
         const std::string k = key, v = value;
-        if (k == "backend") s->backend = v == "portable" ? SemBackend::Portable : SemBackend::Native;
+        if (k == "backend") s->backend = v == "portable" ? SemBackend::Portable : v == "keyed" ? SemBackend::Keyed : SemBackend::Native;
         else if (k == "pick") s->pick = v == "mailbox" ? PickMode::Mailbox : PickMode::Fifo;
         else if (k == "vsync") s->vsync = v != "0" && v != "off" && v != "false";
         else if (k == "ring_depth") s->ringDepth = std::clamp(std::atoi(value), 2, 8);

@@ -260,3 +260,26 @@ TEST(SandboxProcess, KilledProducerIsRestarted) {
     EXPECT_GT(r.report["displayed"]["anim_frame"].num(), p["ready_at_exit"].num());
     expectFrameAndPanel(r);
 }
+
+// The keyed-mutex backend (one baton keyed mutex per slot; producer acquire 0 / release 1,
+// consumer acquire 1 / release 0): the right frame on screen, live counters, and the
+// report says keyed. The same content check as the timeline backends, so a frame shown
+// from a slot the producer still held (or never wrote) fails it.
+TEST(SandboxHeadless, KeyedMutexBackendShowsTheProducedFrame) {
+    SandboxRun r = headless("keyed", {"--frames", "40", "--size", "640x400", "--backend", "keyed"});
+    ASSERT_EQ(r.rc, 0) << r.log;
+    EXPECT_EQ(r.report["settings"]["backend"].string, "keyed");
+    EXPECT_EQ(r.report["frames"].num(), 40);
+    EXPECT_GT(r.report["fresh"].num(), 20) << "the keyed handoff did not deliver frames live";
+    EXPECT_LE(r.report["displayed"]["sequence"].num(), r.report["enqueued"].num());
+    expectFrameAndPanel(r);
+    expectMonotonicValues(r);
+}
+
+// Keyed with the producer in another process is refused on the command line (the panel
+// greys it out), not silently run in some other mode.
+TEST(SandboxHeadless, KeyedMutexWithProducerProcessIsRefused) {
+    SandboxRun r = headless("keyed-process", {"--frames", "5", "--backend", "keyed", "--producer", "process"});
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_NE(r.log.find("in-process producer only"), std::string::npos) << r.log;
+}
