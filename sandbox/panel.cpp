@@ -88,14 +88,15 @@ void Panel::draw(const PanelInputs& in, Settings* settings, bool* paused, PanelA
                 in.queueShared ? "one queue, shared (locked)" : "compute queue beside graphics");
     ImGui::Text("animation frame %llu   ring rebuilds %llu", static_cast<unsigned long long>(in.animFrame),
                 static_cast<unsigned long long>(in.ringRebuilds));
-    if (in.producerWhere == ProducerWhere::Process)
+    if (in.producerWhere == ProducerWhere::Process) {
         ImGui::TextDisabled("producer process %d, %s (its lanes: not drawn)", in.processPid,
                             in.processAlive ? "running" : "dead");
-    if (in.producerWhere == ProducerWhere::Process && ImGui::IsItemHovered())
-        ImGui::SetTooltip("The child sends its GPU times, stalls and counters over the socket; its host and\n"
-                          "compute-queue spans are not forwarded. Semaphore values are read live here.");
-    else
+        if (ImGui::IsItemHovered())
+            ImGui::SetTooltip("The child sends its GPU times, stalls and counters over the socket; its host and\n"
+                              "compute-queue spans are not forwarded. Semaphore values are read live here.");
+    } else {
         ImGui::TextDisabled("producer: a thread of this process");
+    }
     warnings(in);
     if (ImGui::CollapsingHeader("Semaphores", ImGuiTreeNodeFlags_DefaultOpen)) semaphoreSection(in);
     if (ImGui::CollapsingHeader("Queue timeline", ImGuiTreeNodeFlags_DefaultOpen)) timelineSection(in);
@@ -122,7 +123,7 @@ void Panel::draw(const PanelInputs& in, Settings* settings, bool* paused, PanelA
 void Panel::warnings(const PanelInputs& in) {
     const Telemetry& t = *in.telemetry;
     if (in.producerWhere == ProducerWhere::Process && !in.processAlive) {
-        ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.35f, 1.0f), "! producer process %d %s: repeating the last complete frame",
+        ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.35f, 1.0f), "! producer %d %s: repeating the last frame",
                            in.processPid, in.processExit.empty() ? "is gone" : in.processExit.c_str());
         return;  // nothing it would have signaled is waited for any more
     }
