@@ -1,6 +1,8 @@
 #include "app.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <memory>
 #include <thread>
@@ -12,6 +14,8 @@
 
 #include "attach.h"
 #include "gpu_clock.h"
+#include "handoff_keyed.h"
+#include "handoff_remote.h"
 #include "handoff_ring.h"
 #include "panel.h"
 #include "png_writer.h"
@@ -32,13 +36,6 @@ namespace {
 
 constexpr uint64_t kResizeSettleNs = 150'000'000;  // rebuild the ring once a resize has settled
 
-// Everything that depends on the handoff: torn down and rebuilt together (ring depth,
-// backend or size changes). Setup-time work, never per frame.
-struct Pipeline {
-    std::unique_ptr<FrameRing> ring;
-    HandoffConfig config;
-};
-
 class Session {
 public:
     Session(Gpu& gpu, Platform& platform, Options& options)
@@ -53,6 +50,13 @@ private:
     bool pickFrame(ConsumerFrame* frame, double* hostStallMs);
     void progress(uint64_t frame, bool last);
     void saveCapture(const std::string& path);
+    void pollProducerProcess(uint64_t frame);
+    void killProducer(uint64_t frame);
+    RemoteControls currentControls() const;
+    SemBackend effectiveBackend() const {  // native only where the driver exports semaphore fds
+        if (settings_.backend == SemBackend::Native && !ctxInfo_.nativeSemaphoreFd) return SemBackend::Portable;
+        return settings_.backend;
+    }
 
     Gpu& gpu_;
     Platform& platform_;
@@ -65,8 +69,17 @@ private:
     batonContext_t ctx_ = nullptr;
     batonContextInfo ctxInfo_{};
     std::unique_ptr<Renderer> renderer_;
-    std::unique_ptr<Producer> producer_;
-    std::unique_ptr<FrameRing> ring_;
+    std::unique_ptr<Producer> producer_;  // the in-process producer (thread mode), made on first use
+    // Everything that depends on the handoff is torn down and rebuilt together (ring depth,
+    // backend, size, producer mode changes). Setup-time work, never per frame.
+    std::unique_ptr<Handoff> ring_;
+    RemoteRing* remote_ = nullptr;  // ring_ when the producer is a process
+    ProducerWhere ringProducer_ = ProducerWhere::Thread;
+    RemoteControls sentControls_{};
+    ProducerProcessSummary proc_;   // for the panel and the report
+    bool exitNoted_ = false;
+    bool restartRequested_ = false;  // the panel's "restart" button
+    uint64_t freshAtExit_ = 0;
     uint64_t animBase_ = 0;
     uint64_t ringRebuilds_ = 0;
     uint64_t lastAnimFrame_ = 0, lastSequence_ = 0;
@@ -77,19 +90,105 @@ private:
 };
 
 void Session::buildRing(VkExtent2D extent) {
+    if (proc_.fdsBeforeFirstRing < 0) proc_.fdsBeforeFirstRing = countOpenFds();
     HandoffConfig cfg;
     cfg.depth = static_cast<uint32_t>(settings_.ringDepth);
     cfg.extent = extent;
-    cfg.backend = settings_.backend == SemBackend::Native && ctxInfo_.nativeSemaphoreFd ? SemBackend::Native
-                                                                                         : SemBackend::Portable;
+    cfg.backend = effectiveBackend();
+    if (cfg.backend == SemBackend::Keyed && settings_.producer == ProducerWhere::Process) {
+        settings_.producer = ProducerWhere::Thread;  // the panel greys this out; a settings file may still ask
+        status_ = "keyed mutex: in-process producer only";
+    }
     cfg.animBase = animBase_;
-    ring_ = std::make_unique<FrameRing>(gpu_, cfg);
+    ringProducer_ = settings_.producer;
+    if (ringProducer_ == ProducerWhere::Process) {
+        RemoteLaunch launch;
+        launch.executable = executableDir() + "/baton-sandbox-producer";
+        launch.preferCpu = options_.preferCpu;
+        std::memcpy(launch.deviceUUID, ctxInfo_.deviceUUID, VK_UUID_SIZE);
+        launch.controls = currentControls();
+        sentControls_ = launch.controls;
+        auto remote = std::make_unique<RemoteRing>(gpu_, cfg, launch);
+        remote_ = remote.get();
+        ring_ = std::move(remote);
+        renderer_->bindHandoff(*ring_);
+        proc_.pid = remote_->pid();
+        exitNoted_ = false;
+        ++proc_.started;
+        proc_.fdsAfterBuild.push_back(countOpenFds());
+        return;
+    }
+    if (cfg.backend == SemBackend::Keyed) ring_ = std::make_unique<KeyedRing>(gpu_, cfg);
+    else ring_ = std::make_unique<FrameRing>(gpu_, cfg);
     renderer_->bindHandoff(*ring_);
+    if (!producer_) producer_ = std::make_unique<Producer>(gpu_, ctx_, clock_, telemetry_, controls_);
     producer_->start(*ring_);
+}
+
+RemoteControls Session::currentControls() const {
+    RemoteControls c;
+    c.costMs = settings_.costMs;
+    c.delayMs = settings_.delayMs;
+    c.jitterMs = settings_.jitterMs;
+    c.paused = paused_;
+    return c;
+}
+
+void Session::killProducer(uint64_t frame) {
+    if (!remote_ || !remote_->alive()) return;
+    proc_.killedAtFrame = frame;
+    remote_->kill();
+}
+
+// The producer process: its status messages, and what happens when it dies (killed from
+// the panel or the command line, or crashed): the panel says so, the report records it, the
+// renderer goes on repeating the last complete frame, and --restart-producer starts another.
+void Session::pollProducerProcess(uint64_t frame) {
+    if (!remote_) return;
+    remote_->poll(telemetry_);
+    const RemoteControls c = currentControls();
+    if (std::memcmp(&c, &sentControls_, sizeof c) != 0) {
+        remote_->sendControls(c);
+        sentControls_ = c;
+    }
+    proc_.childValidationErrors = std::max(proc_.childValidationErrors, remote_->childValidationErrors());
+    if (remote_->alive() || exitNoted_) return;
+    exitNoted_ = true;
+    freshAtExit_ = telemetry_.fresh.load();
+    proc_.exit = remote_->exitText();
+    proc_.exitPid = remote_->pid();
+    proc_.exitFrame = frame;
+    proc_.readyAtExit = remote_->readyAtExit();
+    proc_.displayedAtExit = lastSequence_;
+    ++proc_.exits;
+    status_ = "producer process " + std::to_string(remote_->pid()) + " " + proc_.exit + " at frame " +
+              std::to_string(frame) + (remote_->killedByUs() ? " (killed from the sandbox)" : "");
+    if (!remote_->childMessage().empty() && !remote_->killedByUs()) status_ += ": " + remote_->childMessage();
+    if (!options_.quiet) std::fprintf(stderr, "baton-sandbox: %s\n", status_.c_str());
 }
 
 void Session::teardownRing() {
     if (!ring_) return;
+    if (remote_) {
+        // Ask the child to stop; it answers with the last sequence it enqueued, which this
+        // side releases so that its stream drains; then it exits. A dead child (killed)
+        // answers nothing, and nothing of it is waited on.
+        const uint64_t last = remote_->stop(3'000'000'000ull);
+        VkSemaphoreSubmitInfo release{};
+        if (last && ring_->releaseAll(last, &release)) renderer_->submitSignal(release);
+        remote_->reap(5'000'000'000ull);
+        if (!exitNoted_) {  // a stop we asked for: how it ended, quietly
+            exitNoted_ = true;
+            freshAtExit_ = telemetry_.fresh.load();
+        }
+        proc_.lastStop = remote_->exitText();
+        renderer_->waitIdle();
+        animBase_ += std::max(last, remote_->highestSequence());
+        if (exitNoted_) proc_.freshAfterExit += telemetry_.fresh.load() - freshAtExit_;
+        remote_ = nullptr;
+        ring_.reset();
+        return;
+    }
     // Stop the producer, let every slot go (so that no stream wait is left hanging), then
     // wait for both sides before the images and semaphores go away.
     const uint64_t last = producer_->stop();
@@ -121,7 +220,8 @@ bool Session::pickFrame(ConsumerFrame* frame, double* hostStallMs) {
         telemetry_.consumerWantsSince = t0;
     }
     bool got = ring_->acquire(mode, frame);
-    if (mode == PickMode::Fifo && (!got || !frame->fresh) && !paused_) {
+    const bool producerGone = remote_ && !remote_->alive();  // nothing more will come: no host wait
+    if (mode == PickMode::Fifo && (!got || !frame->fresh) && !paused_ && !producerGone) {
         // Window: at most ~100 ms so that the panel stays live; headless: a second.
         const uint64_t timeout = platform_.hasVsync() ? 100'000'000ull : 1'000'000'000ull;
         ring_->waitReady(want, timeout);
@@ -167,7 +267,8 @@ void Session::saveCapture(const std::string& path) {
 int Session::run() {
     ctx_ = attachBaton(gpu_);
     BATON_CHECK(batonContextGetInfo(ctx_, &ctxInfo_));
-    if (!ctxInfo_.nativeSemaphoreFd) settings_.backend = SemBackend::Portable;  // no driver fds (lavapipe)
+    if (!ctxInfo_.nativeSemaphoreFd && settings_.backend == SemBackend::Native)
+        settings_.backend = SemBackend::Portable;  // no driver fds (lavapipe)
     Target& target = platform_.target();
     ImGui::CreateContext();
     ImGui::GetIO().IniFilename = nullptr;  // the panel lays itself out; settings live in our ini
@@ -178,7 +279,6 @@ int Session::run() {
     style.GrabRounding = 3.0f;
     platform_.initImGui();
     renderer_ = std::make_unique<Renderer>(gpu_, clock_, telemetry_, target.format());
-    producer_ = std::make_unique<Producer>(gpu_, ctx_, clock_, telemetry_, controls_);
     applyControls();
     buildRing(target.extent());
     platform_.setVsync(settings_.vsync);
@@ -198,16 +298,19 @@ int Session::run() {
         const HandoffConfig& cfg = ring_->config();
         const bool sizeDiffers = extent.width != cfg.extent.width || extent.height != cfg.extent.height;
         if (sizeDiffers && !sizeChangedNs_) sizeChangedNs_ = nowNs();
-        const bool wantNative = settings_.backend == SemBackend::Native && ctxInfo_.nativeSemaphoreFd;
         if (static_cast<uint32_t>(settings_.ringDepth) != cfg.depth ||
-            wantNative != (cfg.backend == SemBackend::Native) ||
+            effectiveBackend() != cfg.backend || settings_.producer != ringProducer_ ||
+            (remote_ && !remote_->alive() && (options_.restartProducer || restartRequested_)) ||
             (sizeDiffers && nowNs() - sizeChangedNs_ > kResizeSettleNs)) {
             teardownRing();
             buildRing(extent);
             ++ringRebuilds_;
             sizeChangedNs_ = 0;
+            restartRequested_ = false;
         }
         applyControls();
+        if (options_.killProducerAt && frame == options_.killProducerAt) killProducer(frame);
+        pollProducerProcess(frame);
 
         if (!renderer_->begin(target)) continue;  // minimised or swapchain being rebuilt
         ConsumerFrame cf{};
@@ -235,7 +338,13 @@ int Session::run() {
         in.vsyncAvailable = !headless;
         in.backendInUse = ring_->config().backend;
         in.animFrame = lastAnimFrame_;
-        in.burnLoops = producer_->burnLoops();
+        in.burnLoops = producer_ && !remote_ ? producer_->burnLoops() : 0;
+        in.producerWhere = ringProducer_;
+        if (remote_) {
+            in.processPid = remote_->pid();
+            in.processAlive = remote_->alive();
+            in.processExit = remote_->exitText();
+        }
         in.ringRebuilds = ringRebuilds_;
         in.status = status_;
         PanelActions actions;
@@ -247,6 +356,8 @@ int Session::run() {
         const bool lastFrame = options_.frames && frame + 1 == options_.frames;
         const bool capture = actions.screenshot || (lastFrame && !options_.pngPath.empty());
         renderer_->submit(target, cf, ImGui::GetDrawData(), capture, hostStallMs);
+        if (actions.killProducer) killProducer(frame);
+        if (actions.restartProducer) restartRequested_ = true;
         if (actions.screenshot) saveCapture("sandbox-screenshot-" + std::to_string(++screenshotCount_) + ".png");
         if (actions.trace) {
             std::string path = "sandbox-trace-" + std::to_string(++traceCount_) + ".json";
@@ -259,7 +370,10 @@ int Session::run() {
         batonExternalSemaphoreInfo r{}, l{};
         batonExternalSemaphoreGetInfo(sems[0].sem, &r);
         batonExternalSemaphoreGetInfo(sems[1].sem, &l);
-        telemetry_.addValues({nowNs(), r.currentValue, r.pendingValue, l.currentValue, l.pendingValue});
+        // A native semaphore's pendingValue counts this process's signals only: with the
+        // producer in another process, "ready" pending is at least what was reached.
+        telemetry_.addValues({nowNs(), r.currentValue, std::max(r.pendingValue, r.currentValue), l.currentValue,
+                              std::max(l.pendingValue, l.currentValue)});
         ++frame;
         progress(frame, lastFrame);
         if (lastFrame && !options_.pngPath.empty()) saveCapture(options_.pngPath);
@@ -276,6 +390,7 @@ int Session::run() {
     const VkExtent2D finalExtent = target.extent();
 
     teardownRing();
+    proc_.fdsAfterLastTeardown = countOpenFds();
     producer_.reset();
     renderer_.reset();
     platform_.shutdownImGui();
@@ -298,7 +413,9 @@ int Session::run() {
         run.controlsRect[i] = crect[i];
     }
     run.ringRebuilds = ringRebuilds_;
-    run.validationErrors = gpu_.validationErrors.load();
+    run.validationErrors = gpu_.validationErrors.load() + proc_.childValidationErrors;
+    run.producerProcess = proc_;
+    run.producerWhere = ringProducer_;
     run.validationWarnings = gpu_.validationWarnings.load();
     run.validationSuppressed = gpu_.validationSuppressed.load();
     run.pngPath = options_.pngPath;
@@ -316,10 +433,9 @@ int Session::run() {
         if (!options_.pngPath.empty()) std::printf("image:  %s\n", options_.pngPath.c_str());
         if (!options_.reportPath.empty()) std::printf("report: %s\n", options_.reportPath.c_str());
         if (!run.tracePath.empty()) std::printf("trace:  %s\n", run.tracePath.c_str());
-        std::printf("%llu frames in %.2f s on %s (%s timelines): consumer stall mean %.2f ms, producer stall mean %.2f ms\n",
+        std::printf("%llu frames in %.2f s on %s (%s backend): consumer stall mean %.2f ms, producer stall mean %.2f ms\n",
                     static_cast<unsigned long long>(telemetry_.presented.load()), duration, ctxInfo_.deviceName,
-                    backendName(settings_.backend == SemBackend::Native && ctxInfo_.nativeSemaphoreFd ? SemBackend::Native
-                                                                                                      : SemBackend::Portable),
+                    backendName(effectiveBackend()),
                     telemetry_.consumerStalls().count ? telemetry_.consumerStalls().sumMs /
                                                             static_cast<double>(telemetry_.consumerStalls().count) : 0.0,
                     telemetry_.producerStalls().count ? telemetry_.producerStalls().sumMs /

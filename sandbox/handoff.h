@@ -15,7 +15,8 @@
 namespace sandbox {
 
 enum class PickMode : uint8_t { Fifo, Mailbox };           // next frame in order, or the newest
-enum class SemBackend : uint8_t { Native, Portable };      // baton backend of the two timelines
+// baton backend of the handoff: native or portable timelines, or a keyed mutex per slot.
+enum class SemBackend : uint8_t { Native, Portable, Keyed };
 
 struct HandoffConfig {
     uint32_t depth = 3;             // images in the ring (>= 2)

@@ -22,15 +22,14 @@ batonExternalSemaphore_t exportTimeline(SemBackend backend) {
 
 }  // namespace
 
-FrameRing::FrameRing(Gpu& gpu, const HandoffConfig& config) : gpu_(gpu), config_(config) {
-    if (config_.depth < 2) config_.depth = 2;  // with one image the producer waits for a release that needs its next frame
-    slots_.resize(config_.depth);
+void createRingImages(Gpu& gpu, VkExtent2D extent, uint32_t count, std::vector<RingImage>* out) {
+    out->resize(count);
     const uint32_t families[2] = {gpu.graphicsFamily, gpu.computeFamily};
-    for (Slot& s : slots_) {
+    for (RingImage& s : *out) {
         VkImageCreateInfo ici{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
         ici.imageType = VK_IMAGE_TYPE_2D;
         ici.format = VK_FORMAT_R8G8B8A8_UNORM;
-        ici.extent = {config_.extent.width, config_.extent.height, 1};
+        ici.extent = {extent.width, extent.height, 1};
         ici.mipLevels = 1;
         ici.arrayLayers = 1;
         ici.samples = VK_SAMPLE_COUNT_1_BIT;
@@ -57,7 +56,7 @@ FrameRing::FrameRing(Gpu& gpu, const HandoffConfig& config) : gpu_(gpu), config_
     // The images stay in GENERAL for their whole life: storage writes and sampled reads.
     gpu.runOnce([&](VkCommandBuffer cmd) {
         std::vector<VkImageMemoryBarrier2> barriers;
-        for (const Slot& s : slots_) {
+        for (const RingImage& s : *out) {
             VkImageMemoryBarrier2 b{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2};
             b.srcStageMask = VK_PIPELINE_STAGE_2_NONE;
             b.dstStageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
@@ -74,6 +73,20 @@ FrameRing::FrameRing(Gpu& gpu, const HandoffConfig& config) : gpu_(gpu), config_
         dep.pImageMemoryBarriers = barriers.data();
         vkCmdPipelineBarrier2(cmd, &dep);
     });
+}
+
+void destroyRingImages(Gpu& gpu, std::vector<RingImage>* images) {
+    for (RingImage& s : *images) {
+        vkDestroyImageView(gpu.device, s.view, nullptr);
+        vkDestroyImage(gpu.device, s.image, nullptr);
+        vkFreeMemory(gpu.device, s.memory, nullptr);
+    }
+    images->clear();
+}
+
+FrameRing::FrameRing(Gpu& gpu, const HandoffConfig& config) : gpu_(gpu), config_(config) {
+    if (config_.depth < 2) config_.depth = 2;  // with one image the producer waits for a release that needs its next frame
+    createRingImages(gpu, config_.extent, config_.depth, &slots_);
     ready_ = exportTimeline(config_.backend);
     released_ = exportTimeline(config_.backend);
 }
@@ -82,11 +95,7 @@ FrameRing::~FrameRing() {
     // The caller drained both sides (releaseAll + stream synchronize + queue idle) first.
     batonDestroyExternalSemaphore(ready_);
     batonDestroyExternalSemaphore(released_);
-    for (Slot& s : slots_) {
-        vkDestroyImageView(gpu_.device, s.view, nullptr);
-        vkDestroyImage(gpu_.device, s.image, nullptr);
-        vkFreeMemory(gpu_.device, s.memory, nullptr);
-    }
+    destroyRingImages(gpu_, &slots_);
 }
 
 batonError_t FrameRing::produceBegin(batonStream_t stream, uint64_t sequence, uint32_t* slot) {

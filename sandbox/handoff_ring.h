@@ -12,6 +12,16 @@
 
 namespace sandbox {
 
+// The ring's images (RGBA8, storage + sampled, GENERAL for life) on the renderer's device;
+// shared by the in-process handoffs.
+struct RingImage {
+    VkImage image = VK_NULL_HANDLE;
+    VkDeviceMemory memory = VK_NULL_HANDLE;
+    VkImageView view = VK_NULL_HANDLE;
+};
+void createRingImages(Gpu& gpu, VkExtent2D extent, uint32_t count, std::vector<RingImage>* out);
+void destroyRingImages(Gpu& gpu, std::vector<RingImage>* images);
+
 class FrameRing final : public Handoff {
 public:
     // Creates images and semaphores (setup time: exports cost hundreds of microseconds).
@@ -30,16 +40,11 @@ public:
     uint32_t semaphores(SemaphoreView* out, uint32_t max) const override;
 
 private:
-    struct Slot {
-        VkImage image = VK_NULL_HANDLE;
-        VkDeviceMemory memory = VK_NULL_HANDLE;
-        VkImageView view = VK_NULL_HANDLE;
-    };
     bool fill(uint64_t sequence, ConsumerFrame* out);
 
     Gpu& gpu_;
     HandoffConfig config_;
-    std::vector<Slot> slots_;
+    std::vector<RingImage> slots_;
     batonExternalSemaphore_t ready_ = nullptr, released_ = nullptr;
     uint64_t shown_ = 0;     // consumer: the sequence it shows
     uint64_t released_v_ = 0; // consumer: the last value it had signaled on `released`

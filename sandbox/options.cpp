@@ -25,13 +25,20 @@ void printHelp(const char* argv0, bool windowBinary) {
         "  --png PATH            headless: PNG path (overrides --out-dir)\n"
         "  --report PATH         JSON report path (headless default: beside the PNG)\n"
         "  --trace PATH          write a Chrome/Perfetto trace of the last seconds at exit\n"
-        "  --backend native|portable   baton backend of the ready/released timelines\n"
+        "  --backend native|portable|keyed   baton backend of the handoff: ready/released timelines\n"
+        "                        (native: driver fds where the driver has them), or one keyed mutex\n"
+        "                        per slot (in-process producer only; FIFO)\n"
         "  --pick fifo|mailbox   next frame in order, or the newest one\n"
         "  --vsync on|off        window present mode FIFO, or mailbox/immediate\n"
         "  --ring N              images in the ring (2..8, default 3)\n"
         "  --cost MS             extra GPU work per produced frame, in milliseconds\n"
         "  --delay MS            injected producer delay per frame (host function on the stream)\n"
         "  --jitter MS           +- jitter on the delay\n"
+        "  --producer thread|process   producer in a thread of this process (default), or in a child\n"
+        "                        process (baton-sandbox-producer) with its own baton context and device\n"
+        "  --kill-producer-at N  SIGKILL the producer process at renderer frame N (implies --producer process);\n"
+        "                        the sandbox goes on repeating the last complete frame\n"
+        "  --restart-producer    start a new producer process as soon as one has died\n"
         "  --fps N               headless: pace the renderer to N frames per second (default: unpaced)\n"
         "  --cpu                 use lavapipe even where a GPU exists\n"
         "  --quiet               no progress line\n"
@@ -88,11 +95,13 @@ bool parseOptions(int argc, char** argv, bool windowBinary, Options* o) {
             o->resizeAt = n;
         } else if (is("--backend")) {
             if (!(v = value())) return false;
-            if (std::strcmp(v, "native") && std::strcmp(v, "portable")) {
-                std::fprintf(stderr, "%s: --backend is native or portable\n", argv[0]);
+            if (std::strcmp(v, "native") && std::strcmp(v, "portable") && std::strcmp(v, "keyed")) {
+                std::fprintf(stderr, "%s: --backend is native, portable or keyed\n", argv[0]);
                 return false;
             }
-            o->settings.backend = std::strcmp(v, "portable") == 0 ? SemBackend::Portable : SemBackend::Native;
+            o->settings.backend = std::strcmp(v, "portable") == 0 ? SemBackend::Portable
+                                  : std::strcmp(v, "keyed") == 0  ? SemBackend::Keyed
+                                                                  : SemBackend::Native;
             o->setBackend = true;
         } else if (is("--pick")) {
             if (!(v = value())) return false;
@@ -116,6 +125,20 @@ bool parseOptions(int argc, char** argv, bool windowBinary, Options* o) {
             o->setRing = true;
         } else if (is("--cost")) { if (!(v = value())) return false; o->settings.costMs = static_cast<float>(std::atof(v)); o->setCost = true; }
         else if (is("--delay")) { if (!(v = value())) return false; o->settings.delayMs = static_cast<float>(std::atof(v)); o->setDelay = true; }
+        else if (is("--producer")) {
+            if (!(v = value())) return false;
+            if (std::strcmp(v, "thread") && std::strcmp(v, "process")) {
+                std::fprintf(stderr, "%s: --producer is thread or process\n", argv[0]);
+                return false;
+            }
+            o->settings.producer = std::strcmp(v, "process") == 0 ? ProducerWhere::Process : ProducerWhere::Thread;
+            o->setProducer = true;
+        } else if (is("--kill-producer-at")) {
+            if (!(v = value())) return false;
+            o->killProducerAt = std::strtoull(v, nullptr, 10);
+            o->settings.producer = ProducerWhere::Process;
+            o->setProducer = true;
+        } else if (is("--restart-producer")) o->restartProducer = true;
         else if (is("--jitter")) { if (!(v = value())) return false; o->settings.jitterMs = static_cast<float>(std::atof(v)); o->setJitter = true; }
         else {
             std::fprintf(stderr, "%s: unknown option %s (see --help)\n", argv[0], a);
@@ -123,6 +146,11 @@ bool parseOptions(int argc, char** argv, bool windowBinary, Options* o) {
         }
     }
     (void)windowBinary;
+    if (o->settings.backend == SemBackend::Keyed && o->settings.producer == ProducerWhere::Process) {
+        std::fprintf(stderr, "%s: --backend keyed works with the in-process producer only (not with --producer process)\n",
+                     argv[0]);
+        return false;
+    }
     return true;
 }
 
@@ -135,6 +163,7 @@ void mergeSettingsFile(Options* o, const Settings& file) {
     if (!o->setCost) s.costMs = file.costMs;
     if (!o->setDelay) s.delayMs = file.delayMs;
     if (!o->setJitter) s.jitterMs = file.jitterMs;
+    if (!o->setProducer) s.producer = file.producer;
     if (!o->setSize) {
         s.width = file.width;
         s.height = file.height;

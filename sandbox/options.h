@@ -19,10 +19,12 @@ struct Options {
     std::string pngPath, reportPath, tracePath;
     uint64_t resizeAt = 0;         // window: resize at this frame (tests)
     int resizeWidth = 0, resizeHeight = 0;
+    uint64_t killProducerAt = 0;   // --kill-producer-at N: SIGKILL the producer process at frame N
+    bool restartProducer = false;  // --restart-producer: start a new one as soon as one died
     Settings settings;             // starting values of the panel controls
     // Which settings the command line gave (they win over the settings file).
     bool setBackend = false, setPick = false, setVsync = false, setRing = false, setCost = false, setDelay = false,
-         setJitter = false, setSize = false;
+         setJitter = false, setSize = false, setProducer = false;
 };
 
 // Parses argv. Returns false (after printing why) on a bad argument.

@@ -83,10 +83,20 @@ void Panel::draw(const PanelInputs& in, Settings* settings, bool* paused, PanelA
     rect_[3] = size.y;
 
     ImGui::TextColored(ImVec4(0.55f, 0.85f, 1.0f, 1.0f), "%s", in.device);
-    ImGui::Text("%s | %s timelines | %s", in.mode, backendName(in.backendInUse),
+    ImGui::Text("%s | %s%s | %s", in.mode, backendName(in.backendInUse),
+                in.backendInUse == SemBackend::Keyed ? " mutexes" : " timelines",
                 in.queueShared ? "one queue, shared (locked)" : "compute queue beside graphics");
     ImGui::Text("animation frame %llu   ring rebuilds %llu", static_cast<unsigned long long>(in.animFrame),
                 static_cast<unsigned long long>(in.ringRebuilds));
+    if (in.producerWhere == ProducerWhere::Process) {
+        ImGui::TextDisabled("producer process %d, %s (its lanes: not drawn)", in.processPid,
+                            in.processAlive ? "running" : "dead");
+        if (ImGui::IsItemHovered())
+            ImGui::SetTooltip("The child sends its GPU times, stalls and counters over the socket; its host and\n"
+                              "compute-queue spans are not forwarded. Semaphore values are read live here.");
+    } else {
+        ImGui::TextDisabled("producer: a thread of this process");
+    }
     warnings(in);
     if (ImGui::CollapsingHeader("Semaphores", ImGuiTreeNodeFlags_DefaultOpen)) semaphoreSection(in);
     if (ImGui::CollapsingHeader("Queue timeline", ImGuiTreeNodeFlags_DefaultOpen)) timelineSection(in);
@@ -112,6 +122,11 @@ void Panel::draw(const PanelInputs& in, Settings* settings, bool* paused, PanelA
 
 void Panel::warnings(const PanelInputs& in) {
     const Telemetry& t = *in.telemetry;
+    if (in.producerWhere == ProducerWhere::Process && !in.processAlive) {
+        ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.35f, 1.0f), "! producer %d %s: repeating the last frame",
+                           in.processPid, in.processExit.empty() ? "is gone" : in.processExit.c_str());
+        return;  // nothing it would have signaled is waited for any more
+    }
     SemaphoreView sems[2];
     if (in.handoff->semaphores(sems, 2) < 2) return;
     batonExternalSemaphoreInfo ready{}, released{};
@@ -130,8 +145,8 @@ void Panel::warnings(const PanelInputs& in) {
 }
 
 void Panel::semaphoreSection(const PanelInputs& in) {
-    SemaphoreView sems[4];
-    const uint32_t n = in.handoff->semaphores(sems, 4);
+    SemaphoreView sems[10];
+    const uint32_t n = in.handoff->semaphores(sems, 10);
     if (ImGui::BeginTable("sems", 5, ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV)) {
         ImGui::TableSetupColumn("semaphore");
         ImGui::TableSetupColumn("backend");
@@ -146,8 +161,17 @@ void Panel::semaphoreSection(const PanelInputs& in) {
             ImGui::TableNextColumn();
             ImGui::TextColored(i == 0 ? ImVec4(0.24f, 0.78f, 0.67f, 1) : ImVec4(0.92f, 0.47f, 0.35f, 1), "%s", sems[i].name);
             ImGui::TableNextColumn();
-            ImGui::TextUnformatted(info.backend == batonSemaphoreBackendNative ? "native" : "portable");
+            ImGui::TextUnformatted(info.type == batonExternalSemaphoreHandleTypeKeyedMutex ? "keyed mutex"
+                                   : info.backend == batonSemaphoreBackendNative                ? "native"
+                                                                                                : "portable");
             ImGui::TableNextColumn();
+            if (info.type == batonExternalSemaphoreHandleTypeKeyedMutex) {  // current: last key; pending: held
+                ImGui::Text("key %llu", info.currentValue);
+                ImGui::TableNextColumn();
+                ImGui::TextUnformatted(info.pendingValue ? "held" : "free");
+                ImGui::TableNextColumn();
+                continue;
+            }
             ImGui::Text("%llu", info.currentValue);
             ImGui::TableNextColumn();
             ImGui::Text("%llu", info.pendingValue);
@@ -248,7 +272,7 @@ void Panel::controls(const PanelInputs& in, Settings* s, bool* paused, PanelActi
     ImGui::PushItemWidth(ImGui::GetContentRegionAvail().x * 0.55f);
     ImGui::TextUnformatted("backend");
     ImGui::SameLine();
-    int backend = s->backend == SemBackend::Native ? 0 : 1;
+    int backend = s->backend == SemBackend::Native ? 0 : s->backend == SemBackend::Keyed ? 2 : 1;
     ImGui::BeginDisabled(!in.nativeAvailable);
     ImGui::RadioButton("native", &backend, 0);
     ImGui::EndDisabled();
@@ -257,13 +281,16 @@ void Panel::controls(const PanelInputs& in, Settings* s, bool* paused, PanelActi
     ImGui::SameLine();
     ImGui::RadioButton("portable", &backend, 1);
     ImGui::SameLine();
-    ImGui::BeginDisabled();
-    int km = -1;
-    ImGui::RadioButton("keyed mutex", &km, 2);
+    const bool remote = s->producer == ProducerWhere::Process;
+    ImGui::BeginDisabled(remote);
+    ImGui::RadioButton("keyed", &backend, 2);
     ImGui::EndDisabled();
     if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
-        ImGui::SetTooltip("not yet: waits for baton's keyed mutex");
-    s->backend = backend == 0 ? SemBackend::Native : SemBackend::Portable;
+        ImGui::SetTooltip(remote ? "keyed mutex with the producer in another process: not wired yet\n"
+                                   "(the sandbox's keyed handoff runs in one process; choose \"in this process\")"
+                                 : "one baton keyed mutex per slot: producer acquire 0 / release 1,\n"
+                                   "consumer acquire 1 / release 0 (FIFO only)");
+    s->backend = backend == 0 ? SemBackend::Native : backend == 2 ? SemBackend::Keyed : SemBackend::Portable;
 
     ImGui::TextUnformatted("pick   ");
     ImGui::SameLine();
@@ -288,16 +315,32 @@ void Panel::controls(const PanelInputs& in, Settings* s, bool* paused, PanelActi
 
     ImGui::TextUnformatted("producer");
     ImGui::SameLine();
-    int where = 0;
+    int where = s->producer == ProducerWhere::Process ? 1 : 0;
     ImGui::RadioButton("in this process", &where, 0);
     ImGui::SameLine();
-    ImGui::BeginDisabled();
+    const bool keyed = s->backend == SemBackend::Keyed;
+    ImGui::BeginDisabled(keyed);
     ImGui::RadioButton("separate process", &where, 1);
-    ImGui::SameLine();
-    ImGui::Button("kill");
     ImGui::EndDisabled();
     if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
-        ImGui::SetTooltip("not yet: needs the cross-process transport");
+        ImGui::SetTooltip(keyed ? "not with the keyed-mutex backend yet (in-process only): choose native or portable"
+                                : "baton-sandbox-producer: its own baton context and VkDevice; images and semaphores\n"
+                                  "handed over a Unix socket (baton_transport.h)");
+    s->producer = where == 1 ? ProducerWhere::Process : ProducerWhere::Thread;
+    if (in.producerWhere == ProducerWhere::Process) {
+        if (in.processAlive) {
+            ImGui::Text("process %d running", in.processPid);
+            ImGui::SameLine();
+            ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(0.65f, 0.18f, 0.15f, 1.0f));
+            if (ImGui::Button("kill (SIGKILL)")) a->killProducer = true;
+            ImGui::PopStyleColor();
+        } else {
+            ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.35f, 1.0f), "process %d %s", in.processPid,
+                               in.processExit.empty() ? "gone" : in.processExit.c_str());
+            ImGui::SameLine();
+            if (ImGui::Button("restart")) a->restartProducer = true;
+        }
+    }
 
     if (ImGui::Button("capture trace")) a->trace = true;
     ImGui::SameLine();

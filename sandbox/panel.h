@@ -26,11 +26,17 @@ struct PanelInputs {
     uint64_t burnLoops = 0;
     uint64_t ringRebuilds = 0;
     std::string status;              // last saved file, errors
+    ProducerWhere producerWhere = ProducerWhere::Thread;  // of the ring in use
+    int processPid = -1;             // the producer process (process mode)
+    bool processAlive = false;
+    std::string processExit;         // how it ended, "" while running
 };
 
 struct PanelActions {
     bool screenshot = false;
     bool trace = false;
+    bool killProducer = false;       // SIGKILL the producer process
+    bool restartProducer = false;    // start a new one after it died
 };
 
 class Panel {

@@ -40,9 +40,9 @@ bool writeReport(const std::string& path, const RunSummary& run, const Telemetry
                  run.nativeAvailable ? "true" : "false");
     std::fprintf(f,
                  "  \"settings\": {\"backend\": \"%s\", \"pick\": \"%s\", \"vsync\": %s, \"ring_depth\": %d, "
-                 "\"cost_ms\": %.3f, \"delay_ms\": %.3f, \"jitter_ms\": %.3f},\n",
+                 "\"cost_ms\": %.3f, \"delay_ms\": %.3f, \"jitter_ms\": %.3f, \"producer\": \"%s\"},\n",
                  backendName(s.backend), pickName(s.pick), s.vsync ? "true" : "false", s.ringDepth, s.costMs, s.delayMs,
-                 s.jitterMs);
+                 s.jitterMs, producerName(s.producer));
     std::fprintf(f, "  \"width\": %u,\n  \"height\": %u,\n  \"duration_s\": %.4f,\n", run.width, run.height, run.durationS);
     std::fprintf(f,
                  "  \"frames\": %llu,\n  \"fresh\": %llu,\n  \"repeats\": %llu,\n  \"drops\": %llu,\n"
@@ -70,6 +70,22 @@ bool writeReport(const std::string& path, const RunSummary& run, const Telemetry
                  run.controlsRect[2], run.controlsRect[3]);
     std::fprintf(f, "  \"validation_errors\": %u,\n  \"validation_warnings\": %u,\n  \"validation_known_false_positives\": %u,\n",
                  run.validationErrors, run.validationWarnings, run.validationSuppressed);
+    const ProducerProcessSummary& pp = run.producerProcess;
+    std::fprintf(f, "  \"producer\": \"%s\",\n", producerName(run.producerWhere));
+    std::fprintf(f,
+                 "  \"producer_process\": {\"pid\": %d, \"started\": %llu, \"exits\": %llu, \"exit\": \"%s\", "
+                 "\"exit_pid\": %d, \"last_stop\": \"%s\", "
+                 "\"at_frame\": %llu, \"seen_at_frame\": %llu, \"ready_at_exit\": %llu, \"displayed_at_exit\": %llu, "
+                 "\"fresh_after_exit\": %llu, \"validation_errors\": %u, \"fds_before_first_ring\": %d, "
+                 "\"fds_after_last_teardown\": %d, \"fds_after_start\": [",
+                 pp.pid, static_cast<unsigned long long>(pp.started), static_cast<unsigned long long>(pp.exits),
+                 escaped(pp.exit).c_str(), pp.exitPid, escaped(pp.lastStop).c_str(),
+                 static_cast<unsigned long long>(pp.killedAtFrame),
+                 static_cast<unsigned long long>(pp.exitFrame), static_cast<unsigned long long>(pp.readyAtExit),
+                 static_cast<unsigned long long>(pp.displayedAtExit), static_cast<unsigned long long>(pp.freshAfterExit),
+                 pp.childValidationErrors, pp.fdsBeforeFirstRing, pp.fdsAfterLastTeardown);
+    for (size_t i = 0; i < pp.fdsAfterBuild.size(); ++i) std::fprintf(f, "%s%d", i ? ", " : "", pp.fdsAfterBuild[i]);
+    std::fprintf(f, "]},\n");
     std::fprintf(f, "  \"png\": \"%s\",\n  \"trace\": \"%s\",\n", escaped(run.pngPath).c_str(),
                  escaped(run.tracePath).c_str());
     // Semaphore values over time: [ms since start, ready current, ready pending, released

@@ -3,11 +3,29 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "settings.h"
 #include "telemetry.h"
 
 namespace sandbox {
+
+// The producer process (--producer process) over the run, for the report and the panel.
+struct ProducerProcessSummary {
+    int pid = -1;                 // the last one started
+    uint64_t started = 0, exits = 0;
+    std::string exit;             // how the last one that died during the run ended ("killed by signal 9"), or ""
+    int exitPid = -1;             // ... and its pid
+    std::string lastStop;         // how the one stopped at the end (or at a rebuild) exited
+    uint64_t killedAtFrame = 0;   // renderer frame of the last kill from the sandbox (0: none)
+    uint64_t exitFrame = 0;       // renderer frame at which the last exit was seen
+    uint64_t readyAtExit = 0;     // "ready" when it was seen dead: no sequence above it was shown
+    uint64_t displayedAtExit = 0; // the sequence on screen then
+    uint64_t freshAfterExit = 0;  // fresh frames shown after an exit (from what had completed)
+    unsigned childValidationErrors = 0;
+    int fdsBeforeFirstRing = -1, fdsAfterLastTeardown = -1;  // this process's open fds
+    std::vector<int> fdsAfterBuild;  // after each producer process was started
+};
 
 struct RunSummary {
     std::string mode;            // "headless" or "window"
@@ -23,6 +41,8 @@ struct RunSummary {
     uint64_t ringRebuilds = 0;
     unsigned validationErrors = 0, validationWarnings = 0, validationSuppressed = 0;
     std::string pngPath, tracePath;
+    ProducerWhere producerWhere = ProducerWhere::Thread;  // at the end of the run
+    ProducerProcessSummary producerProcess;
 };
 
 bool writeReport(const std::string& path, const RunSummary& run, const Telemetry& telemetry);

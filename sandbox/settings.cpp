@@ -8,8 +8,11 @@
 
 namespace sandbox {
 
-const char* backendName(SemBackend b) { return b == SemBackend::Native ? "native" : "portable"; }
+const char* backendName(SemBackend b) {
+    return b == SemBackend::Native ? "native" : b == SemBackend::Keyed ? "keyed" : "portable";
+}
 const char* pickName(PickMode p) { return p == PickMode::Fifo ? "fifo" : "mailbox"; }
+const char* producerName(ProducerWhere w) { return w == ProducerWhere::Process ? "process" : "thread"; }
 
 std::string settingsPath() {
     const char* xdg = std::getenv("XDG_CONFIG_HOME");
@@ -28,7 +31,7 @@ bool loadSettings(Settings* s, const std::string& path) {
         char key[64] = {}, value[128] = {};
         if (std::sscanf(line, " %63[^= ] = %127s", key, value) != 2 || key[0] == '#') continue;
         const std::string k = key, v = value;
-        if (k == "backend") s->backend = v == "portable" ? SemBackend::Portable : SemBackend::Native;
+        if (k == "backend") s->backend = v == "portable" ? SemBackend::Portable : v == "keyed" ? SemBackend::Keyed : SemBackend::Native;
         else if (k == "pick") s->pick = v == "mailbox" ? PickMode::Mailbox : PickMode::Fifo;
         else if (k == "vsync") s->vsync = v != "0" && v != "off" && v != "false";
         else if (k == "ring_depth") s->ringDepth = std::clamp(std::atoi(value), 2, 8);
@@ -37,6 +40,7 @@ bool loadSettings(Settings* s, const std::string& path) {
         else if (k == "jitter_ms") s->jitterMs = std::clamp(static_cast<float>(std::atof(value)), 0.0f, 500.0f);
         else if (k == "width") s->width = std::clamp(std::atoi(value), 64, 16384);
         else if (k == "height") s->height = std::clamp(std::atoi(value), 64, 16384);
+        else if (k == "producer") s->producer = v == "process" ? ProducerWhere::Process : ProducerWhere::Thread;
     }
     std::fclose(f);
     return true;
@@ -54,6 +58,7 @@ bool saveSettings(const Settings& s, const std::string& path) {
                  s.vsync ? 1 : 0, s.ringDepth);
     std::fprintf(f, "cost_ms = %.3f\ndelay_ms = %.3f\njitter_ms = %.3f\nwidth = %d\nheight = %d\n", s.costMs, s.delayMs,
                  s.jitterMs, s.width, s.height);
+    std::fprintf(f, "producer = %s\n", producerName(s.producer));
     return std::fclose(f) == 0;
 }
 

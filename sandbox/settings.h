@@ -10,6 +10,10 @@
 
 namespace sandbox {
 
+// Where the producer runs: a thread of this process, or baton-sandbox-producer (a child
+// process with its own baton context and device, handoff_remote.h).
+enum class ProducerWhere : uint8_t { Thread, Process };
+
 struct Settings {
     SemBackend backend = SemBackend::Native;  // falls back to portable where the driver has no fds
     PickMode pick = PickMode::Fifo;
@@ -19,6 +23,7 @@ struct Settings {
     float delayMs = 0.0f;      // injected producer delay
     float jitterMs = 0.0f;     // +- on the delay
     int width = 1280, height = 720;
+    ProducerWhere producer = ProducerWhere::Thread;
 };
 
 // Path of the settings file ("" when neither XDG_CONFIG_HOME nor HOME is set).
@@ -30,5 +35,6 @@ bool saveSettings(const Settings& s, const std::string& path);
 
 const char* backendName(SemBackend b);
 const char* pickName(PickMode p);
+const char* producerName(ProducerWhere w);
 
 }  // namespace sandbox

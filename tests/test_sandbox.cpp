@@ -43,16 +43,13 @@ SandboxRun headless(const std::string& name, std::vector<std::string> extra) {
 
 double mean(const Json& stats) { return stats["mean"].num(); }
 
-}  // namespace
-
-TEST(SandboxHeadless, ShowsTheProducedFrameAndThePanel) {
+// The PNG of a 640x400 run shows the Julia frame the report names, with the panel over it.
+void expectFrameAndPanel(const SandboxRun& r) {
     const int w = 640, h = 400;
-    SandboxRun r = headless("content", {"--frames", "36", "--size", "640x400"});
     ASSERT_EQ(r.rc, 0) << r.log;
     ASSERT_EQ(r.png.width, w);
     ASSERT_EQ(r.png.height, h);
     EXPECT_EQ(r.report["validation_errors"].num(), 0);
-    EXPECT_EQ(r.report["frames"].num(), 36);
     const uint32_t frame = static_cast<uint32_t>(r.report["displayed"]["anim_frame"].num());
     ASSERT_GT(frame, 0u) << "no produced frame was shown";
 
@@ -114,9 +111,8 @@ TEST(SandboxHeadless, ShowsTheProducedFrameAndThePanel) {
     EXPECT_GT(differs, total * 8 / 10) << "the panel does not cover its rectangle";
 }
 
-TEST(SandboxHeadless, ReportValuesIncreaseMonotonically) {
-    SandboxRun r = headless("values", {"--frames", "30", "--size", "320x200"});
-    ASSERT_EQ(r.rc, 0) << r.log;
+// The report's semaphore values never go back, pending >= current, and both advanced.
+void expectMonotonicValues(const SandboxRun& r) {
     const Json& values = r.report["values"];
     ASSERT_GE(values.array.size(), 25u);
     for (size_t i = 0; i < values.array.size(); ++i) {
@@ -130,6 +126,23 @@ TEST(SandboxHeadless, ReportValuesIncreaseMonotonically) {
     }
     EXPECT_GT(values.array.back()[1].num(), values[0][1].num()) << "ready never advanced";
     EXPECT_GT(values.array.back()[3].num(), values[0][3].num()) << "released never advanced";
+}
+
+// The producer process's record in the report.
+const Json& process(const SandboxRun& r) { return r.report["producer_process"]; }
+
+}  // namespace
+
+TEST(SandboxHeadless, ShowsTheProducedFrameAndThePanel) {
+    SandboxRun r = headless("content", {"--frames", "36", "--size", "640x400"});
+    expectFrameAndPanel(r);
+    EXPECT_EQ(r.report["frames"].num(), 36);
+}
+
+TEST(SandboxHeadless, ReportValuesIncreaseMonotonically) {
+    SandboxRun r = headless("values", {"--frames", "30", "--size", "320x200"});
+    ASSERT_EQ(r.rc, 0) << r.log;
+    expectMonotonicValues(r);
     EXPECT_EQ(r.report["produced"].num() >= r.report["fresh"].num() - 1, true);
 }
 
@@ -171,4 +184,102 @@ TEST(SandboxWindow, XvfbRunWithResize) {
     ASSERT_TRUE(sandboxtest::readPng(dir + "/window.png", &png));
     EXPECT_EQ(png.width, 800);
     EXPECT_EQ(png.height, 500);
+}
+
+// The producer in a process of its own (baton-sandbox-producer, its own baton context and
+// VkDevice, the ring's images and timelines handed over a socketpair): the picture is the
+// Julia frame the report names, the values are live and monotonic, the child stopped
+// cleanly at the end, and the sandbox has as many fds open after as before.
+TEST(SandboxProcess, ShowsTheFrameOfAProducerProcess) {
+    SandboxRun r = headless("process", {"--frames", "40", "--size", "640x400", "--producer", "process"});
+    ASSERT_EQ(r.rc, 0) << r.log;
+    EXPECT_EQ(r.report["producer"].string, "process");
+    EXPECT_EQ(r.report["frames"].num(), 40);
+    EXPECT_GT(r.report["fresh"].num(), 10) << "frames were not produced live by the child";
+    expectFrameAndPanel(r);
+    expectMonotonicValues(r);
+    const Json& p = process(r);
+    EXPECT_GT(p["pid"].num(), 0);
+    EXPECT_EQ(p["started"].num(), 1);
+    EXPECT_EQ(p["exits"].num(), 0) << p["exit"].string;
+    EXPECT_EQ(p["last_stop"].string, "exited with status 0") << r.log;
+    EXPECT_EQ(p["validation_errors"].num(), 0);
+    EXPECT_GT(p["fds_before_first_ring"].num(), 0);
+    EXPECT_EQ(p["fds_after_last_teardown"].num(), p["fds_before_first_ring"].num()) << "fds leaked";
+    EXPECT_GT(r.report["producer_stall_ms"]["count"].num(), 0) << "no stall samples came from the child";
+}
+
+// SIGKILL of the producer process at frame 25: the run still renders every frame and exits
+// 0 (no GPU wait on a value the dead child would never signal), the report says how it
+// died, nothing newer than what had completed before the kill is shown (repeats only), and
+// no fd is left behind.
+TEST(SandboxProcess, KilledProducerIsSurvivedAndReported) {
+    const int frames = 80, killAt = 25;
+    SandboxRun r = headless("kill", {"--frames", std::to_string(frames), "--size", "320x200", "--kill-producer-at",
+                                     std::to_string(killAt)});
+    ASSERT_EQ(r.rc, 0) << r.log;
+    EXPECT_EQ(r.report["frames"].num(), frames);
+    EXPECT_EQ(r.report["validation_errors"].num(), 0);
+    const Json& p = process(r);
+    EXPECT_EQ(p["exit"].string, "killed by signal 9");
+    EXPECT_EQ(p["at_frame"].num(), killAt);
+    EXPECT_GE(p["seen_at_frame"].num(), killAt);
+    EXPECT_LE(p["seen_at_frame"].num(), killAt + 2);
+    EXPECT_EQ(p["started"].num(), 1);
+    const double readyAtExit = p["ready_at_exit"].num();
+    EXPECT_GT(readyAtExit, 0);
+    // Nothing newer than what had completed when it died; the rest are repeats.
+    EXPECT_LE(r.report["displayed"]["sequence"].num(), readyAtExit);
+    EXPECT_LE(r.report["fresh"].num(), readyAtExit);
+    EXPECT_GE(r.report["repeats"].num(), frames - readyAtExit);
+    EXPECT_GE(r.report["repeats"].num(), frames - killAt - 8);
+    EXPECT_EQ(p["fds_after_last_teardown"].num(), p["fds_before_first_ring"].num()) << "fds leaked";
+    // The image still shows a complete frame (the last one), with the panel.
+    ASSERT_EQ(r.png.width, 320);
+    const unsigned char* px = r.png.at(315, 195);
+    EXPECT_GT(px[0] + px[1] + px[2], 0) << "the frame area is black after the kill";
+}
+
+// The same with --restart-producer: a new child takes over, new frames appear again, and
+// kill + restart leaves this process with as many fds as before.
+TEST(SandboxProcess, KilledProducerIsRestarted) {
+    const int frames = 120, killAt = 25;
+    SandboxRun r = headless("restart", {"--frames", std::to_string(frames), "--size", "640x400", "--kill-producer-at",
+                                        std::to_string(killAt), "--restart-producer"});
+    ASSERT_EQ(r.rc, 0) << r.log;
+    const Json& p = process(r);
+    EXPECT_EQ(p["exit"].string, "killed by signal 9");
+    EXPECT_EQ(p["started"].num(), 2);
+    EXPECT_NE(p["pid"].num(), p["exit_pid"].num());
+    EXPECT_EQ(p["last_stop"].string, "exited with status 0");
+    EXPECT_GT(r.report["fresh"].num(), p["ready_at_exit"].num() + 20) << "the new producer's frames were not shown";
+    ASSERT_EQ(p["fds_after_start"].array.size(), 2u);
+    EXPECT_EQ(p["fds_after_start"][1].num(), p["fds_after_start"][0].num()) << "kill + restart leaked fds";
+    EXPECT_EQ(p["fds_after_last_teardown"].num(), p["fds_before_first_ring"].num()) << "fds leaked";
+    // The animation continues past the killed child's frames, and the picture is that frame.
+    EXPECT_GT(r.report["displayed"]["anim_frame"].num(), p["ready_at_exit"].num());
+    expectFrameAndPanel(r);
+}
+
+// The keyed-mutex backend (one baton keyed mutex per slot; producer acquire 0 / release 1,
+// consumer acquire 1 / release 0): the right frame on screen, live counters, and the
+// report says keyed. The same content check as the timeline backends, so a frame shown
+// from a slot the producer still held (or never wrote) fails it.
+TEST(SandboxHeadless, KeyedMutexBackendShowsTheProducedFrame) {
+    SandboxRun r = headless("keyed", {"--frames", "40", "--size", "640x400", "--backend", "keyed"});
+    ASSERT_EQ(r.rc, 0) << r.log;
+    EXPECT_EQ(r.report["settings"]["backend"].string, "keyed");
+    EXPECT_EQ(r.report["frames"].num(), 40);
+    EXPECT_GT(r.report["fresh"].num(), 20) << "the keyed handoff did not deliver frames live";
+    EXPECT_LE(r.report["displayed"]["sequence"].num(), r.report["enqueued"].num());
+    expectFrameAndPanel(r);
+    expectMonotonicValues(r);
+}
+
+// Keyed with the producer in another process is refused on the command line (the panel
+// greys it out), not silently run in some other mode.
+TEST(SandboxHeadless, KeyedMutexWithProducerProcessIsRefused) {
+    SandboxRun r = headless("keyed-process", {"--frames", "5", "--backend", "keyed", "--producer", "process"});
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_NE(r.log.find("in-process producer only"), std::string::npos) << r.log;
 }

@@ -1,0 +1,108 @@
+// The handoff with its producer in another process: this process (the renderer) makes the
+// ring's images as exportable memory (batonExportMemory on the renderer's own device, to
+// which baton is attached) and the "ready"/"released" timelines, fork+execs
+// baton-sandbox-producer with one end of a SOCK_SEQPACKET socketpair and sends them over it
+// (remote_protocol.h). The child runs the same Producer on its own baton context and device.
+//
+// Only the consumer side lives here. A consumer must never put a GPU wait on a ready value
+// whose signal may never come (a dead producer would hang the graphics queue): acquire()
+// only takes frames whose ready value the host already sees reached, so the graphics wait is
+// satisfied before it is submitted. After the child dies (kill(), a crash), it takes only
+// frames that had completed by then and otherwise repeats the last one.
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include <baton/baton_memory.h>
+
+#include "gpu.h"
+#include "handoff.h"
+#include "remote_protocol.h"
+#include "telemetry.h"
+
+namespace sandbox {
+
+struct RemoteLaunch {
+    std::string executable;  // baton-sandbox-producer
+    bool preferCpu = false;
+    uint8_t deviceUUID[VK_UUID_SIZE]{};
+    RemoteControls controls;  // starting values
+};
+
+class RemoteRing final : public Handoff {
+public:
+    // Creates and exports images and semaphores, starts the child and sends them (setup time).
+    RemoteRing(Gpu& gpu, const HandoffConfig& config, const RemoteLaunch& launch);
+    // Kills a child still running. The caller drained the renderer first (waitIdle).
+    ~RemoteRing() override;
+
+    const HandoffConfig& config() const override { return config_; }
+    VkImage image(uint32_t slot) const override { return slots_[slot].image; }
+    VkImageView view(uint32_t slot) const override { return slots_[slot].view; }
+    // The producer side is in the child: batonErrorNotSupported here.
+    batonError_t produceBegin(batonStream_t, uint64_t, uint32_t*) override { return batonErrorNotSupported; }
+    batonError_t produceEnd(batonStream_t, uint64_t) override { return batonErrorNotSupported; }
+    // Bounded host wait in 20 ms slices that stops as soon as the child is gone.
+    bool waitReady(uint64_t sequence, uint64_t timeoutNs) override;
+    bool acquire(PickMode mode, ConsumerFrame* out) override;
+    uint64_t nextWanted() const override { return shown_ + 1; }
+    bool releaseAll(uint64_t lastEnqueued, VkSemaphoreSubmitInfo* signal) override;
+    uint32_t semaphores(SemaphoreView* out, uint32_t max) const override;
+
+    // The child: reads its status messages (feeding telemetry) and notices its death.
+    void poll(Telemetry& telemetry);
+    void sendControls(const RemoteControls& c);
+    // SIGKILL and reap. No-op when already gone.
+    void kill();
+    // Asks the child to stop and returns the last sequence it enqueued (0: no answer, it
+    // was killed). The caller then releases every slot (releaseAll) and calls reap().
+    uint64_t stop(uint64_t timeoutNs);
+    // Waits for the child to exit (SIGKILL after timeoutNs).
+    void reap(uint64_t timeoutNs);
+
+    bool alive() const { return pid_ > 0 && !exited_; }
+    pid_t pid() const { return pidShown_; }
+    const std::string& exitText() const { return exitText_; }  // "" while running
+    bool killedByUs() const { return killedByUs_; }
+    uint64_t readyAtExit() const { return readyAtExit_; }      // ready's value when it died
+    // The highest sequence it may have produced (enqueued as reported, reached, shown): the
+    // next ring's animation starts beyond it.
+    uint64_t highestSequence() const;
+    unsigned childValidationErrors() const { return childValidation_; }
+    const std::string& childMessage() const { return childMessage_; }
+
+private:
+    struct Slot {
+        batonMemory_t memory = nullptr;
+        VkImage image = VK_NULL_HANDLE;
+        VkImageView view = VK_NULL_HANDLE;
+    };
+    void spawn(const RemoteLaunch& launch);
+    bool checkExited(bool block);  // waitpid; true once the child is gone
+    void noteExit(int status);
+    bool fill(uint64_t sequence, ConsumerFrame* out);
+
+    Gpu& gpu_;
+    HandoffConfig config_;
+    std::vector<Slot> slots_;
+    batonExternalSemaphore_t ready_ = nullptr, released_ = nullptr;
+    uint64_t shown_ = 0, released_v_ = 0;
+
+    pid_t pid_ = -1, pidShown_ = -1;
+    int sock_ = -1;
+    bool exited_ = false, killedByUs_ = false;
+    std::string exitText_, childMessage_;
+    uint64_t readyAtExit_ = 0;
+    uint64_t lastEnqueued_ = 0, stoppedAt_ = 0;
+    bool stopped_ = false;
+    unsigned childValidation_ = 0;
+};
+
+// Open file descriptors of this process (entries of /proc/self/fd), for leak checks.
+int countOpenFds();
+// The directory of this executable ("" if unknown), to find baton-sandbox-producer beside it.
+std::string executableDir();
+
+}  // namespace sandbox

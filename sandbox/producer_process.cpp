@@ -1,0 +1,294 @@
+// baton-sandbox-producer: the sandbox's producer in a process of its own. The sandbox
+// fork+execs it with `--socket FD`, one end of a SOCK_SEQPACKET socketpair, and sends it the
+// ring (remote_protocol.h). It opens its own standalone baton context on the same GPU
+// (its own VkDevice), imports the images and the two timelines, and runs the same Producer
+// as the in-process mode against a Handoff over the imported handles. No GLFW, no ImGui
+// window, no X libraries.
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <vector>
+
+#include <baton/baton_memory.h>
+#include <baton/baton_transport.h>
+
+#include "gpu.h"
+#include "gpu_clock.h"
+#include "handoff.h"
+#include "producer.h"
+#include "remote_protocol.h"
+#include "telemetry.h"
+
+namespace sandbox {
+namespace {
+
+constexpr int kSetupTimeoutMs = 60000;
+
+// The producer side of the handoff over imported handles: as FrameRing's producer side.
+class ImportedRing final : public Handoff {
+public:
+    ImportedRing(Gpu& gpu, const HandoffConfig& cfg) : gpu_(gpu), config_(cfg) {}
+    ~ImportedRing() override {
+        batonDestroyExternalSemaphore(ready);
+        batonDestroyExternalSemaphore(released);
+        for (uint32_t i = 0; i < memory.size(); ++i) {
+            vkDestroyImageView(gpu_.device, views[i], nullptr);
+            batonDestroyMemory(memory[i]);
+        }
+    }
+    const HandoffConfig& config() const override { return config_; }
+    VkImage image(uint32_t slot) const override { return images[slot]; }
+    VkImageView view(uint32_t slot) const override { return views[slot]; }
+    batonError_t produceBegin(batonStream_t stream, uint64_t sequence, uint32_t* slot) override {
+        *slot = static_cast<uint32_t>((sequence - 1) % config_.depth);
+        if (sequence <= config_.depth) return batonSuccess;
+        batonExternalSemaphoreWaitParams wp{};
+        wp.params.fence.value = sequence - config_.depth;
+        return batonWaitExternalSemaphoresAsync(&released, &wp, 1, stream);
+    }
+    batonError_t produceEnd(batonStream_t stream, uint64_t sequence) override {
+        batonExternalSemaphoreSignalParams sp{};
+        sp.params.fence.value = sequence;
+        return batonSignalExternalSemaphoresAsync(&ready, &sp, 1, stream);
+    }
+    bool waitReady(uint64_t sequence, uint64_t timeoutNs) override {
+        return batonExternalSemaphoreHostWait(ready, sequence, timeoutNs) == batonSuccess;
+    }
+    bool acquire(PickMode, ConsumerFrame*) override { return false; }  // the consumer is the parent
+    uint64_t nextWanted() const override { return 0; }
+    bool releaseAll(uint64_t, VkSemaphoreSubmitInfo*) override { return false; }
+    uint32_t semaphores(SemaphoreView* out, uint32_t max) const override {
+        uint32_t n = 0;
+        if (n < max) out[n++] = {"ready", ready};
+        if (n < max) out[n++] = {"released", released};
+        return n;
+    }
+
+    std::vector<batonMemory_t> memory;
+    std::vector<VkImage> images;
+    std::vector<VkImageView> views;
+    batonExternalSemaphore_t ready = nullptr, released = nullptr;
+
+private:
+    Gpu& gpu_;
+    HandoffConfig config_;
+};
+
+std::atomic<unsigned> gValidationErrors{0};
+
+void onMessage(batonMessageSeverity severity, const char* message, void*) {
+    // The layer false positive the sandbox documents (docs/sandbox.md): not an error here either.
+    if (std::strstr(message, "VUID-VkSemaphoreSignalInfo-value-03259")) return;
+    if (severity == batonMessageSeverityError) gValidationErrors.fetch_add(1);
+    if (severity >= batonMessageSeverityWarning)
+        std::fprintf(stderr, "baton-sandbox-producer: %s\n", message);
+}
+
+[[noreturn]] void fail(int sock, const char* what, batonError_t e) {
+    RemoteStatus st;
+    st.failed = 1;
+    std::snprintf(st.message, sizeof st.message, "%s: %s: %s", what, batonGetErrorName(e), batonGetLastErrorMessage());
+    std::fprintf(stderr, "baton-sandbox-producer: %s\n", st.message);
+    send(sock, &st, sizeof st, MSG_NOSIGNAL);
+    std::exit(2);
+}
+
+void transitionToGeneral(const std::vector<VkImage>& images) {
+    batonStream_t s = nullptr;
+    BATON_CHECK(batonStreamCreate(&s));
+    struct Args { const std::vector<VkImage>* images; } args{&images};
+    BATON_CHECK(batonStreamRecord(
+        s,
+        [](VkCommandBuffer cmd, void* user) {
+            const auto& imgs = *static_cast<Args*>(user)->images;
+            std::vector<VkImageMemoryBarrier2> barriers;
+            for (VkImage img : imgs) {
+                VkImageMemoryBarrier2 b{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2};
+                b.dstStageMask = VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT;
+                b.dstAccessMask = VK_ACCESS_2_SHADER_STORAGE_WRITE_BIT;
+                b.oldLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+                b.newLayout = VK_IMAGE_LAYOUT_GENERAL;
+                b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+                b.image = img;
+                b.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+                barriers.push_back(b);
+            }
+            VkDependencyInfo dep{VK_STRUCTURE_TYPE_DEPENDENCY_INFO};
+            dep.imageMemoryBarrierCount = static_cast<uint32_t>(barriers.size());
+            dep.pImageMemoryBarriers = barriers.data();
+            vkCmdPipelineBarrier2(cmd, &dep);
+        },
+        &args));
+    BATON_CHECK(batonStreamSynchronize(s));
+    BATON_CHECK(batonStreamDestroy(s));
+}
+
+void fillStatus(RemoteStatus* st, const Telemetry& t, const Producer& p, uint64_t* stallsSent) {
+    st->produced = t.produced.load();
+    st->lastEnqueued = t.enqueued.load();
+    st->burnLoops = p.burnLoops();
+    st->producerGpuMs = t.producerGpuMs.load();
+    st->producerCostMs = t.producerCostMs.load();
+    st->validationErrors = gValidationErrors.load();
+    const StallStats s = t.producerStalls();
+    uint64_t from = std::max(*stallsSent, s.count > RemoteStatus::kMaxStalls ? s.count - RemoteStatus::kMaxStalls : 0);
+    for (uint64_t i = from; i < s.count; ++i) st->stalls[st->stallCount++] = s.recent[i % StallStats::kRecent];
+    *stallsSent = s.count;
+}
+
+int run(int sock) {
+    RemoteConfig cfg;
+    pollfd pf{sock, POLLIN, 0};
+    if (::poll(&pf, 1, kSetupTimeoutMs) != 1 || recv(sock, &cfg, sizeof cfg, 0) != static_cast<ssize_t>(sizeof cfg) ||
+        cfg.magic != kRemoteConfigMagic || cfg.depth < 2 || cfg.depth > 8) {
+        std::fprintf(stderr, "baton-sandbox-producer: no valid configuration on the socket\n");
+        return 2;
+    }
+    batonContextCreateInfo ci{};
+    bool haveUUID = false;
+    for (uint8_t b : cfg.deviceUUID) haveUUID |= b != 0;
+    ci.deviceUUID = haveUUID ? cfg.deviceUUID : nullptr;
+    ci.flags = cfg.preferCpu ? batonContextFlagPreferSoftware : 0;
+    ci.messageCallback = onMessage;
+    batonContext_t ctx = nullptr;
+    if (batonError_t e = batonContextCreate(&ctx, &ci)) fail(sock, "batonContextCreate", e);
+    BATON_CHECK(batonCtxSetCurrent(ctx));
+    batonContextInfo info{};
+    BATON_CHECK(batonContextGetInfo(ctx, &info));
+
+    // The sandbox's Vulkan calls go through volk: point it at the context's device.
+    if (volkInitialize() != VK_SUCCESS) fail(sock, "volkInitialize", batonErrorUnknown);
+    volkLoadInstanceOnly(info.instance);
+    volkLoadDevice(info.device);
+    Gpu gpu;  // a view of baton's device, never destroyed through it (see the end)
+    gpu.instance = info.instance;
+    gpu.physicalDevice = info.physicalDevice;
+    gpu.device = info.device;
+    vkGetPhysicalDeviceProperties(info.physicalDevice, &gpu.properties);
+    vkGetPhysicalDeviceMemoryProperties(info.physicalDevice, &gpu.memory);
+    uint32_t nf = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(info.physicalDevice, &nf, nullptr);
+    std::vector<VkQueueFamilyProperties> fams(nf);
+    vkGetPhysicalDeviceQueueFamilyProperties(info.physicalDevice, &nf, fams.data());
+    gpu.computeFamily = gpu.graphicsFamily = info.computeQueue.familyIndex;
+    gpu.computeTimestampBits = info.computeQueue.familyIndex < nf ? fams[info.computeQueue.familyIndex].timestampValidBits : 0;
+    gpu.calibratedTimestamps = false;  // baton's own device: no VK_EXT_calibrated_timestamps promised
+
+    HandoffConfig hc;
+    hc.depth = cfg.depth;
+    hc.extent = {cfg.width, cfg.height};
+    hc.animBase = cfg.animBase;
+    int rc = 0;
+    {
+        ImportedRing ring(gpu, hc);
+        for (uint32_t i = 0; i < cfg.depth; ++i) {
+            batonMemory_t mem = nullptr;
+            batonHandleHeader h{};
+            if (batonError_t e = batonReceiveMemory(sock, kSetupTimeoutMs, &mem, &h)) fail(sock, "batonReceiveMemory", e);
+            batonMemoryInfo mi{};
+            BATON_CHECK(batonMemoryGetInfo(mem, &mi));
+            ring.memory.push_back(mem);
+            ring.images.push_back(mi.image);
+            VkImageViewCreateInfo vci{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
+            vci.image = mi.image;
+            vci.viewType = VK_IMAGE_VIEW_TYPE_2D;
+            vci.format = static_cast<VkFormat>(cfg.format);
+            vci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+            VkImageView view = VK_NULL_HANDLE;
+            VK_CHECK(vkCreateImageView(gpu.device, &vci, nullptr, &view));
+            ring.views.push_back(view);
+        }
+        const auto timeline = batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
+        if (batonError_t e = batonReceiveExternalSemaphore(sock, timeline, kSetupTimeoutMs, &ring.ready, nullptr))
+            fail(sock, "receive ready", e);
+        if (batonError_t e = batonReceiveExternalSemaphore(sock, timeline, kSetupTimeoutMs, &ring.released, nullptr))
+            fail(sock, "receive released", e);
+        transitionToGeneral(ring.images);
+
+        GpuClock clock(gpu);
+        Telemetry telemetry;
+        ProducerControls controls;
+        controls.costMs = cfg.costMs;
+        controls.delayMs = cfg.delayMs;
+        controls.jitterMs = cfg.jitterMs;
+        controls.paused = cfg.paused != 0;
+        Producer producer(gpu, ctx, clock, telemetry, controls);
+        producer.start(ring);
+        uint64_t stallsSent = 0;
+        {
+            RemoteStatus st;
+            std::snprintf(st.message, sizeof st.message, "producer process %d on %.100s", static_cast<int>(getpid()),
+                          info.deviceName);
+            send(sock, &st, sizeof st, MSG_NOSIGNAL);
+        }
+        for (;;) {
+            pf = {sock, POLLIN, 0};
+            ::poll(&pf, 1, 50);
+            bool stop = false;
+            if (pf.revents & (POLLIN | POLLHUP | POLLERR)) {
+                char buf[sizeof(RemoteStatus)];
+                ssize_t n = recv(sock, buf, sizeof buf, MSG_DONTWAIT);
+                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                    // The sandbox is gone: nobody will release a slot again, so the stream
+                    // could never drain. Leave at once.
+                    _exit(1);
+                }
+                uint32_t magic = 0;
+                if (n >= 4) std::memcpy(&magic, buf, 4);
+                if (magic == kRemoteControlsMagic && n == static_cast<ssize_t>(sizeof(RemoteControls))) {
+                    RemoteControls c;
+                    std::memcpy(&c, buf, sizeof c);
+                    controls.costMs = c.costMs;
+                    controls.delayMs = c.delayMs;
+                    controls.jitterMs = c.jitterMs;
+                    controls.paused = c.paused != 0;
+                } else if (magic == kRemoteStopMagic) {
+                    stop = true;
+                }
+            }
+            RemoteStatus st;
+            if (stop) {
+                st.stopped = 1;
+                const uint64_t last = producer.stop();
+                fillStatus(&st, telemetry, producer, &stallsSent);
+                st.lastEnqueued = last;
+                send(sock, &st, sizeof st, MSG_NOSIGNAL);
+                break;
+            }
+            fillStatus(&st, telemetry, producer, &stallsSent);
+            send(sock, &st, sizeof st, MSG_NOSIGNAL);
+        }
+        // The parent releases every slot after our stopped status: then the stream drains.
+        producer.synchronize();
+    }
+    BATON_CHECK(batonContextDestroy(ctx));
+    gpu.device = VK_NULL_HANDLE;  // baton's: destroyed with the context
+    gpu.instance = VK_NULL_HANDLE;
+    rc = gValidationErrors.load() ? 3 : 0;
+    return rc;
+}
+
+}  // namespace
+}  // namespace sandbox
+
+int main(int argc, char** argv) {
+    int sock = -1;
+    for (int i = 1; i + 1 < argc; ++i)
+        if (std::strcmp(argv[i], "--socket") == 0) sock = std::atoi(argv[i + 1]);
+    if (sock < 0) {
+        std::fprintf(stderr,
+                     "Usage: %s --socket FD\nThe sandbox's producer process: baton-sandbox starts it with "
+                     "--producer process; it is not meant to be run by hand.\n",
+                     argv[0]);
+        return 1;
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the sandbox
+    return sandbox::run(sock);
+}
