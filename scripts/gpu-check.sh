@@ -51,6 +51,13 @@ BATON_VALIDATION=1 timeout 120 "$BUILD/sandbox/baton-sandbox-headless" --frames 
 echo "sandbox with validation: exit $?"; tail -3 /tmp/sb-valid.log
 grep -o "VUID-[A-Za-z0-9_-]*" /tmp/sb-valid.log | sort | uniq -c
 cp /tmp/sb-valid/sandbox-report.json "$OUT/sandbox-validation.json" 2>/dev/null
+echo "=== sandbox headless, producer in a separate process, killed at 150 and restarted (validation on)"
+BATON_VALIDATION=1 timeout 120 "$BUILD/sandbox/baton-sandbox-headless" --frames 400 --size 1920x1080 --producer process \
+  --kill-producer-at 150 --restart-producer --out-dir /tmp/sb-proc > /tmp/sb-proc.log 2>&1
+echo "sandbox process mode: exit $?"; tail -4 /tmp/sb-proc.log
+grep -o "VUID-[A-Za-z0-9_-]*" /tmp/sb-proc.log | sort | uniq -c
+cp /tmp/sb-proc/sandbox-report.json "$OUT/sandbox-process.json" 2>/dev/null
+cp /tmp/sb-proc/sandbox.png "$OUT/sandbox-process.png" 2>/dev/null
 
 echo "=== ctest (NVIDIA driver, validation on; window/Xvfb and build-system cases excluded)"
 (cd "$BUILD" && BATON_VALIDATION=1 timeout 400 ctest -j 6 --timeout 240 --output-on-failure -LE "embed" \
