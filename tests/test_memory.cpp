@@ -41,14 +41,11 @@ protected:
     void SetUp() override {
         batonContext_t ctx = nullptr;
         BATON_ASSERT_OK(batonCtxGetCurrent(&ctx));  // the default context's fds count as before
-        fdsBefore_ = batontest::openFdCount();
         fdListBefore_ = batontest::openFdList();
     }
     void TearDown() override {
-        EXPECT_EQ(batontest::openFdCount(), fdsBefore_) << "before: " << fdListBefore_
-                                                        << "\nafter:  " << batontest::openFdList();
+        EXPECT_EQ(batontest::fdChanges(fdListBefore_, batontest::openFdList()), "") << "fds leaked (or closed)";
     }
-    int fdsBefore_ = 0;
     std::string fdListBefore_;
 };
 

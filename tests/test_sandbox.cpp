@@ -231,7 +231,8 @@ TEST(SandboxProcess, KilledProducerIsSurvivedAndReported) {
     // Nothing newer than what had completed when it died; the rest are repeats.
     EXPECT_LE(r.report["displayed"]["sequence"].num(), readyAtExit);
     EXPECT_LE(r.report["fresh"].num(), readyAtExit);
-    EXPECT_GE(r.report["repeats"].num(), frames - readyAtExit);
+    // (Not repeats >= frames - readyAtExit: the first frames, before anything was produced,
+    // are neither fresh nor repeats; on a fast GPU there are a few.)
     EXPECT_GE(r.report["repeats"].num(), frames - killAt - 8);
     EXPECT_EQ(p["fds_after_last_teardown"].num(), p["fds_before_first_ring"].num()) << "fds leaked";
     // The image still shows a complete frame (the last one), with the panel.

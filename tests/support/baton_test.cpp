@@ -1,6 +1,9 @@
 #include "baton_test.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <vector>
 #include <cstdlib>
 #include <dirent.h>
 #include <fcntl.h>
@@ -59,6 +62,37 @@ std::string openFdList() {
         out += std::string(e->d_name) + "->" + (n > 0 ? std::string(target, static_cast<size_t>(n)) : "?") + " ";
     }
     closedir(d);
+    return out;
+}
+
+std::string fdChanges(const std::string& before, const std::string& after) {
+    auto split = [](const std::string& list) {
+        std::vector<std::string> v;
+        size_t i = 0;
+        while (i < list.size()) {
+            size_t j = list.find(' ', i);
+            if (j == std::string::npos) j = list.size();
+            if (j > i) v.push_back(list.substr(i, j - i));
+            i = j + 1;
+        }
+        return v;
+    };
+    const auto a = split(before), b = split(after);
+    auto has = [](const std::vector<std::string>& v, const std::string& x) {
+        return std::find(v.begin(), v.end(), x) != v.end();
+    };
+    std::string out;
+    for (const auto& x : a)
+        if (!has(b, x)) out += "-" + x + " ";
+    for (const auto& x : b) {
+        if (has(a, x)) continue;
+        // The NVIDIA driver opens /dev/nvidia<N> for memory mappings of its own, lazily and
+        // kept with the device (baton never opens a device node): not a leak of the call.
+        const size_t arrow = x.find("->/dev/nvidia");
+        if (arrow != std::string::npos && x.size() > arrow + 13 && std::isdigit(static_cast<unsigned char>(x[arrow + 13])))
+            continue;
+        out += "+" + x + " ";
+    }
     return out;
 }
 

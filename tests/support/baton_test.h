@@ -25,6 +25,9 @@ unsigned long long validationErrorsSoFar();
 int openFdCount();
 // "fd->target " for every open fd, for messages that say which fd appeared.
 std::string openFdList();
+// What changed between two openFdList()s ("+fd->target" opened, "-fd->target" closed),
+// leaving out device-node fds the NVIDIA driver opens for its own mappings. Empty: no change.
+std::string fdChanges(const std::string& before, const std::string& after);
 // Whether fd is open.
 bool fdIsOpen(int fd);
 
