@@ -186,11 +186,7 @@ void Channel::drain() {
 void Channel::recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame, batonChannelRecordFn fn, void* user) {
     const DeviceTable& vk = ctx->vkd;
     const uint32_t q = 2 * static_cast<uint32_t>(frame % kProducerQueries);
-    // Timestamps only while telemetry records: the consumer reads them only for frames it
-    // acquired with telemetry on (a pair from before reads as not ready, or is an old pair of
-    // the same query slot: one wrong latency sample at most, right after telemetry starts).
-    const bool timed = producerTimed_ && activeTelemetry(ctx);
-    if (timed) {
+    if (producerTimed_) {
         vk.vkCmdResetQueryPool(cmd, producerQueries_, q, 2);
         vk.vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_TOP_OF_PIPE_BIT, producerQueries_, q);
     }
@@ -223,7 +219,7 @@ void Channel::recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame,
     b.oldLayout = VK_IMAGE_LAYOUT_GENERAL;
     b.newLayout = consumerLayout_;
     vk.vkCmdPipelineBarrier2(cmd, &di);
-    if (timed) vk.vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, producerQueries_, q + 1);
+    if (producerTimed_) vk.vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, producerQueries_, q + 1);
 }
 
 namespace {

@@ -144,12 +144,7 @@ uint32_t Stream::acquireSlot() {
         progressCv_.wait(lock, [&] { return slotPoint_[slot].load(std::memory_order_acquire) != kUnsubmitted; });
         p = slotPoint_[slot].load(std::memory_order_acquire);
     }
-    // The GPU must be done with it before it is re-recorded; usually it long is (64 slots),
-    // and knowing so from the last completion seen saves a driver call per record.
-    if (p != 0 && p > completedPoint_.load(std::memory_order_acquire)) {
-        waitPoint(p);
-        noteCompleted(p);
-    }
+    if (p != 0) waitPoint(p);  // the GPU must be done with it before it is re-recorded
     return slot;
 }
 
@@ -652,14 +647,7 @@ void Stream::retireCompleted(bool all) {
     }
     uint64_t done = 0;
     ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done);
-    noteCompleted(done);
     retireUpTo(done, false);
-}
-
-void Stream::noteCompleted(uint64_t point) {
-    uint64_t cur = completedPoint_.load(std::memory_order_relaxed);
-    while (cur < point && !completedPoint_.compare_exchange_weak(cur, point, std::memory_order_acq_rel)) {
-    }
 }
 
 // Releases the references of submissions up to point (which the GPU has passed), in order,

@@ -133,8 +133,6 @@ private:
     VkCommandBuffer cmds_[kSlots] = {};
     std::atomic<uint64_t> slotPoint_[kSlots] = {};
     uint32_t nextSlot_ = 0;
-    std::atomic<uint64_t> completedPoint_{0};  // a point the GPU is known to have passed
-    void noteCompleted(uint64_t point);
     std::mutex recordMutex_;  // the command pool is externally synchronised
 
     // The batch being built by the worker, or by a caller submitting inline: whoever runs the
