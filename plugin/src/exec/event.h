@@ -1,0 +1,44 @@
+// An event: a position in a stream (the stream's timeline point once submitted) with a GPU
+// timestamp, for batonEventSynchronize/Query/ElapsedTime and cross-stream waits.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
+#include <baton/baton.h>
+
+#include "core/object.h"
+
+namespace baton {
+
+class Context;
+class Stream;
+
+class Event final : public Object {
+public:
+    static batonError_t create(Context* ctx, Event** out);
+    ~Event() override;
+
+    // API thread: a new recording begins; returns its generation.
+    uint64_t beginRecord();
+    // Worker thread: the recording `gen` lies at `point` of stream's timeline.
+    void resolve(uint64_t gen, Stream* stream, uint64_t point);
+    // Waits until recording gen is resolved; returns the stream (retained) and point, or
+    // false if it never was recorded.
+    bool resolved(uint64_t gen, Stream** stream, uint64_t* point, bool block);
+    uint64_t latestGeneration();
+
+    Context* const ctx;
+    VkQueryPool queries = VK_NULL_HANDLE;  // one timestamp
+
+private:
+    explicit Event(Context* c) : Object(ObjectType::Event), ctx(c) {}
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    uint64_t recordGen_ = 0, resolvedGen_ = 0;
+    Stream* stream_ = nullptr;  // retained
+    uint64_t point_ = 0;
+};
+
+}  // namespace baton

@@ -1,0 +1,191 @@
+// A stream: an ordered queue of operations executed by its own submission thread.
+//
+// API calls validate, then push fixed-size Ops into a bounded ring and return: no
+// allocation, no Vulkan call, no syscall unless the thread sleeps. The submission thread
+// turns consecutive ops into as few vkQueueSubmit2 calls as stream order allows, chaining
+// each submission to the previous one through the stream's private timeline (which gives
+// stream order even when several streams and the host share one queue). Host-side steps
+// (a portable wait, a host function) block only this thread, so work behind them is
+// submitted only once they are done: no submission ever waits on something the host has
+// yet to do, which keeps single-queue devices (lavapipe) from stalling their only queue.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+
+#include <baton/baton.h>
+
+#include "core/object.h"
+
+namespace baton {
+
+class Context;
+struct Queue;
+class Semaphore;
+class Event;
+class StreamTelemetry;
+
+enum class OpKind : uint8_t {
+    Record,      // submit the command buffer of slot
+    Wait,        // wait on sem (value for timelines)
+    Signal,      // signal sem (value for timelines; proxyValue for portable)
+    HostFn,      // run fn(user) after prior work
+    EventRecord, // resolve event to the current point
+    WaitEvent,   // wait for event's recorded point (generation gen)
+};
+
+struct Op {
+    OpKind kind;
+    uint32_t slot;        // Record: command buffer; keyed-mutex Wait/Signal: the acquire's ticket
+    uint64_t value;       // keyed mutex: the key
+    uint64_t proxyValue;  // keyed-mutex Wait: timeoutMs
+    Semaphore* sem;  // retained for the op's lifetime
+    Event* event;    // retained for the op's lifetime
+    batonHostFn_t fn;
+    void* user;
+};
+
+class Stream final : public Object {
+public:
+    static batonError_t create(Context* ctx, Stream** out);
+    ~Stream() override;
+
+    // Pushes ops (all or none). Takes ownership of the references the ops hold. Returns the
+    // stream's pending asynchronous error instead, without enqueuing, if there is one.
+    // submitNow: when the stream thread is idle, the caller submits the ops itself, as far as
+    // none of them has to wait on the host (one vkQueueSubmit2 for the lot, no thread hop).
+    // For calls that make a whole unit of work at once (a channel frame), not for single
+    // signal/wait calls, which stay a ring push.
+    batonError_t enqueue(const Op* ops, uint32_t count, bool submitNow = false);
+    // Records through the user's callback into a pooled command buffer and enqueues it.
+    batonError_t record(batonRecordFn fn, void* user);
+    // The first half of record: records into a pooled command buffer and makes *op its Record
+    // op, for the caller to enqueue together with other ops, or to give back with abandonRecord.
+    batonError_t prepareRecord(batonRecordFn fn, void* user, Op* op);
+    void abandonRecord(const Op& op);
+    // Records a timestamp write for an event and enqueues its resolution.
+    batonError_t recordEvent(Event* event);
+    batonError_t synchronize();
+    batonError_t query();
+    // Drains (or, with cancel, abandons host waits), stops the thread. Idempotent.
+    void close(bool cancel = false);
+
+    Context* const ctx;
+    Queue* queue = nullptr;
+    VkSemaphore timeline = VK_NULL_HANDLE;  // the stream's private order/completion timeline
+    std::atomic<uint64_t> submittedPoint{0};
+
+private:
+    explicit Stream(Context* c) : Object(ObjectType::Stream), ctx(c) {}
+    void workerLoop();
+    void submitInline();
+    enum class WaitPlan : uint8_t { Gpu, Skip, Host };
+    void processOne(const Op& op, uint64_t index, WaitPlan plan);
+    void process(const Op& op, uint64_t index, WaitPlan plan);
+    void flush();
+    void markProcessed(uint64_t upTo);
+    bool hostWaitPortable(Semaphore* s, uint64_t value);
+    void hostWaitNative(Semaphore* s, uint64_t value);
+    WaitPlan planWait(const Op& op) const;  // how a Wait op is carried out (see processWait)
+    bool runsWithoutHostWait(const Op& op, WaitPlan* plan) const;
+    void processWait(const Op& op, uint64_t index, WaitPlan plan);
+    void addGpuWait(VkSemaphore sem, uint64_t value, Object* ref);
+    void acquireKeyedMutex(const Op& op);
+    void waitPoint(uint64_t point);
+    void retireCompleted(bool all);
+    bool retireUpTo(uint64_t point, bool block);
+
+public:
+    // Whether every portable signal submitted up to `point` has taken effect (the GPU having
+    // reached `point`), releasing what the GPU no longer needs; with block, waits until so.
+    bool publishedUpTo(uint64_t point, bool block) { return retireUpTo(point, block); }
+
+private:
+    void setError(batonError_t e);
+    uint32_t acquireSlot();
+
+    // Ring of ops; head_ = first not yet processed-and-submitted, tail_ = next free.
+    static constexpr uint32_t kRing = 1024;
+    Op ring_[kRing];
+    uint64_t head_ = 0, tail_ = 0;
+    std::atomic<uint64_t> published_{0};  // tail_, readable without the lock (worker's spin)
+    uint64_t headPoint_ = 0;  // submittedPoint when head_ last advanced
+    std::mutex mutex_;
+    std::condition_variable workCv_;      // worker waits for ops
+    std::condition_variable progressCv_;  // producers wait for space, synchronize for progress
+    bool workerSleeping_ = false;
+    bool inline_ = false;  // a caller is submitting ops itself (enqueue with submitNow)
+    bool closing_ = false;
+    std::atomic<bool> cancel_{false};
+    std::atomic<Semaphore*> waitingOn_{nullptr};
+    std::atomic<int> error_{batonSuccess};
+    std::thread worker_;
+    bool closed_ = false;
+    std::mutex closeMutex_;
+
+    // Command buffers, recycled once the GPU passed the point they were submitted with.
+    static constexpr uint32_t kSlots = 64;
+    static constexpr uint64_t kUnsubmitted = UINT64_MAX;
+    VkCommandPool pool_ = VK_NULL_HANDLE;
+    VkCommandBuffer cmds_[kSlots] = {};
+    std::atomic<uint64_t> slotPoint_[kSlots] = {};
+    uint32_t nextSlot_ = 0;
+    std::mutex recordMutex_;  // the command pool is externally synchronised
+
+    // The batch being built by the worker, or by a caller submitting inline: whoever runs the
+    // ring (handed over under mutex_).
+    static constexpr uint32_t kBatch = 32;
+    VkSemaphoreSubmitInfo waits_[kBatch + 1] = {};
+    VkSemaphoreSubmitInfo signals_[kBatch + 1] = {};
+    VkCommandBufferSubmitInfo cmdInfos_[kBatch + 2] = {};  // + telemetry's timestamp brackets
+    uint32_t slotsInBatch_[kBatch] = {};
+    uint32_t waitCount_ = 0, signalCount_ = 0, cmdCount_ = 0;
+    Object* batchRefs_[2 * kBatch] = {};
+    uint32_t batchRefCount_ = 0;
+    struct PendingPublish {
+        Semaphore* sem;
+        uint64_t proxyValue, value;
+        bool superseded;  // a stream already submitted a higher signal: dropped (see flush)
+    };
+    PendingPublish publishes_[kBatch] = {};
+    uint32_t publishCount_ = 0;
+    struct SubmittedSignal {
+        Semaphore* sem;
+        uint64_t value;
+    };
+    SubmittedSignal submittedSignals_[kBatch] = {};  // timelines this batch signals
+    uint32_t submittedSignalCount_ = 0;
+    SubmittedSignal waitedPortable_[kBatch] = {};  // portable timelines this batch waits on (proxy)
+    uint32_t waitedPortableCount_ = 0;
+
+    // References kept until the GPU passes a point (deferred release) and, for a portable
+    // signal, until it has taken effect: synchronize() drains these up to its point, so that
+    // a signal is visible (and a destroyed handle released) once it returns.
+    struct Retire {
+        uint64_t point;
+        Object* obj;
+        Semaphore* publishOf;  // portable signal: obj itself
+        uint64_t ticket;       // binary: its publisher ticket
+        uint64_t value;        // timeline: the value, which the stream may publish itself
+    };
+    static constexpr uint32_t kRetire = 4096;
+    Retire retire_[kRetire] = {};
+    uint64_t retireHead_ = 0, retireTail_ = 0;
+    std::mutex retireMutex_;  // the worker appends and retires; synchronize() retires too
+
+    // Telemetry (telemetry.h): made by the worker the first time the context records.
+    StreamTelemetry* telemetry();
+    std::atomic<StreamTelemetry*> tel_{nullptr};
+
+public:
+    // Resolves GPU times of completed submissions (any thread; for telemetry readers).
+    void resolveTelemetry();
+};
+
+// Resolves a user stream argument (NULL: the current context's default stream), retained.
+batonError_t resolveStream(batonStream_t s, Stream** out);
+
+}  // namespace baton

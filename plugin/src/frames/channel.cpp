@@ -1,0 +1,568 @@
+#include "frames/channel.h"
+
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+#include <vector>
+
+#include "exec/context.h"
+#include "core/error.h"
+#include "sync/semaphore.h"
+#include "sync/shared_state.h"
+#include "exec/stream.h"
+#include "telemetry/telemetry.h"
+
+namespace baton {
+namespace {
+
+uint32_t familyTimestampBits(Context* ctx, uint32_t family) {
+    uint32_t n = 0;
+    ctx->vki.vkGetPhysicalDeviceQueueFamilyProperties(ctx->physicalDevice, &n, nullptr);
+    std::vector<VkQueueFamilyProperties> fams(n);
+    ctx->vki.vkGetPhysicalDeviceQueueFamilyProperties(ctx->physicalDevice, &n, fams.data());
+    return family < n ? fams[family].timestampValidBits : 0;
+}
+
+VkImageSubresourceRange colorRange() { return {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1}; }
+
+// Consumer lanes are logical: baton does not know which queue of the family the renderer uses.
+constexpr uint32_t kConsumerLaneIndex = 0x8000;
+
+}  // namespace
+
+batonError_t Channel::create(Context* ctx, const batonChannelCreateInfo& info, Channel** out) {
+    auto* ch = new Channel(ctx);
+    auto bail = [&](batonError_t e) {
+        ch->release();
+        return e;
+    };
+    ch->depth_ = info.depth ? info.depth : 3;
+    ch->format_ = info.format;
+    ch->extent_ = info.extent;
+    ch->usage_ = info.usage;
+    ch->policy_ = info.policy;
+    ch->consumerLayout_ = info.consumerLayout;
+    if (ch->consumerLayout_ == VK_IMAGE_LAYOUT_UNDEFINED)
+        ch->consumerLayout_ = (info.usage & VK_IMAGE_USAGE_SAMPLED_BIT)        ? VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL
+                              : (info.usage & VK_IMAGE_USAGE_TRANSFER_SRC_BIT) ? VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL
+                                                                               : VK_IMAGE_LAYOUT_GENERAL;
+    ch->producerFamily_ = ctx->computeQueues.front()->family;
+    ch->consumerFamily_ = (info.flags & batonChannelFlagConsumerQueueFamily) ? info.consumerQueueFamily
+                          : ctx->graphicsQueue                              ? ctx->graphicsQueue->family
+                                                                            : ch->producerFamily_;
+
+    // The two timelines: baton semaphores, so both backends work and they can be shared.
+    batonExternalSemaphoreExportDesc d{};
+    d.type = batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
+    // On a queue shared with the renderer, a native GPU wait for a "released" that the renderer
+    // has not submitted yet would block the very queue that must run it: there the portable
+    // backend, whose stream waits happen on the host, is the only safe choice.
+    const bool portable = info.backend == batonSemaphoreBackendPortable || ctx->queueShared;
+    d.flags = portable ? batonExportFlagPortable : 0;
+    batonError_t e = Semaphore::exportNew(ctx, d, &ch->readyFd_, &ch->ready);
+    if (e != batonSuccess) return bail(e);
+    e = Semaphore::exportNew(ctx, d, &ch->releasedFd_, &ch->released);
+    if (e != batonSuccess) return bail(e);
+
+    ch->exportable_ = info.flags & batonChannelFlagExportable;
+    if ((e = ch->createImages(ch->exportable_)) != batonSuccess) return bail(e);
+    if ((e = ch->createConsumerSide()) != batonSuccess) return bail(e);
+    if (familyTimestampBits(ctx, ch->producerFamily_)) {
+        VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO, nullptr, 0, VK_QUERY_TYPE_TIMESTAMP,
+                                 2 * kProducerQueries};
+        VkResult r = ctx->vkd.vkCreateQueryPool(ctx->device, &qi, nullptr, &ch->producerQueries_);
+        if (r != VK_SUCCESS) return bail(failVk(r, "vkCreateQueryPool (channel producer)"));
+        ch->producerTimed_ = true;
+    }
+    *out = ch;
+    return batonSuccess;
+}
+
+batonError_t Channel::createImages(bool exportable) {
+    VkPhysicalDeviceMemoryProperties mp{};
+    ctx->vki.vkGetPhysicalDeviceMemoryProperties(ctx->physicalDevice, &mp);
+    for (uint32_t i = 0; i < depth_; ++i) {
+        VkExternalMemoryImageCreateInfo ext{VK_STRUCTURE_TYPE_EXTERNAL_MEMORY_IMAGE_CREATE_INFO, nullptr,
+                                            VK_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD_BIT};
+        VkImageCreateInfo ici{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO, exportable ? &ext : nullptr};
+        ici.imageType = VK_IMAGE_TYPE_2D;
+        ici.format = format_;
+        ici.extent = {extent_.width, extent_.height, 1};
+        ici.mipLevels = 1;
+        ici.arrayLayers = 1;
+        ici.samples = VK_SAMPLE_COUNT_1_BIT;
+        ici.tiling = VK_IMAGE_TILING_OPTIMAL;
+        ici.usage = usage_;
+        // Where the producer's and the consumer's families differ (NVIDIA: compute 2, graphics
+        // 0), the images are shared concurrently rather than moved with ownership-transfer
+        // barrier pairs: a pair would tie every release to its acquire (a mailbox consumer
+        // skips frames, whose releases then dangle), cost the consumer a barrier per frame,
+        // and Debian 12's validation layer (1.3.239) mis-tracks such pairs across queues.
+        const uint32_t families[2] = {producerFamily_, consumerFamily_};
+        const bool concurrent = producerFamily_ != consumerFamily_;
+        ici.sharingMode = concurrent ? VK_SHARING_MODE_CONCURRENT : VK_SHARING_MODE_EXCLUSIVE;
+        ici.queueFamilyIndexCount = concurrent ? 2 : 0;
+        ici.pQueueFamilyIndices = concurrent ? families : nullptr;
+        ici.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+        VkResult r = ctx->vkd.vkCreateImage(ctx->device, &ici, nullptr, &images_[i]);
+        if (r != VK_SUCCESS) return failVk(r, "vkCreateImage (channel)");
+        VkMemoryRequirements req{};
+        ctx->vkd.vkGetImageMemoryRequirements(ctx->device, images_[i], &req);
+        uint32_t type = UINT32_MAX;
+        for (uint32_t pass = 0; pass < 2 && type == UINT32_MAX; ++pass)
+            for (uint32_t t = 0; t < mp.memoryTypeCount && type == UINT32_MAX; ++t)
+                if ((req.memoryTypeBits & (1u << t)) &&
+                    (pass == 1 || (mp.memoryTypes[t].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)))
+                    type = t;
+        if (type == UINT32_MAX) return fail(batonErrorMemoryAllocation, "no memory type fits the channel's images");
+        VkMemoryDedicatedAllocateInfo ded{VK_STRUCTURE_TYPE_MEMORY_DEDICATED_ALLOCATE_INFO, nullptr, images_[i],
+                                          VK_NULL_HANDLE};
+        VkExportMemoryAllocateInfo exp{VK_STRUCTURE_TYPE_EXPORT_MEMORY_ALLOCATE_INFO, &ded,
+                                       VK_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD_BIT};
+        VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, exportable ? static_cast<void*>(&exp) : &ded,
+                                req.size, type};
+        r = ctx->vkd.vkAllocateMemory(ctx->device, &ai, nullptr, &memory_[i]);
+        if (r != VK_SUCCESS) return failVk(r, "vkAllocateMemory (channel)");
+        r = ctx->vkd.vkBindImageMemory(ctx->device, images_[i], memory_[i], 0);
+        if (r != VK_SUCCESS) return failVk(r, "vkBindImageMemory (channel)");
+    }
+    return batonSuccess;
+}
+
+batonError_t Channel::createConsumerSide() {
+    VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, nullptr,
+                                VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT, consumerFamily_};
+    VkResult r = ctx->vkd.vkCreateCommandPool(ctx->device, &pci, nullptr, &consumerPool_);
+    if (r != VK_SUCCESS) return failVk(r, "vkCreateCommandPool (channel consumer)");
+    VkCommandBuffer cmds[2 * kConsumerRing] = {};
+    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, nullptr, consumerPool_,
+                                   VK_COMMAND_BUFFER_LEVEL_PRIMARY, 2 * kConsumerRing};
+    r = ctx->vkd.vkAllocateCommandBuffers(ctx->device, &ai, cmds);
+    if (r != VK_SUCCESS) return failVk(r, "vkAllocateCommandBuffers (channel consumer)");
+    for (uint32_t i = 0; i < kConsumerRing; ++i) {
+        ring_[i].acquireCmd = cmds[2 * i];
+        ring_[i].releaseCmd = cmds[2 * i + 1];
+    }
+    if (familyTimestampBits(ctx, consumerFamily_)) {
+        VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO, nullptr, 0, VK_QUERY_TYPE_TIMESTAMP,
+                                 2 * kConsumerRing};
+        r = ctx->vkd.vkCreateQueryPool(ctx->device, &qi, nullptr, &consumerQueries_);
+        if (r != VK_SUCCESS) return failVk(r, "vkCreateQueryPool (channel consumer)");
+        consumerTimed_ = true;
+    }
+    return batonSuccess;
+}
+
+Channel::~Channel() {
+    const DeviceTable& vk = ctx->vkd;
+    for (uint32_t i = 0; i < kMaxDepth; ++i) {
+        if (images_[i]) vk.vkDestroyImage(ctx->device, images_[i], nullptr);
+        if (memory_[i]) vk.vkFreeMemory(ctx->device, memory_[i], nullptr);
+    }
+    if (consumerPool_) vk.vkDestroyCommandPool(ctx->device, consumerPool_, nullptr);
+    if (consumerQueries_) vk.vkDestroyQueryPool(ctx->device, consumerQueries_, nullptr);
+    if (producerQueries_) vk.vkDestroyQueryPool(ctx->device, producerQueries_, nullptr);
+    if (readyFd_ >= 0) close(readyFd_);
+    if (releasedFd_ >= 0) close(releasedFd_);
+    if (ready) ready->release();
+    if (released) released->release();
+}
+
+void Channel::drain() {
+    const uint64_t twoSeconds = 2000000000ull;
+    uint64_t p = published_.load();
+    if (p) ready->hostWait(p, twoSeconds);
+    uint64_t r = 0;
+    {
+        std::lock_guard lock(consumerMutex_);
+        r = lastReleased_;
+    }
+    if (r) released->hostWait(r, twoSeconds);
+}
+
+// ---------------------------------------------------------------------------------------
+// Producer
+
+void Channel::recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame, batonChannelRecordFn fn, void* user) {
+    const DeviceTable& vk = ctx->vkd;
+    const uint32_t q = 2 * static_cast<uint32_t>(frame % kProducerQueries);
+    if (producerTimed_) {
+        vk.vkCmdResetQueryPool(cmd, producerQueries_, q, 2);
+        vk.vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_TOP_OF_PIPE_BIT, producerQueries_, q);
+    }
+    // The previous contents are discarded (UNDEFINED): every frame is produced whole, so the
+    // consumer never has to hand ownership back; the stream's wait on "released" orders the
+    // consumer's reads before these writes.
+    VkImageMemoryBarrier2 b{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2};
+    b.srcStageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
+    b.srcAccessMask = 0;
+    b.dstStageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
+    b.dstAccessMask = VK_ACCESS_2_MEMORY_READ_BIT | VK_ACCESS_2_MEMORY_WRITE_BIT;
+    b.oldLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+    b.newLayout = VK_IMAGE_LAYOUT_GENERAL;
+    b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+    b.image = images_[slot];
+    b.subresourceRange = colorRange();
+    VkDependencyInfo di{VK_STRUCTURE_TYPE_DEPENDENCY_INFO};
+    di.imageMemoryBarrierCount = 1;
+    di.pImageMemoryBarriers = &b;
+    vk.vkCmdPipelineBarrier2(cmd, &di);
+
+    fn(cmd, images_[slot], frame, user);
+
+    // Hand the image over in the consumer's layout (the images are concurrent across the two
+    // families: no ownership transfer; the consumer's semaphore wait makes the writes visible).
+    b.srcStageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
+    b.srcAccessMask = VK_ACCESS_2_MEMORY_WRITE_BIT;
+    b.dstStageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
+    b.dstAccessMask = 0;
+    b.oldLayout = VK_IMAGE_LAYOUT_GENERAL;
+    b.newLayout = consumerLayout_;
+    vk.vkCmdPipelineBarrier2(cmd, &di);
+    if (producerTimed_) vk.vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, producerQueries_, q + 1);
+}
+
+namespace {
+struct ProduceCall {
+    Channel* channel;
+    uint32_t slot;
+    uint64_t frame;
+    batonChannelRecordFn fn;
+    void* user;
+    void (Channel::*record)(VkCommandBuffer, uint32_t, uint64_t, batonChannelRecordFn, void*);
+};
+}  // namespace
+
+batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void* user, uint64_t* frameOut) {
+    if (stream->queue->family != producerFamily_)
+        return fail(batonErrorInvalidValue, "the stream's queue family %u is not the channel's producer family %u",
+                    stream->queue->family, producerFamily_);
+    std::lock_guard lock(producerMutex_);
+    const uint64_t k = produced_ + 1;
+    const uint32_t slot = static_cast<uint32_t>((k - 1) % depth_);
+    // The frame's ops go in as one unit: [wait until the slot's previous frame is released],
+    // the recorded commands, signal ready = k. With the stream idle they are one
+    // vkQueueSubmit2 made right here, as a renderer would make it by hand.
+    Op ops[3]{};
+    uint32_t n = 0;
+    ProduceCall call{this, slot, k, record, user, &Channel::recordProducer};
+    batonError_t e = stream->prepareRecord(
+        [](VkCommandBuffer cmd, void* u) {
+            auto* c = static_cast<ProduceCall*>(u);
+            (c->channel->*(c->record))(cmd, c->slot, c->frame, c->fn, c->user);
+        },
+        &call, &ops[k > depth_ ? 1 : 0]);
+    if (e != batonSuccess) return e;
+    const Op recordOp = ops[k > depth_ ? 1 : 0];
+    if ((e = ready->reserveSignal(k)) != batonSuccess) {
+        stream->abandonRecord(recordOp);
+        return e;
+    }
+    produced_ = k;  // k is claimed on "ready" now, whatever happens next
+    if (k > depth_) {
+        released->retain();
+        ops[n].kind = OpKind::Wait;
+        ops[n].sem = released;
+        ops[n++].value = k - depth_;
+    }
+    ++n;  // the record
+    ready->retain();
+    ops[n].kind = OpKind::Signal;
+    ops[n].sem = ready;
+    ops[n].value = k;
+    ops[n++].proxyValue = ready->native() ? 0 : k;
+    if ((e = stream->enqueue(ops, n, true)) != batonSuccess) {
+        stream->abandonRecord(recordOp);
+        return e;
+    }
+    published_.store(k, std::memory_order_release);
+    if (Telemetry* t = activeTelemetry(ctx)) {
+        batonTelemetryRecord r{};
+        r.kind = batonTelemetryProduce;
+        r.lane = (stream->queue->family << 16) | stream->queue->index;
+        r.object = reinterpret_cast<uintptr_t>(this);
+        r.value = k;
+        r.cpuNs = monotonicNs();
+        t->append(&r, 1);
+    }
+    if (frameOut) *frameOut = k;
+    return batonSuccess;
+}
+
+// ---------------------------------------------------------------------------------------
+// Consumer
+
+uint64_t Channel::producerEndNs(uint64_t frame) {
+    if (!producerTimed_) return 0;
+    uint64_t ticks[2] = {};
+    const uint32_t q = 2 * static_cast<uint32_t>(frame % kProducerQueries);
+    VkResult r = ctx->vkd.vkGetQueryPoolResults(ctx->device, producerQueries_, q, 2, sizeof ticks, ticks, sizeof ticks[0],
+                                                VK_QUERY_RESULT_64_BIT);
+    if (r != VK_SUCCESS) return 0;
+    return static_cast<uint64_t>(static_cast<double>(ticks[1]) * ctx->properties.limits.timestampPeriod);
+}
+
+void Channel::resolveConsumer() {
+    if (ringResolved_ == ringNext_) return;
+    const uint64_t done = released->currentValue();
+    Telemetry* tel = ctx->telemetry.load(std::memory_order_acquire);
+    const double period = ctx->properties.limits.timestampPeriod;
+    while (ringResolved_ < ringNext_) {
+        const uint32_t i = static_cast<uint32_t>(ringResolved_ % kConsumerRing);
+        Entry& e = ring_[i];
+        if (e.state != Entry::Released || done < e.frame) break;
+        uint64_t ticks[2] = {};
+        if (e.timed && ctx->vkd.vkGetQueryPoolResults(ctx->device, consumerQueries_, 2 * i, 2, sizeof ticks, ticks,
+                                                      sizeof ticks[0], VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {
+            // Handoff latency: both ends are GPU timestamps of one device, no calibration needed.
+            const uint64_t beginGpuNs = static_cast<uint64_t>(static_cast<double>(ticks[0]) * period);
+            const uint64_t producerEnd = producerEndNs(e.frame);
+            if (producerEnd && beginGpuNs >= producerEnd) {
+                const uint64_t h = beginGpuNs - producerEnd;
+                ++handoffs_;
+                handoffLast_ = h;
+                handoffTotal_ += h;
+                if (h > handoffMax_) handoffMax_ = h;
+            }
+            if (tel) {
+                const uint64_t pticks = static_cast<uint64_t>(static_cast<double>(producerEnd) / period);
+                const uint64_t b = tel->gpuToHost(ticks[0]), en = tel->gpuToHost(ticks[1]);
+                const uint64_t readyAt = producerEnd ? tel->gpuToHost(pticks) : 0;
+                if (readyAt > e.acquireNs) {  // the consumer asked before the frame was done
+                    ++consumerStalls_;
+                    consumerStallNs_ += readyAt - e.acquireNs;
+                }
+                const uint64_t from = readyAt > e.acquireNs ? e.acquireNs : (readyAt ? readyAt : e.acquireNs);
+                if (e.waitSeq) tel->resolveOne(e.waitSeq, from < b ? from : b, b);
+                if (e.consumeSeq) tel->resolveOne(e.consumeSeq, b, en);
+                if (e.signalSeq) tel->resolveOne(e.signalSeq, en, en);
+            }
+        }
+        e.state = Entry::Free;
+        ++ringResolved_;
+    }
+}
+
+batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame* out) {
+    std::lock_guard lock(consumerMutex_);
+    // The contract: a frame's release is submitted before the next acquire. So every release
+    // handed out so far is on a queue now, and a stream may wait for it on the GPU even on a
+    // queue it shares with the renderer (no host round trip on single-queue devices).
+    if (lastReleased_) released->noteSubmitted(lastReleased_);
+    resolveConsumer();
+    const uint64_t published = published_.load(std::memory_order_acquire);
+    const uint64_t next = lastAcquired_ + 1;
+    uint64_t k = next;
+    if (policy_ == batonChannelPolicyMailbox) {
+        uint64_t done = ready->currentValue();
+        if (done > published) done = published;
+        if (done > k) k = done;  // the newest complete frame
+    }
+    if (k > published) {
+        notReady_.fetch_add(1, std::memory_order_relaxed);
+        return fail(batonErrorNotReady, "no frame after %llu has been produced yet",
+                    static_cast<unsigned long long>(lastAcquired_));
+    }
+    if (!ready->native() && ctx->queueShared) {
+        const SharedLayout& st = ready->shared->s();
+        if (st.value.load() < k && st.submitted.load() < k) {
+            notReady_.fetch_add(1, std::memory_order_relaxed);
+            return fail(batonErrorNotReady, "frame %llu is not submitted yet; on a shared queue the wait would stall "
+                        "the queue that has to run it", static_cast<unsigned long long>(k));
+        }
+    }
+    Entry& e = ring_[ringNext_ % kConsumerRing];
+    if (e.state != Entry::Free) {
+        notReady_.fetch_add(1, std::memory_order_relaxed);
+        return fail(batonErrorNotReady, "%u frames are still in flight on the consumer's queue", kConsumerRing);
+    }
+    Telemetry* tel = activeTelemetry(ctx);
+    const bool timed = tel && consumerTimed_;
+    const uint32_t ei = static_cast<uint32_t>(ringNext_ % kConsumerRing);
+
+    std::memset(out, 0, sizeof *out);
+    out->frame = k;
+    out->slot = static_cast<uint32_t>((k - 1) % depth_);
+    out->image = images_[out->slot];
+    out->layout = consumerLayout_;
+    // With timestamps the wait covers every stage, so that the first one is taken after it.
+    // Portable: the producer is a stream of this process, whose GPU signal lands on the local
+    // signal proxy (proxy value == value for timelines). Waiting on it directly keeps the
+    // handoff GPU to GPU, with no host hop through the mirror thread.
+    out->wait = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, ready->native() ? ready->vk : ready->signalProxy, k,
+                 timed ? VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT : waitStage, 0};
+    VkImageMemoryBarrier2& b = out->acquireBarrier;
+    b.sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2;
+    b.srcStageMask = VK_PIPELINE_STAGE_2_NONE;
+    b.dstStageMask = waitStage;
+    b.dstAccessMask = VK_ACCESS_2_MEMORY_READ_BIT;
+    b.oldLayout = b.newLayout = consumerLayout_;  // the producer did the transition
+    b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+    b.image = out->image;
+    b.subresourceRange = colorRange();
+
+    if (timed) {
+        const DeviceTable& vk = ctx->vkd;
+        VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
+                                    VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+        VkResult r = vk.vkBeginCommandBuffer(e.acquireCmd, &bi);
+        if (r != VK_SUCCESS) return failVk(r, "vkBeginCommandBuffer (channel consumer)");
+        if (timed) {
+            vk.vkCmdResetQueryPool(e.acquireCmd, consumerQueries_, 2 * ei, 2);
+            vk.vkCmdWriteTimestamp2(e.acquireCmd, VK_PIPELINE_STAGE_2_TOP_OF_PIPE_BIT, consumerQueries_, 2 * ei);
+        }
+        r = vk.vkEndCommandBuffer(e.acquireCmd);
+        if (r != VK_SUCCESS) return failVk(r, "vkEndCommandBuffer (channel consumer)");
+        out->acquireCommands = e.acquireCmd;
+    }
+
+    const uint64_t now = monotonicNs();
+    out->dropped = k - next;
+    if (out->dropped) dropped_.fetch_add(out->dropped, std::memory_order_relaxed);
+    e = {Entry::Acquired, timed, k, now, 0, 0, 0, e.acquireCmd, e.releaseCmd};
+    if (tel) {
+        batonTelemetryRecord recs[kMaxDepth + 1] = {};
+        uint32_t n = 0;
+        const uint32_t lane = (consumerFamily_ << 16) | kConsumerLaneIndex;
+        for (uint64_t f = next; f < k && n < kMaxDepth; ++f, ++n)
+            recs[n] = {0, batonTelemetryDrop, lane, reinterpret_cast<uintptr_t>(this), f, now, now, now, 0, 1};
+        recs[n++] = {0, batonTelemetryWait, lane, reinterpret_cast<uintptr_t>(ready), k, now, 0, 0, 0, 0};
+        e.waitSeq = tel->append(recs, n) + n - 1;
+    }
+    lastAcquired_ = k;
+    ++ringNext_;
+    consumed_.fetch_add(1, std::memory_order_relaxed);
+    return batonSuccess;
+}
+
+batonError_t Channel::releaseFrame(const batonChannelFrame& frame, VkPipelineStageFlags2 stage, batonChannelRelease* out) {
+    std::lock_guard lock(consumerMutex_);
+    Entry* e = nullptr;
+    for (uint64_t i = ringResolved_; i < ringNext_; ++i) {
+        Entry& c = ring_[i % kConsumerRing];
+        if (c.state != Entry::Acquired) continue;
+        if (c.frame != frame.frame)
+            return fail(batonErrorInvalidValue, "frames must be released in the order they were acquired: %llu first",
+                        static_cast<unsigned long long>(c.frame));
+        e = &c;
+        break;
+    }
+    if (!e)
+        return fail(batonErrorInvalidValue, "frame %llu is not acquired", static_cast<unsigned long long>(frame.frame));
+    const uint64_t k = frame.frame;
+    batonError_t err = released->reserveSignal(k, UINT64_MAX, true);
+    if (err != batonSuccess) return err;
+    std::memset(out, 0, sizeof *out);
+    VkSemaphore sem = released->vk;
+    if (!released->native()) {
+        sem = released->signalProxy;
+        released->shared->markSubmitted(k);  // the renderer submits it next
+        released->queuePublish(k, k);
+    }
+    out->signal = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, sem, k, stage, 0};
+    const uint32_t ei = static_cast<uint32_t>(e - ring_);
+    if (e->timed) {
+        const DeviceTable& vk = ctx->vkd;
+        VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
+                                    VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+        if (vk.vkBeginCommandBuffer(e->releaseCmd, &bi) == VK_SUCCESS) {
+            vk.vkCmdWriteTimestamp2(e->releaseCmd, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, consumerQueries_, 2 * ei + 1);
+            if (vk.vkEndCommandBuffer(e->releaseCmd) == VK_SUCCESS) out->releaseCommands = e->releaseCmd;
+        }
+        if (!out->releaseCommands) e->timed = false;  // no end timestamp: do not read the pair
+    }
+    if (Telemetry* tel = activeTelemetry(ctx)) {
+        const uint32_t lane = (consumerFamily_ << 16) | kConsumerLaneIndex;
+        const uint64_t now = monotonicNs();
+        batonTelemetryRecord recs[2] = {
+            {0, batonTelemetryConsume, lane, reinterpret_cast<uintptr_t>(this), k, now, 0, 0, 0, 0},
+            {0, batonTelemetrySignal, lane, reinterpret_cast<uintptr_t>(released), k, now, 0, 0, 0, 0}};
+        uint64_t first = tel->append(recs, 2);
+        e->consumeSeq = first;
+        e->signalSeq = first + 1;
+    }
+    e->state = Entry::Released;
+    lastReleased_ = k;
+    return batonSuccess;
+}
+
+// ---------------------------------------------------------------------------------------
+// Queries
+
+void Channel::getInfo(batonChannelInfo* out) const {
+    std::memset(out, 0, sizeof *out);
+    out->depth = depth_;
+    out->format = format_;
+    out->extent = extent_;
+    out->policy = policy_;
+    out->backend = ready->native() ? batonSemaphoreBackendNative : batonSemaphoreBackendPortable;
+    for (uint32_t i = 0; i < depth_; ++i) {
+        out->images[i] = images_[i];
+        out->memory[i] = memory_[i];
+    }
+    out->ready = reinterpret_cast<batonExternalSemaphore_t>(ready);
+    out->released = reinterpret_cast<batonExternalSemaphore_t>(released);
+    out->producerQueueFamily = producerFamily_;
+    out->consumerQueueFamily = consumerFamily_;
+}
+
+void Channel::getStats(batonChannelStats* out) {
+    std::memset(out, 0, sizeof *out);
+    {
+        std::lock_guard lock(producerMutex_);
+        out->produced = produced_;
+    }
+    std::lock_guard lock(consumerMutex_);
+    resolveConsumer();
+    out->consumed = consumed_.load();
+    out->dropped = dropped_.load();
+    out->consumerNotReady = notReady_.load();
+    out->readyValue = ready->currentValue();
+    out->releasedValue = released->currentValue();
+    out->consumerStalls = consumerStalls_;
+    out->consumerStallNs = consumerStallNs_;
+    out->handoffs = handoffs_;
+    out->handoffNsLast = handoffLast_;
+    out->handoffNsTotal = handoffTotal_;
+    out->handoffNsMax = handoffMax_;
+    // The producer's stalls are its stream's waits on "released" (GPU waits or, portable,
+    // host waits in the stream thread), as telemetry measured them.
+    if (Telemetry* t = ctx->telemetry.load(std::memory_order_acquire)) {
+        batonTelemetrySemaphoreStats s{};
+        t->semaphoreStats(reinterpret_cast<uintptr_t>(released), &s);
+        out->producerStalls = s.waits;
+        out->producerStallNs = s.waitNsTotal;
+    }
+}
+
+batonError_t Channel::exportFds(uint32_t slot, int* memoryFd, int* readyFd, int* releasedFd) const {
+    int fds[3] = {-1, -1, -1};
+    auto undo = [&] {
+        for (int fd : fds)
+            if (fd >= 0) close(fd);
+    };
+    if (memoryFd) {
+        if (!exportable_)
+            return fail(batonErrorInvalidValue, "the channel was not created with batonChannelFlagExportable");
+        if (!ctx->vkd.vkGetMemoryFdKHR || !ctx->externalMemoryFd)
+            return fail(batonErrorNotSupported, "the device cannot export memory fds (VK_KHR_external_memory_fd)");
+        VkMemoryGetFdInfoKHR gi{VK_STRUCTURE_TYPE_MEMORY_GET_FD_INFO_KHR, nullptr, memory_[slot],
+                                VK_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD_BIT};
+        VkResult r = ctx->vkd.vkGetMemoryFdKHR(ctx->device, &gi, &fds[0]);
+        if (r != VK_SUCCESS) return failVk(r, "vkGetMemoryFdKHR");
+    }
+    if (readyFd && (fds[1] = fcntl(readyFd_, F_DUPFD_CLOEXEC, 0)) < 0) {
+        undo();
+        return fail(batonErrorOperatingSystem, "dup of the ready semaphore's fd failed");
+    }
+    if (releasedFd && (fds[2] = fcntl(releasedFd_, F_DUPFD_CLOEXEC, 0)) < 0) {
+        undo();
+        return fail(batonErrorOperatingSystem, "dup of the released semaphore's fd failed");
+    }
+    if (memoryFd) *memoryFd = fds[0];
+    if (readyFd) *readyFd = fds[1];
+    if (releasedFd) *releasedFd = fds[2];
+    return batonSuccess;
+}
+
+}  // namespace baton

@@ -1,0 +1,97 @@
+// A frame channel: depth images, a "ready" and a "released" timeline, a producer side on a
+// baton stream and a consumer side for a renderer's own submits (see baton_channel.h).
+//
+// Frame k lives in slot (k - 1) % depth. The producer of frame k waits (stream-ordered) for
+// released >= k - depth, records, signals ready = k. The consumer waits (queue-ordered) for
+// ready >= k and signals released = k, which also releases every older frame: that is what
+// lets mailbox skip frames with one timeline. Per frame nothing is allocated or created.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+#include <baton/baton_channel.h>
+#include <baton/baton_telemetry.h>
+
+#include "core/object.h"
+
+namespace baton {
+
+class Context;
+class Semaphore;
+class Stream;
+
+class Channel final : public Object {
+public:
+    static batonError_t create(Context* ctx, const batonChannelCreateInfo& info, Channel** out);
+    ~Channel() override;
+
+    batonError_t produce(Stream* stream, batonChannelRecordFn record, void* user, uint64_t* frameOut);
+    batonError_t acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame* out);
+    batonError_t releaseFrame(const batonChannelFrame& frame, VkPipelineStageFlags2 stage, batonChannelRelease* out);
+    void getInfo(batonChannelInfo* out) const;
+    void getStats(batonChannelStats* out);
+    batonError_t exportFds(uint32_t slot, int* memoryFd, int* readyFd, int* releasedFd) const;
+    // Waits (bounded) until the GPU is done with what was enqueued; called before destruction.
+    void drain();
+
+    Context* const ctx;
+    Semaphore* ready = nullptr;     // retained; also a registered handle
+    Semaphore* released = nullptr;  // retained; also a registered handle
+
+private:
+    explicit Channel(Context* c) : Object(ObjectType::Channel), ctx(c) {}
+    batonError_t createImages(bool exportable);
+    batonError_t createConsumerSide();
+    void recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame, batonChannelRecordFn fn, void* user);
+    void resolveConsumer();  // under consumerMutex_
+    uint64_t producerEndNs(uint64_t frame);
+
+    static constexpr uint32_t kMaxDepth = 8;
+    static constexpr uint32_t kConsumerRing = 32;    // consumer command buffers / frames in flight
+    static constexpr uint32_t kProducerQueries = 256;  // producer timestamps, by frame number
+
+    uint32_t depth_ = 3;
+    VkFormat format_ = VK_FORMAT_UNDEFINED;
+    VkExtent2D extent_{};
+    VkImageUsageFlags usage_ = 0;
+    batonChannelPolicy policy_ = batonChannelPolicyFifo;
+    VkImageLayout consumerLayout_ = VK_IMAGE_LAYOUT_GENERAL;
+    uint32_t producerFamily_ = 0, consumerFamily_ = 0;
+    bool exportable_ = false;  // families differ: ownership release/acquire barriers
+    VkImage images_[kMaxDepth] = {};
+    VkDeviceMemory memory_[kMaxDepth] = {};
+    int readyFd_ = -1, releasedFd_ = -1;  // kept for batonChannelExportFds
+
+    // Producer side.
+    std::mutex producerMutex_;
+    uint64_t produced_ = 0;               // under producerMutex_
+    std::atomic<uint64_t> published_{0};  // frames whose ready signal is enqueued
+    VkQueryPool producerQueries_ = VK_NULL_HANDLE;  // 2 per frame number % kProducerQueries
+    bool producerTimed_ = false;
+
+    // Consumer side.
+    std::mutex consumerMutex_;
+    uint64_t lastAcquired_ = 0, lastReleased_ = 0;
+    VkCommandPool consumerPool_ = VK_NULL_HANDLE;
+    VkQueryPool consumerQueries_ = VK_NULL_HANDLE;  // 2 per ring entry
+    bool consumerTimed_ = false;
+    struct Entry {
+        enum State : uint8_t { Free, Acquired, Released } state;
+        bool timed;
+        uint64_t frame;
+        uint64_t acquireNs;
+        uint64_t waitSeq, consumeSeq, signalSeq;  // telemetry records (0: none)
+        VkCommandBuffer acquireCmd, releaseCmd;
+    };
+    Entry ring_[kConsumerRing] = {};
+    uint64_t ringNext_ = 0, ringResolved_ = 0;
+
+    // Statistics.
+    std::atomic<uint64_t> consumed_{0}, dropped_{0}, notReady_{0};
+    uint64_t consumerStalls_ = 0, consumerStallNs_ = 0;  // under consumerMutex_
+    uint64_t handoffs_ = 0, handoffLast_ = 0, handoffTotal_ = 0, handoffMax_ = 0;
+};
+
+}  // namespace baton

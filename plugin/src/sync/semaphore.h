@@ -1,0 +1,111 @@
+// An external semaphore: small state plus one of two backends behind one handle.
+//  - Native: the driver's exportable VkSemaphore (VK_KHR_external_semaphore_fd). Waits and
+//    signals go straight into queue submissions.
+//  - Portable: a SharedState in a memfd. A GPU signal completes on a local "signal proxy"
+//    timeline that a publisher thread watches and publishes; a stream's GPU wait is a host
+//    wait (futex) in the stream's submission thread before the work behind it is submitted;
+//    a renderer's GPU wait is a local "wait proxy" timeline that a mirror thread signals from
+//    the host as the shared value advances.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <baton/baton.h>
+
+#include "sync/keyed_mutex.h"
+#include "core/object.h"
+#include "sync/shared_state.h"
+
+namespace baton {
+
+class Context;
+
+enum class SemKind { Binary, Timeline, KeyedMutex };
+
+class Semaphore final : public Object {
+public:
+    Semaphore(Context* c, SemKind k) : Object(ObjectType::Semaphore), ctx(c), kind(k) {}
+    ~Semaphore() override;
+
+    // Creates a new exportable semaphore; *fdOut gets an fd the caller owns.
+    static batonError_t exportNew(Context* ctx, const batonExternalSemaphoreExportDesc& desc, int* fdOut,
+                                  Semaphore** out);
+    // Imports fd, already classified (portable: a baton memfd; else checked to be the
+    // driver's kind of fd). Takes the fd only on success.
+    static batonError_t importFd(Context* ctx, SemKind kind, int fd, bool portable, Semaphore** out);
+
+    bool native() const { return vk != VK_NULL_HANDLE && !shared; }
+
+    // Timeline: claims value v for a signal (strictly above every value signaled or pending).
+    // knownCurrent: the counter value the caller just read (native), so it is not read twice.
+    // byRenderer: the value goes to a renderer's own submit (batonGetSignalSubmitInfo), not a stream.
+    batonError_t reserveSignal(uint64_t v, uint64_t knownCurrent = UINT64_MAX, bool byRenderer = false);
+    // Portable: the proxy value a GPU signal must reach for this signal to be published.
+    uint64_t nextBinaryProxyValue() { return ++binaryProxyNext_; }
+    // Portable: after a submission that signals signalProxy to proxyValue, publish `value`
+    // once the GPU gets there. Returns a ticket for published()/waitPublished().
+    uint64_t queuePublish(uint64_t proxyValue, uint64_t value);
+    // Whether the publication with this ticket has happened.
+    bool published(uint64_t ticket);
+    // Waits for it. Only once the GPU has passed the signal, or this could wait forever.
+    void waitPublished(uint64_t ticket);
+    // Portable timeline: make waitProxy follow the shared value (renderer waits).
+    batonError_t startMirror();
+
+    uint64_t currentValue() const;
+    uint64_t pendingValue() const;
+    batonError_t hostWait(uint64_t value, uint64_t timeoutNs);
+
+    Context* const ctx;
+    const SemKind kind;
+    VkSemaphore vk = VK_NULL_HANDLE;           // native: the semaphore itself
+    std::unique_ptr<SharedState> shared;       // portable: the shared state
+    std::unique_ptr<KeyedMutex> keyedMutex;    // keyed mutex: this handle's side of it
+    VkSemaphore signalProxy = VK_NULL_HANDLE;  // portable: GPU-signaled local timeline
+    VkSemaphore waitProxy = VK_NULL_HANDLE;    // portable timeline: host-signaled local timeline
+    std::atomic<uint64_t> localPending{0};     // native timeline: highest value signaled/pending here
+    bool exported = false;                     // made by exportNew: a native one can give out more fds
+
+    // Where this process's own signals of a timeline stand. They decide whether a wait can be a
+    // GPU wait (on vk, or on signalProxy for portable): only when the signal that satisfies it
+    // is already on a queue, or will be submitted to a queue that is not the waiter's.
+    std::atomic<uint64_t> streamReserved{0};   // highest value a stream signal was enqueued for
+    std::atomic<uint64_t> streamSubmitted{0};  // highest value a stream signal was submitted for
+    std::atomic<uint64_t> rendererReserved{0}; // highest value handed to a renderer's submit
+    uint64_t streamSignalMax = 0;              // highest value (portable: proxy value) a stream submitted (ctx->proxySignalMutex)
+    // Records that a stream submitted a signal of v.
+    void noteSubmitted(uint64_t v);
+
+private:
+    batonError_t createProxies();
+    batonError_t reserveValue(uint64_t v, uint64_t knownCurrent);
+    void publisherLoop();
+    void mirrorLoop();
+
+    std::atomic<uint64_t> binaryProxyNext_{0};
+
+    // Publisher: values to publish once signalProxy reaches them, in order.
+    struct PublishEntry {
+        uint64_t proxyValue;
+        uint64_t value;
+        bool done;  // published (entries can complete out of order: see publisherLoop)
+    };
+    static constexpr uint32_t kPublishRing = 1024;
+    PublishEntry publishRing_[kPublishRing];
+    uint64_t publishHead_ = 0, publishTail_ = 0;
+    std::atomic<uint64_t> publishedCount_{0};  // publishHead_, readable without the mutex
+    std::mutex publishMutex_;
+    std::condition_variable publishCv_;
+    std::thread publisher_;
+    std::thread mirror_;
+    std::once_flag mirrorOnce_;
+    batonError_t mirrorError_ = batonSuccess;
+    std::atomic<bool> stopping_{false};
+};
+
+}  // namespace baton
