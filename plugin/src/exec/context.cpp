@@ -458,6 +458,19 @@ Context::~Context() {
     if (loader_) dlclose(loader_);
 }
 
+void Context::markLost(const char* where) {
+    const char* none = nullptr;
+    lostWhere_.compare_exchange_strong(none, where, std::memory_order_acq_rel);
+    if (!lost_.exchange(true, std::memory_order_acq_rel))
+        report(batonMessageSeverityError, "baton: the Vulkan device was lost; this context only reports it from now on");
+}
+
+batonError_t Context::lostError() const {
+    const char* where = lostWhere_.load(std::memory_order_acquire);
+    return fail(batonErrorLaunchFailure, "the device of this context was lost (first seen by %s): destroy the context",
+                where ? where : "a Vulkan call");
+}
+
 void Context::lockQueue(Queue& q) {
     if (hostLock_)
         hostLock_(q.handle, hostLockUser_);

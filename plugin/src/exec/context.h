@@ -58,6 +58,14 @@ public:
 
     void report(batonMessageSeverity severity, const char* message);
 
+    // Device loss is sticky, as in Mesa's vk_queue_set_lost: the first VK_ERROR_DEVICE_LOST
+    // that any call or thread sees marks the context, and from then on every call that
+    // touches it returns lostError() instead of using the device. `where` is a string literal.
+    void markLost(const char* where);
+    bool lost() const { return lost_.load(std::memory_order_acquire); }
+    // batonErrorLaunchFailure, with a message saying where the device was lost.
+    batonError_t lostError() const;
+
     // Vulkan state; fixed after creation.
     InstanceTable vki;
     DeviceTable vkd;
@@ -97,6 +105,12 @@ private:
 public:
     std::atomic<uint64_t> messageCounts[4] = {};  // by batonMessageSeverity
     std::atomic<Telemetry*> telemetry{nullptr};   // created when first enabled (telemetry.h)
+
+private:
+    std::atomic<bool> lost_{false};
+    std::atomic<const char*> lostWhere_{nullptr};  // the call that first saw the loss
+
+public:
 
     friend VkBool32 VKAPI_PTR debugCallback(VkDebugUtilsMessageSeverityFlagBitsEXT, VkDebugUtilsMessageTypeFlagsEXT,
                                             const VkDebugUtilsMessengerCallbackDataEXT*, void*);

@@ -1,0 +1,30 @@
+// Exception safety at the C boundary. Every extern "C" entry point runs its body through
+// guarded(): an exception never crosses into C code (which would terminate the process).
+// std::bad_alloc becomes batonErrorMemoryAllocation, anything else batonErrorUnknown, each
+// with a message naming the entry point. Bodies must already undo partial work on every
+// path (RAII), so a throw leaves nothing half-made.
+#pragma once
+
+#include <exception>
+#include <new>
+
+#include <baton/baton.h>
+
+#include "core/error.h"
+
+namespace baton {
+
+template <class Body>
+batonError_t guarded(const char* entry, Body&& body) noexcept {
+    try {
+        return body();
+    } catch (const std::bad_alloc&) {
+        return fail(batonErrorMemoryAllocation, "%s: out of host memory", entry);
+    } catch (const std::exception& e) {
+        return fail(batonErrorUnknown, "%s: internal error: %s", entry, e.what());
+    } catch (...) {
+        return fail(batonErrorUnknown, "%s: internal error", entry);
+    }
+}
+
+}  // namespace baton
