@@ -11,6 +11,7 @@ struct Api {
     unsigned long long (*callCount)(const char*) = nullptr;
     unsigned long long (*injectedCount)() = nullptr;
     int (*anyDeviceLost)() = nullptr;
+    void (*passThrough)(int) = nullptr;
 };
 Api g_api;
 
@@ -29,7 +30,8 @@ std::string enable() {
     if (!lib) return std::string("cannot load the fault layer: ") + dlerror();
     if (!resolve(lib, "batonFaultConfigure", &g_api.configure) || !resolve(lib, "batonFaultCallCount", &g_api.callCount) ||
         !resolve(lib, "batonFaultInjectedCount", &g_api.injectedCount) ||
-        !resolve(lib, "batonFaultAnyDeviceLost", &g_api.anyDeviceLost)) {
+        !resolve(lib, "batonFaultAnyDeviceLost", &g_api.anyDeviceLost) ||
+        !resolve(lib, "batonFaultPassThrough", &g_api.passThrough)) {
         g_api = {};
         return "the fault layer library lacks its side-channel functions";
     }
@@ -49,5 +51,7 @@ int configure(const char* spec) { return g_api.configure(spec); }
 unsigned long long callCount(const char* function) { return g_api.callCount(function); }
 unsigned long long injectedCount() { return g_api.injectedCount(); }
 bool anyDeviceLost() { return g_api.anyDeviceLost() != 0; }
+PassThrough::PassThrough() { g_api.passThrough(1); }
+PassThrough::~PassThrough() { g_api.passThrough(0); }
 
 }  // namespace batonfault

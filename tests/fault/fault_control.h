@@ -15,5 +15,10 @@ int configure(const char* spec);  // -1: bad spec
 unsigned long long callCount(const char* function);
 unsigned long long injectedCount();
 bool anyDeviceLost();
+// While alive, this thread's Vulkan calls pass through the layer uncounted and unfailed.
+struct PassThrough {
+    PassThrough();
+    ~PassThrough();
+};
 
 }  // namespace batonfault

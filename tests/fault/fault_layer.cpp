@@ -156,8 +156,13 @@ int parseSpec(const char* spec, std::vector<Rule>* rules) {
     return static_cast<int>(rules->size());
 }
 
+// Calls from a thread in pass-through mode (the test's own Vulkan calls) are neither counted
+// nor failed.
+thread_local bool t_passThrough = false;
+
 // Counts the call and says whether to fail it (and with what).
 bool shouldFail(int fn, VkResult* result) {
+    if (t_passThrough) return false;
     Config& c = config();
     const unsigned long long n = c.calls[fn].fetch_add(1) + 1;
     std::lock_guard<std::mutex> lock(c.mutex);
@@ -228,7 +233,7 @@ VkResult injected(DeviceData* d, int fn, bool canBeLost, bool* fail) {
         if (r == VK_ERROR_DEVICE_LOST) d->lost = true;
         return r;
     }
-    if (canBeLost && d->lost) {
+    if (canBeLost && d->lost && !t_passThrough) {
         *fail = true;
         return VK_ERROR_DEVICE_LOST;
     }
@@ -388,8 +393,17 @@ VKAPI_ATTR VkResult VKAPI_CALL CreateQueryPool(VkDevice dev, const VkQueryPoolCr
                                                const VkAllocationCallbacks* a, VkQueryPool* p) {
     FAIL_OR_PASS(vkCreateQueryPool, dev, false, dev, ci, a, p)
 }
+// On a lost device the value is still read from the driver (so that the validation layer
+// sees the work that did finish), but the caller gets VK_ERROR_DEVICE_LOST.
 VKAPI_ATTR VkResult VKAPI_CALL GetSemaphoreCounterValue(VkDevice dev, VkSemaphore s, uint64_t* v) {
-    FAIL_OR_PASS(vkGetSemaphoreCounterValue, dev, true, dev, s, v)
+    DeviceData* d = deviceOf(dev);
+    VkResult r = VK_SUCCESS;
+    if (shouldFail(k_vkGetSemaphoreCounterValue, &r)) {
+        if (r == VK_ERROR_DEVICE_LOST) d->lost = true;
+        return r;
+    }
+    r = d->vkGetSemaphoreCounterValue(dev, s, v);
+    return d->lost && !t_passThrough ? VK_ERROR_DEVICE_LOST : r;
 }
 VKAPI_ATTR VkResult VKAPI_CALL GetFenceStatus(VkDevice dev, VkFence f) {
     FAIL_OR_PASS(vkGetFenceStatus, dev, true, dev, f)
@@ -400,9 +414,26 @@ VKAPI_ATTR VkResult VKAPI_CALL GetQueryPoolResults(VkDevice dev, VkQueryPool p, 
     FAIL_OR_PASS(vkGetQueryPoolResults, dev, true, dev, p, first, count, size, data, stride, fl)
 }
 
-// Waits on a lost device return VK_ERROR_DEVICE_LOST at once, as a real lost device does.
+// A lost device answers VK_ERROR_DEVICE_LOST without waiting for long. The driver below is
+// not lost, though: the work it already has still runs (lavapipe runs it on its own thread),
+// and freeing what it uses would be a real use-after-free. So a wait on a lost device is
+// still passed down, bounded (kLostWaitNs), so that work that can finish has finished (and
+// the validation layer has seen it finish) before the caller frees anything; work that waits
+// for a signal that will never come (it was in a failed submission) is left waiting.
+constexpr uint64_t kLostWaitNs = 100'000'000;
+
 VKAPI_ATTR VkResult VKAPI_CALL WaitSemaphores(VkDevice dev, const VkSemaphoreWaitInfo* wi, uint64_t timeout) {
-    FAIL_OR_PASS(vkWaitSemaphores, dev, true, dev, wi, timeout)
+    DeviceData* d = deviceOf(dev);
+    VkResult r = VK_SUCCESS;
+    if (shouldFail(k_vkWaitSemaphores, &r)) {
+        if (r == VK_ERROR_DEVICE_LOST) d->lost = true;
+        return r;
+    }
+    if (d->lost && !t_passThrough) {
+        d->vkWaitSemaphores(dev, wi, timeout < kLostWaitNs ? timeout : kLostWaitNs);
+        return VK_ERROR_DEVICE_LOST;
+    }
+    return d->vkWaitSemaphores(dev, wi, timeout);
 }
 VKAPI_ATTR VkResult VKAPI_CALL WaitForFences(VkDevice dev, uint32_t n, const VkFence* f, VkBool32 all, uint64_t t) {
     FAIL_OR_PASS(vkWaitForFences, dev, true, dev, n, f, all, t)
@@ -417,7 +448,7 @@ VKAPI_ATTR VkResult VKAPI_CALL QueueWaitIdle(VkQueue q) {
         return r;
     }
     r = d->vkQueueWaitIdle(q);
-    return d->lost ? VK_ERROR_DEVICE_LOST : r;
+    return d->lost && !t_passThrough ? VK_ERROR_DEVICE_LOST : r;
 }
 VKAPI_ATTR VkResult VKAPI_CALL DeviceWaitIdle(VkDevice dev) {
     DeviceData* d = deviceOf(dev);
@@ -427,7 +458,7 @@ VKAPI_ATTR VkResult VKAPI_CALL DeviceWaitIdle(VkDevice dev) {
         return r;
     }
     r = d->vkDeviceWaitIdle(dev);
-    return d->lost ? VK_ERROR_DEVICE_LOST : r;
+    return d->lost && !t_passThrough ? VK_ERROR_DEVICE_LOST : r;
 }
 
 extern "C" VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetDeviceProcAddr_baton_fault(VkDevice, const char*);
@@ -507,6 +538,8 @@ FAULT_EXPORT unsigned long long batonFaultCallCount(const char* function) {
 }
 
 FAULT_EXPORT unsigned long long batonFaultInjectedCount(void) { return config().injected.load(); }
+
+FAULT_EXPORT void batonFaultPassThrough(int on) { t_passThrough = on != 0; }
 
 FAULT_EXPORT int batonFaultKnows(const char* function) { return fnIndex(function) >= 0; }
 

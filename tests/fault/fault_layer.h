@@ -14,6 +14,9 @@ int batonFaultConfigure(const char* spec);
 unsigned long long batonFaultCallCount(const char* function);
 // Failures injected since the last configure.
 unsigned long long batonFaultInjectedCount(void);
+// Pass-through for the calling thread (on != 0): its calls are neither counted nor failed,
+// nor answered as lost (for a test's own Vulkan calls beside the code under test).
+void batonFaultPassThrough(int on);
 // Whether the layer can fail `function`.
 int batonFaultKnows(const char* function);
 // Whether a live device has been made lost by an injected VK_ERROR_DEVICE_LOST.

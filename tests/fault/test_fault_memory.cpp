@@ -50,7 +50,9 @@ protected:
     }
     void TearDown() override {
         batonfault::configure("");
-        if (exported_) EXPECT_EQ(batonDestroyMemory(exported_), batonSuccess);
+        if (exported_) {
+            EXPECT_EQ(batonDestroyMemory(exported_), batonSuccess);
+        }
         if (exportFd_ >= 0) close(exportFd_);
         EXPECT_EQ(batonContextDestroy(ctx_), batonSuccess);
         batonCtxSetCurrent(nullptr);

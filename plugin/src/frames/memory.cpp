@@ -190,6 +190,7 @@ batonError_t Memory::bindAndMap() {
 }
 
 batonError_t Memory::exportNew(Context* ctx, const batonMemoryDesc& desc, int* fdOut, Memory** out) {
+    if (ctx->lost()) return ctx->lostError();
     if (!ctx->externalMemoryFd || !ctx->vkd.vkGetMemoryFdKHR)
         return fail(batonErrorNotSupported, "the device has no VK_KHR_external_memory_fd");
     std::unique_ptr<Memory> m(new Memory(ctx));  // its destructor undoes any partial work
@@ -225,6 +226,7 @@ batonError_t Memory::exportNew(Context* ctx, const batonMemoryDesc& desc, int* f
 }
 
 batonError_t Memory::importFd(Context* ctx, const batonMemoryImportDesc& in, Memory** out) {
+    if (ctx->lost()) return ctx->lostError();
     if (!ctx->externalMemoryFd) return fail(batonErrorNotSupported, "the device has no VK_KHR_external_memory_fd");
     std::unique_ptr<Memory> m(new Memory(ctx));
     m->desc = in.desc;
