@@ -152,6 +152,22 @@ void Scenario::memorySteps() {
         batonError_t e = batonImportMemory(&memoryImported, &in);
         if (e != batonSuccess) close(fd);
         STEP("batonImportMemory", e);
+        // A host-visible buffer: bound, mapped, exported, imported.
+        batonMemoryDesc b{};
+        b.kind = batonMemoryKindBuffer;
+        b.size = 4096;
+        b.bufferUsage = VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT;
+        b.memoryProperties = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+        STEP("batonExportMemory (buffer)", batonExportMemory(&fd, &buffer, &b));
+        STEP("batonMemoryGetInfo (buffer)", batonMemoryGetInfo(buffer, &mi));
+        in.desc = mi.desc;
+        in.fd = fd;
+        in.allocationSize = mi.allocationSize;
+        in.memoryTypeIndex = mi.memoryTypeIndex;
+        in.dedicated = mi.dedicated;
+        e = batonImportMemory(&bufferImported, &in);
+        if (e != batonSuccess) close(fd);
+        STEP("batonImportMemory (buffer)", e);
         return true;
     };
     body();
@@ -227,6 +243,8 @@ void Scenario::teardown() {
     if (s1) batonStreamSynchronize(s1);
     if (s2) batonStreamSynchronize(s2);
     check("batonChannelDestroy", batonChannelDestroy(channel));
+    check("batonDestroyMemory (imported buffer)", batonDestroyMemory(bufferImported));
+    check("batonDestroyMemory (buffer)", batonDestroyMemory(buffer));
     check("batonDestroyMemory (imported)", batonDestroyMemory(memoryImported));
     check("batonDestroyMemory", batonDestroyMemory(memory));
     for (batonExternalSemaphore_t s : {keyed, binary, timelineImported, timeline})

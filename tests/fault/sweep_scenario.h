@@ -35,7 +35,7 @@ struct Scenario {
     batonStream_t s1 = nullptr, s2 = nullptr;
     batonEvent_t e1 = nullptr, e2 = nullptr;
     batonExternalSemaphore_t timeline = nullptr, timelineImported = nullptr, binary = nullptr, keyed = nullptr;
-    batonMemory_t memory = nullptr, memoryImported = nullptr;
+    batonMemory_t memory = nullptr, memoryImported = nullptr, buffer = nullptr, bufferImported = nullptr;
     batonChannel_t channel = nullptr;
     int hostFunctionsRan = 0;
 

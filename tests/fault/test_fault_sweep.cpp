@@ -28,7 +28,7 @@ namespace {
 
 // Bounds the CI cost: call indices past this are not swept (the report says how many were).
 constexpr unsigned long long kMaxIndices = 48;
-constexpr auto kCaseDeadline = std::chrono::seconds(15);
+constexpr auto kCaseDeadline = std::chrono::seconds(10);
 
 struct Target {
     const char* function;

@@ -183,6 +183,10 @@ batonError_t Memory::bindAndMap() {
         r = ctx->vkd.vkMapMemory(ctx->device, memory, 0, VK_WHOLE_SIZE, 0, &mapped);
         if (r != VK_SUCCESS) {
             mapped = nullptr;
+            // failVk does not know this one (it would say batonErrorUnknown): it is memory.
+            if (r == VK_ERROR_MEMORY_MAP_FAILED)
+                return fail(batonErrorMemoryAllocation, "vkMapMemory failed: VK_ERROR_MEMORY_MAP_FAILED (%d)",
+                            static_cast<int>(r));
             return failVk(r, "vkMapMemory");
         }
     }
