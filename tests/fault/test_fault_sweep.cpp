@@ -137,6 +137,30 @@ std::string lostContextAnswers(batonfault::Scenario& sc) {
         bad += "batonStreamRecord + synchronize succeeded; ";
     if (sc.timeline && batonExternalSemaphoreHostWait(sc.timeline, 1, 100'000'000ull) == batonSuccess)
         bad += "batonExternalSemaphoreHostWait succeeded; ";
+    batonEvent_t ev = nullptr;
+    if (batonEventCreate(&ev) == batonSuccess) {
+        bad += "batonEventCreate succeeded; ";
+        batonEventDestroy(ev);
+    }
+    batonExternalSemaphoreExportDesc ed{};
+    ed.type = batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
+    int fd = -1;
+    batonExternalSemaphore_t sem = nullptr;
+    if (batonExportExternalSemaphore(&fd, &sem, &ed) == batonSuccess) {
+        bad += "batonExportExternalSemaphore succeeded; ";
+        close(fd);
+        batonDestroyExternalSemaphore(sem);
+    }
+    batonMemoryDesc md{};
+    md.kind = batonMemoryKindBuffer;
+    md.size = 4096;
+    md.bufferUsage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT;
+    batonMemory_t mem = nullptr;
+    if (batonExportMemory(&fd, &mem, &md) == batonSuccess) {
+        bad += "batonExportMemory succeeded; ";
+        close(fd);
+        batonDestroyMemory(mem);
+    }
     return bad;
 }
 
