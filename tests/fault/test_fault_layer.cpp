@@ -4,7 +4,11 @@
 
 #include <baton/baton.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <string>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "baton_test.h"
@@ -102,6 +106,48 @@ TEST_F(FaultLayer, InjectedDeviceLossIsSticky) {
     EXPECT_EQ(submit(info_.computeQueue.queue, 1, &si, VK_NULL_HANDLE), VK_ERROR_DEVICE_LOST);
     batonContextUnlockQueue(ctx_, info_.computeQueue.queue);
     device<PFN_vkDestroySemaphore>("vkDestroySemaphore")(info_.device, s, nullptr);
+}
+
+// The environment configures the layer at load (BATON_FAULT) and BATON_FAULT_COUNTS gets the
+// counts at unload: this test runs itself as a child process with both set.
+TEST(FaultLayerEnvironment, ConfiguresAChildProcess) {
+    if (std::getenv("BATON_FAULT_CHILD")) {  // the child: the first semaphore creation fails
+        batonContextCreateInfo ci = batontest::contextCreateInfo();
+        batonContext_t ctx = nullptr;
+        ASSERT_EQ(batonContextCreate(&ctx, &ci), batonSuccess) << batonGetLastErrorMessage();
+        ASSERT_EQ(batonCtxSetCurrent(ctx), batonSuccess);
+        batonExternalSemaphoreExportDesc ed{};
+        ed.type = batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
+        int fd = -1;
+        batonExternalSemaphore_t sem = nullptr;
+        EXPECT_EQ(batonExportExternalSemaphore(&fd, &sem, &ed), batonErrorMemoryAllocation);
+        EXPECT_EQ(batonfault::injectedCount(), 1u);
+        EXPECT_EQ(batonContextDestroy(ctx), batonSuccess);
+        return;
+    }
+    char counts[] = "/tmp/baton_fault_counts_XXXXXX";
+    int cfd = mkstemp(counts);
+    ASSERT_GE(cfd, 0);
+    close(cfd);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        setenv("BATON_FAULT_CHILD", "1", 1);
+        setenv("BATON_FAULT", "vkCreateSemaphore:1:VK_ERROR_OUT_OF_DEVICE_MEMORY", 1);
+        setenv("BATON_FAULT_COUNTS", counts, 1);
+        execl("/proc/self/exe", "test_fault", "--gtest_filter=FaultLayerEnvironment.ConfiguresAChildProcess", nullptr);
+        _exit(127);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child failed (its output is above)";
+    std::ifstream in(counts);
+    std::string name;
+    unsigned long long n = 0, created = 0;
+    while (in >> name >> n)
+        if (name == "vkCreateSemaphore") created = n;
+    unlink(counts);
+    EXPECT_GE(created, 1u) << "BATON_FAULT_COUNTS has no vkCreateSemaphore count";
 }
 
 }  // namespace
