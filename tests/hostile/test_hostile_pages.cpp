@@ -111,6 +111,39 @@ TEST_F(HostilePages, ZeroedWaiterCountCannotStopALocalWake) {
     ASSERT_TRUE(peer_.stop());
 }
 
+// Context destroy with a hostile peer on its pages: the mirror sleeps on a page whose waiter
+// count the peer keeps at 0, a keyed mutex is held; destroy joins the mirror, abandons the
+// hold and returns.
+TEST_F(HostilePages, ContextDestroyWithAHostilePeerCompletes) {
+    Watchdog dog(15s, "HostilePages.ContextDestroyWithAHostilePeer: setup");
+    batonContext_t ctx = nullptr;
+    batonContextCreateInfo ci = batontest::contextCreateInfo();
+    BATON_ASSERT_OK(batonContextCreate(&ctx, &ci));
+    BATON_ASSERT_OK(batonCtxSetCurrent(ctx));
+    int tfd = -1, kfd = -1;
+    batonExternalSemaphore_t t = nullptr, k = nullptr;
+    batonStream_t s = nullptr;
+    uint32_t tpage = 0, kpage = 0;
+    BATON_ASSERT_OK(hostile::exportPortable(batonExternalSemaphoreHandleTypeTimelineSemaphoreFd, 5, &tfd, &t));
+    BATON_ASSERT_OK(hostile::exportPortable(batonExternalSemaphoreHandleTypeKeyedMutex, 0, &kfd, &k));
+    ASSERT_TRUE(peer_.map(tfd, &tpage) && peer_.map(kfd, &kpage));
+    close(tfd);
+    close(kfd);
+    VkSemaphoreSubmitInfo info{};
+    BATON_ASSERT_OK(batonGetWaitSubmitInfo(t, 1, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, &info));  // starts the mirror
+    BATON_ASSERT_OK(batonStreamCreate(&s));
+    BATON_ASSERT_OK(hostile::signalValue(t, 6, s));
+    BATON_ASSERT_OK(hostile::waitValue(t, 6, s));
+    BATON_ASSERT_OK(hostile::acquireKey(k, 0, 1000, s));
+    BATON_ASSERT_OK(batonStreamSynchronize(s));  // holds the keyed mutex now
+    ASSERT_TRUE(peer_.hammer(tpage, kWaitersAt, 0));
+    std::this_thread::sleep_for(20ms);
+    dog.step("batonContextDestroy while the peer zeroes the waiter count");
+    EXPECT_EQ(batonContextDestroy(ctx), batonSuccess) << batonGetLastErrorMessage();
+    EXPECT_EQ(batonCtxSetCurrent(nullptr), batonSuccess);
+    ASSERT_TRUE(peer_.stop());
+}
+
 // --- Defect 8: values read from the page are checked ------------------------------------------
 
 // The timeline value goes below one this process already saw: impossible (a timeline never
