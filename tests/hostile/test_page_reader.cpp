@@ -114,3 +114,29 @@ TEST(PageReader, KeyedWordStatesAndFaults) {
 }
 
 }  // namespace
+
+// --- KeyedMutex itself (white-box, no Vulkan) --------------------------------------------
+
+#include "sync/keyed_mutex.h"
+
+namespace {
+
+// A handle acquires again while its previous hold's release is still pending (the publisher
+// releases once the GPU finished the work under the hold; the stream thread may run the next
+// acquire first). Its own token must not be judged dead: the acquire times out (or waits),
+// never takes its own live hold over as abandoned. (With liveness locks, a token tested
+// through its own description reads as unlocked; found by HandoffTest under load.)
+TEST(KeyedMutexWhiteBox, OwnPendingHoldIsNotTakenOver) {
+    baton::SharedState state;
+    ASSERT_EQ(state.create(SharedKind::KeyedMutex, 0), batonSuccess);
+    baton::KeyedMutex km(state);
+    std::atomic<bool> cancel{false};
+    ASSERT_EQ(km.acquire(0, 1000, 1, cancel), batonSuccess);
+    EXPECT_EQ(km.acquire(0, 0, 2, cancel), batonErrorTimeout);    // one try: the holder is looked at at once
+    EXPECT_EQ(km.acquire(0, 120, 3, cancel), batonErrorTimeout);  // two liveness periods
+    km.release(0);
+    EXPECT_EQ(km.acquire(0, 0, 4, cancel), batonSuccess);
+    km.release(0);
+}
+
+}  // namespace

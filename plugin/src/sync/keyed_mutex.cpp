@@ -113,10 +113,12 @@ void KeyedMutex::undo(const EnqueueState& saved) {
 }
 
 bool KeyedMutex::holderDead(uint64_t word) const {
+    // Our own token: this handle's previous hold, whose release the publisher thread has not
+    // run yet (it runs once the GPU finished the work under the hold). Alive by definition;
+    // and our own description's lock would read as unlocked, so it must not be tested.
+    if (tokenOf(word) == token_.load(std::memory_order_acquire)) return false;
     // Whoever holds the token's lock is alive; nobody: the holder is dead (or never existed:
-    // a peer wrote a word naming a token nobody owns). Our own token (a word we do not hold
-    // naming it) is tested the same way: our own description's lock never conflicts with
-    // itself, so it reads as unlocked, which is right: this handle does not hold the mutex.
+    // a peer wrote a word naming a token nobody owns).
     struct flock fl = tokenLock(tokenOf(word), F_WRLCK);
     if (fcntl(liveFd_, F_OFD_GETLK, &fl) != 0) return false;  // cannot tell: never take a hold over
     return fl.l_type == F_UNLCK;
