@@ -215,11 +215,14 @@ typedef struct batonExternalSemaphoreWaitParams {
  *     before trusting what it produced.
  *   batonErrorKeyedMutexAbandoned: the previous holder's process died, or its handle was
  *     destroyed while holding; the acquirer (whatever key it asked for) now holds the mutex
- *     and goes on; the protected data may be half-written. While it waits, baton looks at
- *     the holding process (pid, state and start time) every 50 ms and once more before
- *     timing out, since a dead process cannot wake a futex: a dead holder is reported as
- *     abandoned, never as a timeout, within about 50 ms. Processes must share a pid
- *     namespace for this (in another one, a holder is never judged dead).
+ *     and goes on; the protected data may be half-written. While it waits, baton tests the
+ *     holder's liveness lock (an OFD lock the kernel drops when the holder's process dies)
+ *     every 50 ms and once more before timing out, since a dead process cannot wake a futex:
+ *     a dead holder is reported as abandoned, never as a timeout, within about 50 ms, in any
+ *     pid namespace or container. A holder's fork()ed child that has not exec'd keeps the
+ *     lock alive until it exits.
+ *   batonErrorIllegalState (also): the shared page holds a state no baton process can have
+ *     written (a hostile or broken peer); nothing is held.
  * - Misuse is refused when enqueued, with batonErrorIllegalState and nothing enqueued:
  *   acquiring on a handle that already has an acquire without a release (unless that acquire
  *   failed), releasing on a handle without an acquire, releasing on another stream than the
@@ -344,7 +347,10 @@ BATON_API batonError_t batonExternalSemaphoreGetInfo(batonExternalSemaphore_t ex
 /**
  * Host-side wait until a timeline semaphore reaches value (or a binary one is signaled,
  * without consuming it), for at most timeoutNs nanoseconds (UINT64_MAX: forever).
- * Returns batonErrorTimeout when the time runs out.
+ * Returns batonErrorTimeout when the time runs out, batonErrorIllegalState when a portable
+ * semaphore's shared page holds values no baton process can have written (a hostile or
+ * broken peer: a timeline going backwards or above every pending value, an impossible
+ * binary count, a changed header); that semaphore then stays refused.
  */
 BATON_API batonError_t batonExternalSemaphoreHostWait(batonExternalSemaphore_t extSem, unsigned long long value,
                                                       uint64_t timeoutNs);

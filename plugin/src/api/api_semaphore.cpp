@@ -462,6 +462,8 @@ BATON_API batonError_t batonGetWaitSubmitInfo(batonExternalSemaphore_t extSem, u
         if (s->ctx->queueShared && st.value.load() < value && st.submitted.load() < value)
             e = fail(batonErrorNotReady, "no signal of %llu has been submitted yet; on a shared queue the wait would "
                      "stall the queue that has to run it", value);
+        else if (s->shared->faulted())  // never hand out a GPU wait that a corrupt page will not end
+            e = s->shared->faultError();
         else if ((e = s->startMirror()) == batonSuccess)
             vk = s->waitProxy;
     }

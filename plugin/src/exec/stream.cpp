@@ -430,8 +430,8 @@ Stream::WaitPlan Stream::planWait(const Op& op) const {
     if (s->native()) {
         uint64_t now = 0;
         if (ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, s->vk, &now) == VK_SUCCESS && now >= v) return WaitPlan::Gpu;
-    } else if (s->shared->s().value.load() >= v) {
-        return WaitPlan::Skip;
+    } else if (uint64_t now = 0; s->shared->readValue(&now) == batonSuccess && now >= v) {
+        return WaitPlan::Skip;  // checked read: a made-up value goes to the host wait, which reports it
     }
     // Not yet on any queue we know of: a stream's signal still to be submitted (possibly to
     // this stream's own queue), a renderer's on the queue we share, or another process's or
@@ -502,8 +502,17 @@ bool Stream::hostWaitPortable(Semaphore* s, uint64_t value) {
         // seq first, then the cancel flag: a close() that bumps seq after this read wakes us.
         uint32_t seen = st.s().seq.load();
         if (cancel_.load()) break;
-        if (s->kind == SemKind::Timeline ? st.s().value.load() >= value : st.tryConsumeBinary()) {
+        uint64_t now = 0;
+        if (s->kind == SemKind::Timeline && st.readValue(&now) == batonSuccess && now >= value) {
             done = true;
+            break;
+        }
+        if (s->kind != SemKind::Timeline && st.tryConsumeBinary()) {
+            done = true;
+            break;
+        }
+        if (st.faulted()) {  // the page is untrusted: an impossible one is the peer's error
+            setError(st.faultError());
             break;
         }
         st.waitChange(seen, 0);

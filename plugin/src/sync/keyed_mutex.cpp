@@ -1,12 +1,10 @@
 #include "sync/keyed_mutex.h"
 
 #include <cerrno>
-#include <csignal>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <sys/stat.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -14,77 +12,69 @@
 namespace baton {
 namespace {
 
-constexpr uint64_t kPidMask = (1ull << 23) - 1;
-constexpr uint64_t kHeld = 1ull << 23;
-constexpr uint64_t kAbandoned = 1ull << 24;
-constexpr int kGenShift = 25;
+constexpr uint64_t kPidMask = kKmHolderMask;  // the holder field: a token since defect 7, still < 2^23
+constexpr uint64_t kHeld = kKmHeld;
+constexpr uint64_t kAbandoned = kKmAbandoned;
+constexpr int kGenShift = kKmGenShift;
 
 uint64_t genOf(uint64_t w) { return w >> kGenShift; }
-uint64_t pidOf(uint64_t w) { return w & kPidMask; }
-// The word after w with the generation bumped and the given flags and pid.
-uint64_t nextWord(uint64_t w, uint64_t flagsAndPid) { return ((genOf(w) + 1) << kGenShift) | flagsAndPid; }
+uint64_t tokenOf(uint64_t w) { return w & kPidMask; }
+// The word after w with the generation bumped and the given flags and token.
+uint64_t nextWord(uint64_t w, uint64_t flagsAndToken) { return ((genOf(w) + 1) << kGenShift) | flagsAndToken; }
 
-// A process as /proc/<pid>/stat describes it.
-struct ProcStat {
-    bool exists = false;
-    char state = '?';
-    uint64_t startTime = 0;  // field 22, clock ticks after boot
-};
-
-ProcStat readProcStat(const char* path) {
-    ProcStat ps;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ps;
-    char buf[1024];
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return ps;
-    buf[n] = '\0';
-    // "pid (comm) S ppid ...": comm may hold spaces and parentheses, so parse after the last ')'.
-    char* p = std::strrchr(buf, ')');
-    if (!p) return ps;
-    ps.exists = true;
-    p += 2;
-    ps.state = *p;
-    // Fields 3 (state) .. 22 (starttime): skip 19 separators.
-    for (int field = 3; field < 22 && p; ++field) {
-        p = std::strchr(p, ' ');
-        if (p) ++p;
-    }
-    if (p) ps.startTime = std::strtoull(p, nullptr, 10);
-    return ps;
+// The lock that backs a token: one byte at offset `token` (beyond the 4 KiB page: locks may
+// lie past the end of a file, and a sealed memfd keeps its size).
+struct flock tokenLock(uint64_t token, short type) {
+    struct flock fl {};
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = static_cast<off_t>(token);
+    fl.l_len = 1;
+    fl.l_pid = 0;  // required by the OFD lock calls
+    return fl;
 }
 
-uint64_t pidNamespace() {
-    struct stat st {};
-    return stat("/proc/self/ns/pid", &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
-}
-
-// This process's identity, read once per pid (a fork without exec gets its own).
-struct SelfIdentity {
-    uint64_t pid;
-    uint64_t startTime;  // 0 when /proc is not there: then liveness relies on kill() alone
-    uint64_t pidNs;
-};
-
-SelfIdentity self() {
-    // Process-wide cache of three integers, refreshed when the pid changes: holds no Vulkan
-    // state, and spares every acquire the /proc read.
-    static std::atomic<uint64_t> cachedPid{0}, cachedStart{0}, cachedNs{0};
-    const uint64_t pid = static_cast<uint64_t>(getpid());
-    if (cachedPid.load(std::memory_order_acquire) != pid) {
-        cachedStart.store(readProcStat("/proc/self/stat").startTime, std::memory_order_relaxed);
-        cachedNs.store(pidNamespace(), std::memory_order_relaxed);
-        cachedPid.store(pid, std::memory_order_release);
-    }
-    return {pid, cachedStart.load(std::memory_order_relaxed), cachedNs.load(std::memory_order_relaxed)};
+uint64_t randomToken(uint64_t attempt) {
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != static_cast<ssize_t>(sizeof r))
+        r = monotonicNs() * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(getpid()) + attempt;
+    return 1 + r % kPidMask;  // 1 .. 2^23-1: 0 means "no holder"
 }
 
 }  // namespace
 
+KeyedMutex::~KeyedMutex() {
+    if (liveFd_ >= 0) close(liveFd_);
+}
+
+batonError_t KeyedMutex::ensureToken() {
+    std::lock_guard lock(tokenMutex_);
+    if (token_.load(std::memory_order_acquire)) return batonSuccess;
+    // A new open file description of the same memfd: OFD locks belong to a description, and
+    // every fd of the memfd that came by dup or SCM_RIGHTS shares one with the other processes.
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/self/fd/%d", shared_.fd());
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return fail(batonErrorOperatingSystem, "cannot open %s for the keyed mutex's liveness lock: %s (is /proc mounted?)",
+                    path, strerror(errno));
+    for (uint64_t attempt = 0; attempt < 64; ++attempt) {
+        const uint64_t t = randomToken(attempt);
+        struct flock fl = tokenLock(t, F_WRLCK);
+        if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+            liveFd_ = fd;
+            token_.store(t, std::memory_order_release);
+            return batonSuccess;
+        }
+        if (errno != EAGAIN && errno != EACCES) break;  // EAGAIN/EACCES: another live handle has that token
+    }
+    const int e = errno;
+    close(fd);
+    return fail(batonErrorOperatingSystem, "cannot take the keyed mutex's liveness lock: %s", strerror(e));
+}
+
 batonError_t KeyedMutex::checkProcess() {
-    if (static_cast<uint64_t>(getpid()) > kPidMask)
-        return fail(batonErrorNotSupported, "pid %d does not fit the keyed mutex's 23-bit holder field", getpid());
+    // The holder field holds a token, not a pid (defect 7): every process fits.
     return batonSuccess;
 }
 
@@ -123,40 +113,28 @@ void KeyedMutex::undo(const EnqueueState& saved) {
 }
 
 bool KeyedMutex::holderDead(uint64_t word) const {
-    const SharedLayout& l = shared_.s();
-    const pid_t pid = static_cast<pid_t>(pidOf(word));
-    // The holder's record, if it is the record of *this* hold (seqlock on the generation).
-    const uint64_t g1 = l.kmOwnerGen.load();
-    const uint64_t start = l.kmOwnerStart.load(), ns = l.kmOwnerPidNs.load();
-    const bool record = g1 == genOf(word) && l.kmOwnerGen.load() == g1;
-    const SelfIdentity me = self();
-    // Another pid namespace: its pids mean nothing here, so we cannot judge. Never take over.
-    if (record && ns && me.pidNs && ns != me.pidNs) return false;
-    if (kill(pid, 0) != 0 && errno == ESRCH) return true;
-    if (!me.startTime) return false;  // no /proc: kill() is all we have
-    char path[64];
-    std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-    ProcStat ps = readProcStat(path);
-    if (!ps.exists || ps.state == 'Z' || ps.state == 'X') return true;  // gone, or dead and not yet reaped
-    return record && start && ps.startTime != start;                  // the pid now names another process
-}
-
-void KeyedMutex::recordOwner(uint64_t gen) {
-    SharedLayout& l = shared_.s();
-    const SelfIdentity me = self();
-    l.kmOwnerGen.store(0);
-    l.kmOwnerStart.store(me.startTime);
-    l.kmOwnerPidNs.store(me.pidNs);
-    l.kmOwnerGen.store(gen);
+    // Our own token: this handle's previous hold, whose release the publisher thread has not
+    // run yet (it runs once the GPU finished the work under the hold). Alive by definition;
+    // and our own description's lock would read as unlocked, so it must not be tested.
+    if (tokenOf(word) == token_.load(std::memory_order_acquire)) return false;
+    // Whoever holds the token's lock is alive; nobody: the holder is dead (or never existed:
+    // a peer wrote a word naming a token nobody owns).
+    struct flock fl = tokenLock(tokenOf(word), F_WRLCK);
+    if (fcntl(liveFd_, F_OFD_GETLK, &fl) != 0) return false;  // cannot tell: never take a hold over
+    return fl.l_type == F_UNLCK;
 }
 
 batonError_t KeyedMutex::acquire(uint64_t key, uint32_t timeoutMs, uint32_t ticket, const std::atomic<bool>& cancel) {
     SharedLayout& l = shared_.s();
-    const uint64_t me = self().pid;
+    if (batonError_t e = ensureToken(); e != batonSuccess) {
+        failedTicket_.store(kValid | ticket, std::memory_order_release);
+        return e;
+    }
+    const uint64_t me = token_.load(std::memory_order_acquire);
     constexpr uint64_t kPeriodNs = uint64_t{kLivenessPeriodMs} * 1000000ull;
     const uint64_t start = monotonicNs();
     const uint64_t deadline = timeoutMs == BATON_INFINITE ? 0 : start + uint64_t{timeoutMs} * 1000000ull;
-    // The holder is looked at (a /proc read) only once per period of waiting, never on the
+    // The holder is looked at (one fcntl on its token's lock) only once per period of waiting, never on the
     // hand-to-hand path, and once more before giving up, so that a dead holder is reported
     // as abandoned rather than as a timeout, whatever the timeout.
     uint64_t nextLook = start + kPeriodNs;
@@ -167,7 +145,13 @@ batonError_t KeyedMutex::acquire(uint64_t key, uint32_t timeoutMs, uint32_t tick
         // returns at once instead of missing it.
         const uint32_t seen = l.seq.load();
         if (cancel.load()) return batonErrorIllegalState;
-        uint64_t w = l.kmWord.load();
+        // Checked: a word no honest process can write is the peer's error, not a holder.
+        PageReading reading;
+        if (batonError_t e = shared_.read(&reading); e != batonSuccess) {
+            failedTicket_.store(kValid | ticket, std::memory_order_release);
+            return e;
+        }
+        uint64_t w = reading.kmWord;
         const bool held = w & kHeld;
         if (!held && ((w & kAbandoned) || l.kmKey.load() == key)) {
             claimed = nextWord(w, kHeld | me);
@@ -179,7 +163,7 @@ batonError_t KeyedMutex::acquire(uint64_t key, uint32_t timeoutMs, uint32_t tick
         }
         uint64_t now = monotonicNs();
         const bool last = timeoutMs == 0 || (deadline && now >= deadline);
-        if (held && pidOf(w) != me && (now >= nextLook || last)) {
+        if (held && (now >= nextLook || last)) {
             if (holderDead(w)) {
                 claimed = nextWord(w, kHeld | me);
                 if (l.kmWord.compare_exchange_strong(w, claimed)) {
@@ -199,7 +183,7 @@ batonError_t KeyedMutex::acquire(uint64_t key, uint32_t timeoutMs, uint32_t tick
         // wakes nobody, so waiters come back to look at least once a period.
         shared_.waitChange(seen, deadline && deadline < nextLook ? deadline : nextLook);
     }
-    recordOwner(genOf(claimed));
+    if (testAfterClaim) testAfterClaim();
     heldWord_.store(claimed, std::memory_order_relaxed);
     heldTicket_.store(kValid | ticket, std::memory_order_release);
     failedTicket_.store(0, std::memory_order_relaxed);

@@ -1,5 +1,6 @@
 #include "sync/semaphore.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <iterator>
 #include <cstring>
@@ -280,7 +281,9 @@ void Semaphore::noteSubmitted(uint64_t v) {
 
 batonError_t Semaphore::startMirror() {
     std::call_once(mirrorOnce_, [this] {
-        VkResult r = createTimeline(ctx, shared->s().value.load(), &waitProxy);
+        uint64_t initial = 0;
+        if ((mirrorError_ = shared->readValue(&initial)) != batonSuccess) return;  // checked: the page is untrusted
+        VkResult r = createTimeline(ctx, initial, &waitProxy);
         if (r != VK_SUCCESS) {
             mirrorError_ = failVk(r, "vkCreateSemaphore (wait proxy)");
             return;
@@ -295,6 +298,10 @@ batonError_t Semaphore::startMirror() {
 }
 
 void Semaphore::mirrorLoop() {
+    VkPhysicalDeviceTimelineSemaphoreProperties tp{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TIMELINE_SEMAPHORE_PROPERTIES};
+    VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, &tp};
+    ctx->vki.vkGetPhysicalDeviceProperties2(ctx->physicalDevice, &p2);
+    const uint64_t maxDifference = std::max(tp.maxTimelineSemaphoreValueDifference, kMinTimelineValueDifference);
     uint64_t mirrored = 0;
     ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, waitProxy, &mirrored);
     for (;;) {
@@ -302,7 +309,11 @@ void Semaphore::mirrorLoop() {
         // stop that lands after this read still ends the wait below (no lost wake-up).
         uint32_t seen = shared->s().seq.load();
         if (stopping_.load()) return;
-        uint64_t v = shared->s().value.load();
+        // Checked before it reaches the driver (defect 8): a value a peer made up (backwards,
+        // above pending, beyond maxTimelineSemaphoreValueDifference) is never signaled; the
+        // page stays faulted and waits on it fail with the peer's error.
+        uint64_t v = 0;
+        if (shared->readValueForSignal(mirrored, maxDifference, &v) != batonSuccess) v = 0;
         if (v > mirrored) {
             VkSemaphoreSignalInfo si{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO, nullptr, waitProxy, v};
             if (ctx->vkd.vkSignalSemaphore(ctx->device, &si) != VK_SUCCESS) return;
@@ -355,8 +366,10 @@ batonError_t Semaphore::hostWait(uint64_t value, uint64_t timeoutNs) {
     if (deadline == 0 && timeoutNs != UINT64_MAX) deadline = 1;
     for (;;) {
         uint32_t seen = shared->s().seq.load();
-        bool reached = kind == SemKind::Timeline ? shared->s().value.load() >= value
-                                                 : shared->s().value.load() > shared->s().consumed.load();
+        // Checked (the page is untrusted): an impossible page is the peer's error (IllegalState).
+        PageReading page;
+        if (batonError_t e = shared->read(&page); e != batonSuccess) return e;
+        bool reached = kind == SemKind::Timeline ? page.value >= value : page.value > page.consumed;
         if (reached) return batonSuccess;
         if (timeoutNs == 0 || !shared->waitChange(seen, deadline))
             return fail(batonErrorTimeout, "semaphore not reached within the timeout");
