@@ -243,6 +243,7 @@ void Executor::observe(uint32_t sem, uint64_t min, uint64_t max, const char* whe
                       (unsigned long long)min, (unsigned long long)max, (unsigned long long)before);
         fail(msg);
     }
+    valuesChecked_.fetch_add(1, std::memory_order_relaxed);
     uint64_t cur = before;
     while (cur < v && !lastSeen_[sem].compare_exchange_weak(cur, v)) {
     }
@@ -261,6 +262,7 @@ void Executor::checkRecords(const Op& op, size_t index, const char* where) {
                           describe(prog_, index).c_str(), where, r.word, got, r.op, r.value);
             fail(msg);
         }
+        recordsChecked_.fetch_add(1, std::memory_order_relaxed);
     }
 }
 

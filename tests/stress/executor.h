@@ -40,6 +40,9 @@ public:
     // Checks an exact value of a semaphore another process signaled (after it finished).
     void checkFinal(uint32_t sem, uint64_t value);
     uint64_t opsRun() const { return opsRun_; }
+    // Observations checked against the model: semaphore values (every thread) and record words.
+    uint64_t valuesChecked() const { return valuesChecked_.load(); }
+    uint64_t recordsChecked() const { return recordsChecked_.load(); }
 
     // Ends the process with a failure report (any thread).
     [[noreturn]] void fail(const std::string& what);
@@ -91,6 +94,7 @@ private:
     std::thread watchdog_;
     unsigned long long validationBase_ = 0;
     uint64_t opsRun_ = 0;
+    std::atomic<uint64_t> valuesChecked_{0}, recordsChecked_{0};
 };
 
 int watchdogSeconds();

@@ -16,17 +16,23 @@ struct Hello {
     uint32_t ops;
     uint64_t seed;
     uint32_t native;
-    uint32_t switches;   // Config's op-class switches: bit 0 binaryFromSeveralStreams, 1 binarySignaledTwice, 2 keyedTimeout
+    uint32_t switches;   // Config's op-class switches: see packSwitches
     uint32_t reserved;
 };
 
 inline uint32_t packSwitches(const Config& c) {
-    return (c.binaryFromSeveralStreams ? 1u : 0u) | (c.binarySignaledTwice ? 2u : 0u) | (c.keyedTimeout ? 4u : 0u);
+    return (c.binaryFromSeveralStreams ? 1u : 0u) | (c.binarySignaledTwice ? 2u : 0u) | (c.keyedTimeout ? 4u : 0u) |
+           (c.keyedOnSeveralStreams ? 8u : 0u) | (c.destroyWithPending ? 16u : 0u) | (c.timelineTwiceInARow ? 32u : 0u) |
+           (c.keyedReleaseOrder ? 64u : 0u);
 }
 inline void unpackSwitches(uint32_t bits, Config* c) {
     c->binaryFromSeveralStreams = bits & 1u;
     c->binarySignaledTwice = bits & 2u;
     c->keyedTimeout = bits & 4u;
+    c->keyedOnSeveralStreams = bits & 8u;
+    c->destroyWithPending = bits & 16u;
+    c->timelineTwiceInARow = bits & 32u;
+    c->keyedReleaseOrder = bits & 64u;
 }
 
 struct Report {

@@ -43,6 +43,7 @@ struct Position {
 struct StreamState {
     uint32_t seq = 0;        // operations enqueued so far; the last one's position
     uint32_t hostFns = 0;    // host functions enqueued so far
+    int32_t lastSignal = -1; // the timeline the last operation signaled, if it was a signal
     Clock clock;             // what the next operation on it may rely on
     std::vector<RecordCheck> records;
     std::vector<uint32_t> recordSeq;  // position of each record
@@ -190,6 +191,8 @@ private:
     // The operation just pushed occupies the next position of its stream.
     uint32_t enqueue(int stream) {
         StreamState& st = streams_[stream];
+        const Op& op = prog_.ops.back();
+        st.lastSignal = op.kind == Kind::Signal ? op.sem : -1;
         st.clock.pos[stream] = ++st.seq;
         return st.seq;
     }
@@ -235,6 +238,7 @@ private:
         int t = pick(proc, SemKind::Timeline, true);
         if (t < 0) return false;
         int s = pickStream(proc);
+        if (!prog_.config.timelineTwiceInARow && streams_[s].lastSignal == t) return false;
         Op& op = push(Kind::Signal, proc, s);
         op.sem = t;
         op.value = tl_[t].pending + 1 + rnd(3);
@@ -315,6 +319,7 @@ private:
         MutexState& m = mutexes_[prog_.sems[h].mutex];
         if (m.holder >= 0) return false;
         int s = pickStream(proc);
+        if (!prog_.config.keyedOnSeveralStreams) s = firstStreamOf(proc) + static_cast<int>(h % streamsOf(proc));
         Op& op = push(Kind::KeyedAcquire, proc, s);
         op.sem = h;
         op.value = m.key;
@@ -323,7 +328,7 @@ private:
         m.holderStream = s;
         failedAcquire_[h] = false;
         enqueue(s);
-        streams_[s].clock.join(m.released);
+        if (prog_.config.keyedReleaseOrder) streams_[s].clock.join(m.released);
         return true;
     }
     bool keyedRelease(int proc) {
@@ -486,6 +491,7 @@ private:
     }
     bool destroy(int proc) {
         // A local timeline or binary semaphore, whatever is pending on it.
+        if (!prog_.config.destroyWithPending) return false;
         std::vector<size_t> c;
         for (size_t i = 0; i < slots_.size(); ++i)
             if (prog_.sems[slots_[i]].owner == proc) c.push_back(i);

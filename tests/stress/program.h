@@ -41,6 +41,10 @@ struct Config {
     bool binaryFromSeveralStreams = true;  // defect 2: portable binary signals of one epoch from several streams
     bool binarySignaledTwice = true;       // defect 2 (same stream): a portable binary signaled again before its wait
     bool keyedTimeout = true;              // a keyed acquire that times out while an earlier acquire of the handle is pending
+    bool keyedOnSeveralStreams = true;     // one keyed-mutex handle acquiring on several streams
+    bool destroyWithPending = true;        // Destroy ops (a semaphore destroyed with work pending, a new one in its place)
+    bool timelineTwiceInARow = true;       // two signals of one timeline back to back on one stream
+    bool keyedReleaseOrder = true;         // an acquire sees what the stream of the release it took had seen (the checks, not the ops)
 };
 
 enum class SemKind : uint8_t { Timeline, Binary, Keyed };

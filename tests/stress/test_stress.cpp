@@ -59,13 +59,15 @@ std::string replay(const char* test, uint64_t seed, uint64_t ops) {
 }
 
 struct Tally {
-    uint64_t programs = 0, ops = 0;
+    uint64_t programs = 0, ops = 0, values = 0, records = 0;
     double seconds = 0;
 };
 
 void report(const char* test, const Tally& t) {
-    std::printf("stress %s: %llu programs, %llu operations executed, 0 divergences, %.2f s (%.0f ops/s)\n", test,
-                (unsigned long long)t.programs, (unsigned long long)t.ops, t.seconds, t.ops / std::max(t.seconds, 1e-9));
+    std::printf("stress %s: %llu programs, %llu operations executed, 0 divergences, %.2f s (%.0f ops/s); "
+                "process 0 checked %llu values and %llu record words against the model\n",
+                test, (unsigned long long)t.programs, (unsigned long long)t.ops, t.seconds,
+                t.ops / std::max(t.seconds, 1e-9), (unsigned long long)t.values, (unsigned long long)t.records);
     ::testing::Test::RecordProperty("programs", std::to_string(t.programs));
     ::testing::Test::RecordProperty("operations", std::to_string(t.ops));
 }
@@ -112,7 +114,7 @@ private:
 };
 
 // Runs one program in this process (proc 0), with the peer's socket in cross mode.
-uint64_t runProgram(const stress::Program& prog, batonContext_t ctx, int peerSock, uint64_t* peerOps) {
+uint64_t runProgram(const stress::Program& prog, batonContext_t ctx, int peerSock, uint64_t* peerOps, Tally* t) {
     stress::Executor ex(prog, 0, ctx);
     g_executor = &ex;
     ex.setUp(peerSock);
@@ -137,6 +139,8 @@ uint64_t runProgram(const stress::Program& prog, batonContext_t ctx, int peerSoc
         }
     }
     ex.tearDown();
+    t->values += ex.valuesChecked();
+    t->records += ex.recordsChecked();
     g_executor = nullptr;
     return ex.opsRun();
 }
@@ -186,6 +190,10 @@ void runPlan(const char* test, bool cross, uint64_t seedBase) {
         c.binaryFromSeveralStreams = stress::knownDefectCheck("BINARY_FROM_SEVERAL_STREAMS");
         c.binarySignaledTwice = stress::knownDefectCheck("BINARY_SIGNALED_TWICE");
         c.keyedTimeout = stress::knownDefectCheck("KEYED_TIMEOUT");
+        c.keyedOnSeveralStreams = stress::knownDefectCheck("KEYED_ON_SEVERAL_STREAMS");
+        c.destroyWithPending = stress::knownDefectCheck("DESTROY_WITH_PENDING");
+        c.timelineTwiceInARow = stress::knownDefectCheck("TIMELINE_TWICE_IN_A_ROW");
+        c.keyedReleaseOrder = stress::knownDefectCheck("KEYED_RELEASE_ORDER");
         stress::Executor::setLabel(replay(test, seed, p.perProgram));
         stress::Program prog = stress::generate(c);
         if (std::getenv("BATON_STRESS_PRINT"))
@@ -199,7 +207,7 @@ void runPlan(const char* test, bool cross, uint64_t seedBase) {
             ASSERT_TRUE(batontest::sendAll(sock, &hello, sizeof hello));
         }
         uint64_t peerOps = 0;
-        t.ops += runProgram(prog, ctx, sock, &peerOps) + peerOps;
+        t.ops += runProgram(prog, ctx, sock, &peerOps, &t) + peerOps;
         if (cross) {
             close(sock);
             int status = monitor.finish(g_peer);
