@@ -282,6 +282,9 @@ private:
         // Vulkan: a native binary wait is submitted after its signal; known once the host saw it complete.
         if (prog_.sems[b].native && !covered(st.epoch, host_[proc].clock)) return false;
         int s = pickStream(proc);
+        // The previous epoch's wait must have completed first: a wait consumes any signal, so
+        // a later wait that ran before it could take the signal meant for it.
+        if (!covered(st.previous, streams_[s].clock) && !covered(st.previous, host_[proc].clock)) return false;
         Op& op = push(Kind::BinaryWait, proc, s);
         op.sem = b;
         if (st.epoch.size() > 1) st.residual = true;

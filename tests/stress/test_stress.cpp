@@ -46,8 +46,9 @@ Plan plan(uint64_t seedBase) {
     Plan p{};
     p.total = envU64("BATON_STRESS_OPS", BATON_STRESS_DEFAULT_OPS);
     p.perProgram = envU64("BATON_STRESS_PROGRAM_OPS", p.total >= 100000 ? 20000 : 500);
-    p.perProgram = std::max<uint64_t>(1, std::min(p.perProgram, p.total));
     p.single = std::getenv("BATON_STRESS_SEED") != nullptr;
+    if (!p.single) p.perProgram = std::min(p.perProgram, p.total);
+    p.perProgram = std::max<uint64_t>(1, p.perProgram);
     p.firstSeed = p.single ? envU64("BATON_STRESS_SEED", 1) : seedBase + envU64("BATON_STRESS_FIRST_SEED", 1);
     if (p.single) p.total = p.perProgram;
     return p;
@@ -198,6 +199,7 @@ void runPlan(const char* test, bool cross, uint64_t seedBase) {
         stress::Program prog = stress::generate(c);
         if (std::getenv("BATON_STRESS_PRINT"))
             for (size_t i = 0; i < prog.ops.size(); ++i) std::printf("%s\n", stress::describe(prog, i).c_str());
+        std::fflush(stdout);
         int sock = -1;
         PeerMonitor monitor;
         if (cross) {
