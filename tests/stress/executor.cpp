@@ -46,6 +46,31 @@ bool knownDefectCheck(const char* name) {
     return !v || std::strcmp(v, "0") != 0;
 }
 
+namespace {
+std::atomic<unsigned long long> g_validationErrors{0}, g_knownValidationErrors{0};
+}  // namespace
+
+void messageCallback(batonMessageSeverity severity, const char* message, void*) {
+    if (severity != batonMessageSeverityError) return;
+    // A timeline signaled with values out of order inside one submission (issue 10: see README).
+    static const bool countSubmitOrder = knownDefectCheck("SUBMIT_SIGNAL_ORDER");
+    if (!countSubmitOrder && std::strstr(message, "VUID-VkSubmitInfo2-semaphore-03882")) {
+        g_knownValidationErrors.fetch_add(1);
+        return;
+    }
+    std::fprintf(stderr, "[validation error] %s\n", message);
+    g_validationErrors.fetch_add(1);
+}
+unsigned long long validationErrors() { return g_validationErrors.load(); }
+unsigned long long knownValidationErrors() { return g_knownValidationErrors.load(); }
+
+batonError_t createContext(batonContext_t* out) {
+    batonContextCreateInfo ci{};
+    ci.flags = batonContextFlagValidation;
+    ci.messageCallback = messageCallback;
+    return batonContextCreate(out, &ci);
+}
+
 int watchdogSeconds() {
     const char* v = std::getenv("BATON_STRESS_WATCHDOG_S");
     int s = v ? std::atoi(v) : 0;
@@ -166,7 +191,7 @@ void Executor::setUp(int socket) {
     }
     for (int fd : keyedFds)
         if (fd >= 0) close(fd);
-    batonContextGetMessageCount(ctx_, batonMessageSeverityError, &validationBase_);
+    validationBase_ = validationErrors();
 }
 
 void Executor::run() {
@@ -200,8 +225,7 @@ void Executor::watchdogLoop() {
 }
 
 void Executor::checkValidation(size_t index) {
-    unsigned long long n = 0;
-    batonContextGetMessageCount(ctx_, batonMessageSeverityError, &n);
+    unsigned long long n = validationErrors();
     if (n != validationBase_)
         fail("validation error(s) reported (" + std::to_string(n - validationBase_) + ", see above) by " + describe(prog_, index));
 }

@@ -23,7 +23,7 @@ struct Hello {
 inline uint32_t packSwitches(const Config& c) {
     return (c.binaryFromSeveralStreams ? 1u : 0u) | (c.binarySignaledTwice ? 2u : 0u) | (c.keyedTimeout ? 4u : 0u) |
            (c.keyedOnSeveralStreams ? 8u : 0u) | (c.destroyWithPending ? 16u : 0u) | (c.timelineTwiceInARow ? 32u : 0u) |
-           (c.keyedReleaseOrder ? 64u : 0u);
+           (c.keyedReleaseOrder ? 64u : 0u) | (c.eventWait ? 128u : 0u);
 }
 inline void unpackSwitches(uint32_t bits, Config* c) {
     c->binaryFromSeveralStreams = bits & 1u;
@@ -33,12 +33,14 @@ inline void unpackSwitches(uint32_t bits, Config* c) {
     c->destroyWithPending = bits & 16u;
     c->timelineTwiceInARow = bits & 32u;
     c->keyedReleaseOrder = bits & 64u;
+    c->eventWait = bits & 128u;
 }
 
 struct Report {
     uint32_t magic;
     int32_t code;      // 0: every operation ran as the model says (a divergence ends the peer with a message on stderr)
     uint64_t opsRun;
+    uint64_t knownValidation;  // validation messages of known defects counted apart (switch off)
 };
 
 }  // namespace stress

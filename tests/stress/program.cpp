@@ -426,6 +426,7 @@ private:
             ev.recorded = true;
             ev.clock = streams_[s].clock;
         } else if (r < 7) {
+            if (!prog_.config.eventWait) return false;
             int s = pickStream(proc);
             push(Kind::EventWait, proc, s).event = e;
             enqueue(s);

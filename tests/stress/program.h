@@ -44,6 +44,7 @@ struct Config {
     bool keyedOnSeveralStreams = true;     // one keyed-mutex handle acquiring on several streams
     bool destroyWithPending = true;        // Destroy ops (a semaphore destroyed with work pending, a new one in its place)
     bool timelineTwiceInARow = true;       // two signals of one timeline back to back on one stream
+    bool eventWait = true;                 // defect 4: batonStreamWaitEvent on an event recorded again
     bool keyedReleaseOrder = true;         // an acquire sees what the stream of the release it took had seen (the checks, not the ops)
 };
 

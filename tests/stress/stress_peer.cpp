@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
                                " BATON_STRESS_OPS=" + std::to_string(c.ops));
     stress::Program prog = stress::generate(c);
     batonContext_t ctx = nullptr;
-    if (batonCtxGetCurrent(&ctx) != batonSuccess) {
+    if (stress::createContext(&ctx) != batonSuccess || batonCtxSetCurrent(ctx) != batonSuccess) {
         std::fprintf(stderr, "stress_peer: no context: %s\n", batonGetLastErrorMessage());
         return 4;
     }
@@ -49,7 +49,10 @@ int main(int argc, char** argv) {
     ex.run();
     ex.tearDown();
     stress::Report done{stress::kPeerMagic, 0, ex.opsRun()};
+    done.knownValidation = stress::knownValidationErrors();
     if (!batontest::sendAll(sock, &done, sizeof done)) return 5;
+    batonCtxSetCurrent(nullptr);
+    batonContextDestroy(ctx);
     close(sock);
     return 0;
 }
