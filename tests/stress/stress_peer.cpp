@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
     c.native = hello.native != 0;
     stress::unpackSwitches(hello.switches, &c);
     stress::Executor::setLabel("stress_peer (process 1), BATON_STRESS_SEED=" + std::to_string(c.seed) +
-                               " BATON_STRESS_OPS=" + std::to_string(c.ops));
+                               " BATON_STRESS_PROGRAM_OPS=" + std::to_string(c.ops) + " op-class switches " +
+                               std::to_string(hello.switches));
     stress::Program prog = stress::generate(c);
     batonContext_t ctx = nullptr;
     if (stress::createContext(&ctx) != batonSuccess || batonCtxSetCurrent(ctx) != batonSuccess) {

@@ -199,7 +199,9 @@ void runPlan(const char* test, bool cross, uint64_t seedBase) {
         c.timelineTwiceInARow = stress::knownDefectCheck("TIMELINE_TWICE_IN_A_ROW");
         c.keyedReleaseOrder = stress::knownDefectCheck("KEYED_RELEASE_ORDER");
         c.eventWait = stress::knownDefectCheck("EVENT_WAIT");
-        stress::Executor::setLabel(replay(test, seed, p.perProgram));
+        char bits[32];
+        std::snprintf(bits, sizeof bits, " (op-class switches 0x%x)", stress::packSwitches(c));
+        stress::Executor::setLabel(replay(test, seed, p.perProgram) + bits);
         stress::Program prog = stress::generate(c);
         if (std::getenv("BATON_STRESS_PRINT"))
             for (size_t i = 0; i < prog.ops.size(); ++i) std::printf("%s\n", stress::describe(prog, i).c_str());
