@@ -16,7 +16,12 @@
 #include "peer_protocol.h"
 #include "program.h"
 
+namespace batontest {
+void pinVulkanDriverLibraries();
+}
+
 int main(int argc, char** argv) {
+    batontest::pinVulkanDriverLibraries();
     if (argc != 2) {
         std::fprintf(stderr, "usage: stress_peer <socket-fd>\n");
         return 2;
