@@ -121,7 +121,8 @@ batonError_t readMessage(int sock, uint64_t deadline, WireMessage* w, int* fds, 
             return fail(batonErrorOperatingSystem, "recvmsg on socket %d failed: %s", sock, strerror(err));
         }
         *flags |= m.msg_flags | takeFds(m, fds, fdCount);
-        if (n == 0 && *fdCount == 0) {
+        if (n == 0 && (stream || *fdCount == 0)) {  // end of stream (or an empty datagram: alike)
+            closeFds(fds, *fdCount);
             return fail(batonErrorOperatingSystem, *got ? "socket %d ended in the middle of a message"
                                                         : "the peer closed socket %d", sock);
         }

@@ -1,0 +1,102 @@
+// libFuzzer target: the import descriptor path. batonImportExternalSemaphore and
+// batonImportMemory with fuzzed descriptor fields x every kind of fd (baton-shaped memfds
+// with fuzzed page contents, other memfds sealed and not, pipe, socket, eventfd, /dev/null,
+// a regular file, a closed fd number), on the default context (lavapipe where no GPU).
+// Properties: no crash or UB; on failure the fd is untouched and open and no fd appeared;
+// on success baton owns the fd, and destroying the handle closes it (nothing leaks).
+// Input: [fd kind][mode][L][16*L page bytes][descriptor bytes][type mode][more]
+#include <baton/baton.h>
+#include <baton/baton_memory.h>
+
+#include "fuzz_fds.h"
+
+namespace {
+
+void checkFailedImport(int fd, const fuzz::FdPrint& before, int countBefore) {
+    FUZZ_CHECK(fuzz::samePrint(before, fuzz::printOf(fd)));
+    FUZZ_CHECK(fuzz::openFdCount() == countBefore);
+}
+
+void importSemaphore(fuzz::Input& in, int fd, bool ourFd) {
+    batonExternalSemaphoreHandleDesc d{};
+    in.bytes(&d, sizeof d);
+    const uint8_t typeMode = in.byte();
+    if (typeMode & 1) {  // mostly the three Linux types, so that the fd gets looked at
+        const int types[] = {batonExternalSemaphoreHandleTypeOpaqueFd, batonExternalSemaphoreHandleTypeTimelineSemaphoreFd,
+                             batonExternalSemaphoreHandleTypeKeyedMutex};
+        std::memcpy(&d.type, &types[(typeMode >> 1) % 3], sizeof(int));
+        if (typeMode & 8) d.flags = 0;
+    }
+    if (ourFd) d.handle.fd = fd;
+    const fuzz::FdPrint before = fuzz::printOf(fd);
+    const int countBefore = fuzz::openFdCount();
+    batonExternalSemaphore_t s = nullptr;
+    batonError_t e = batonImportExternalSemaphore(&s, &d);
+    if (e != batonSuccess) {
+        checkFailedImport(fd, before, countBefore);
+        FUZZ_CHECK(batonGetLastErrorMessage()[0] != '\0');
+        return;
+    }
+    FUZZ_CHECK(s != nullptr && d.handle.fd == fd);  // only our fds are baton memfds
+    batonExternalSemaphoreInfo info{};
+    FUZZ_CHECK(batonExternalSemaphoreGetInfo(s, &info) == batonSuccess);
+    (void)batonExternalSemaphoreHostWait(s, in.value<uint64_t>(), 1000);
+    FUZZ_CHECK(batonDestroyExternalSemaphore(s) == batonSuccess);
+    FUZZ_CHECK(!fuzz::isOpen(fd) && fuzz::openFdCount() == countBefore - 1);
+}
+
+void importMemory(fuzz::Input& in, int fd, bool ourFd) {
+    batonMemoryImportDesc d{};
+    in.bytes(&d, sizeof d);
+    const uint8_t mode = in.byte();
+    if (mode & 1) std::memset(d.reserved, 0, sizeof d.reserved);
+    if (mode & 2) std::memset(d.desc.reserved, 0, sizeof d.desc.reserved);
+    if (mode & 4) d.allocationSize &= 0xffff;  // within what a memfd here holds
+    if (mode & 8) d.memoryTypeIndex &= 3;
+    if (ourFd) d.fd = fd;
+    const fuzz::FdPrint before = fuzz::printOf(fd);
+    const int countBefore = fuzz::openFdCount();
+    batonMemory_t m = nullptr;
+    batonError_t e = batonImportMemory(&m, &d);
+    if (e != batonSuccess) {
+        checkFailedImport(fd, before, countBefore);
+        return;
+    }
+    FUZZ_CHECK(m != nullptr && d.fd == fd);
+    batonMemoryInfo info{};
+    FUZZ_CHECK(batonMemoryGetInfo(m, &info) == batonSuccess);
+    FUZZ_CHECK(batonDestroyMemory(m) == batonSuccess);
+    FUZZ_CHECK(!fuzz::isOpen(fd) && fuzz::openFdCount() == countBefore - 1);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    batonContextInfo info{};
+    if (batonContextGetInfo(nullptr, &info) != batonSuccess) {  // the default context, made once
+        std::fprintf(stderr, "fuzz_import: no baton context: %s\n", batonGetLastErrorMessage());
+        std::abort();
+    }
+    return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    fuzz::Input in{data, size};
+    const auto kind = static_cast<fuzz::FdKind>(in.byte() % static_cast<int>(fuzz::FdKind::Count));
+    const uint8_t mode = in.byte();
+    // The memfd kinds' first page: the next 16*L bytes, zeros after them.
+    uint8_t page[4096] = {};
+    size_t pageBytes = size_t{in.byte()} * 16;
+    if (pageBytes > in.n) pageBytes = in.n;
+    if (pageBytes) std::memcpy(page, in.p, pageBytes);
+    in.p += pageBytes;
+    in.n -= pageBytes;
+    const int fd = fuzz::makeFd(kind, page);
+    const bool ourFd = !(mode & 2);
+    if (mode & 1)
+        importMemory(in, fd, ourFd);
+    else
+        importSemaphore(in, fd, ourFd);
+    if (fuzz::isOpen(fd) && kind != fuzz::FdKind::Closed) close(fd);
+    return 0;
+}
