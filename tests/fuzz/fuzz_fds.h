@@ -79,17 +79,16 @@ inline int memfdWith(const void* page, size_t size, unsigned seals) {
 
 constexpr unsigned kBatonSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
 
-// Makes an fd of the kind, using page (4096 bytes) for the memfd kinds.
-inline int makeFd(FdKind k, uint8_t* page) {
+// Makes a new fd of the kind, using page (4096 bytes) for the memfd kinds. Every kind is
+// made once (a template) and handed out as a fresh dup: creating files per input would cost
+// more than what is fuzzed. A dup is a new fd of the same open file, which is all baton sees;
+// the memfd kinds get the input's page written first.
+inline int makeFreshFd(FdKind k, uint8_t* page) {
     int p[2];
     switch (k) {
         case FdKind::BatonPage:
-            std::memcpy(page, &baton::kSharedMagic, sizeof baton::kSharedMagic);
-            return memfdWith(page, 4096, kBatonSeals);
         case FdKind::BatonPageAnyMagic: return memfdWith(page, 4096, kBatonSeals);
-        case FdKind::UnsealedPage:
-            std::memcpy(page, &baton::kSharedMagic, sizeof baton::kSharedMagic);
-            return memfdWith(page, 4096, 0);
+        case FdKind::UnsealedPage: return memfdWith(page, 4096, 0);
         case FdKind::SealedMemfd: return memfdWith(page, 8192, kBatonSeals);
         case FdKind::BigMemfd: return memfdWith(page, 1 << 20, 0);
         case FdKind::Pipe:
@@ -117,14 +116,40 @@ inline int makeFd(FdKind k, uint8_t* page) {
             return f;
         }
         case FdKind::Closed:
-        case FdKind::Count: {
-            int d = open("/dev/null", O_RDONLY | O_CLOEXEC);
-            if (d < 0) die("/dev/null");
-            close(d);
-            return d;
-        }
+        case FdKind::Count: break;
     }
     return -1;
+}
+
+inline const int* templates() {
+    static int t[static_cast<int>(FdKind::Count)];
+    static bool made = false;
+    if (!made) {
+        uint8_t zeros[4096] = {};
+        for (int i = 0; i < static_cast<int>(FdKind::Count); ++i) {
+            // High numbers, out of the way of the fds the code under test opens and closes.
+            const int fd = makeFreshFd(static_cast<FdKind>(i), zeros);
+            t[i] = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 900);
+            if (fd >= 0) close(fd);
+        }
+        made = true;
+    }
+    return t;
+}
+
+inline int makeFd(FdKind k, uint8_t* page) {
+    const int* templates = fuzz::templates();
+    if (k == FdKind::Closed || k == FdKind::Count) {
+        int d = fcntl(templates[static_cast<int>(FdKind::DevNull)], F_DUPFD_CLOEXEC, 0);
+        close(d);
+        return d;  // the number of an fd that was just closed
+    }
+    if (k == FdKind::BatonPage || k == FdKind::UnsealedPage) std::memcpy(page, &baton::kSharedMagic, 4);
+    const int t = templates[static_cast<int>(k)];
+    if (k <= FdKind::BigMemfd && pwrite(t, page, 4096, 0) != 4096) die("pwrite");
+    const int fd = fcntl(t, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) die("dup");
+    return fd;
 }
 
 inline bool isOpen(int fd) { return fd >= 0 && fcntl(fd, F_GETFD) != -1; }
@@ -155,6 +180,21 @@ inline bool samePrint(const FdPrint& a, const FdPrint& b) {
            a.offset == b.offset;
 }
 
+inline void listFds(const char* when) {
+    DIR* d = opendir("/proc/self/fd");
+    if (!d) die("/proc/self/fd");
+    std::fprintf(stderr, "open fds %s:", when);
+    while (dirent* e = readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        char path[300], target[256] = {};
+        std::snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        if (readlink(path, target, sizeof target - 1) < 0) continue;
+        std::fprintf(stderr, " %s->%s", e->d_name, target);
+    }
+    std::fprintf(stderr, "\n");
+    closedir(d);
+}
+
 inline int openFdCount() {
     DIR* d = opendir("/proc/self/fd");
     if (!d) die("/proc/self/fd");
@@ -162,6 +202,45 @@ inline int openFdCount() {
     while (readdir(d)) ++n;
     closedir(d);
     return n;
+}
+
+// Open fds other than pipes. libFuzzer starts llvm-symbolizer between inputs (to print
+// NEW_FUNC lines) and keeps two pipe ends to it: those are not the code's. The targets check
+// the pipes they hand baton one by one (isOpen), and nothing fuzzed here opens a pipe itself.
+inline int openNonPipeFdCount() {
+    DIR* d = opendir("/proc/self/fd");
+    if (!d) die("/proc/self/fd");
+    int n = 0;
+    while (dirent* e = readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        char path[300], target[16] = {};
+        std::snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        if (readlink(path, target, sizeof target - 1) > 0 && std::strncmp(target, "pipe:", 5) == 0) continue;
+        ++n;
+    }
+    closedir(d);
+    return n;
+}
+
+// Leak check across inputs: every input closes what it made, so the number of open fds must
+// come back to what it was at the first input. Counting /proc/self/fd costs more than a
+// parse, so it is counted every 64th input (a leaking input leaks on every run: found);
+// FUZZ_FD_CHECK_EVERY=1 counts after every input, to name the input that leaks.
+inline void checkNoFdGrowth() {
+    static int baseline = -1;
+    static unsigned runs = 0;
+    static const unsigned period = std::getenv("FUZZ_FD_CHECK_EVERY") ? 1 : 64;
+    if (baseline < 0) {
+        (void)templates();  // made once, on first use: not a leak
+        baseline = openNonPipeFdCount();
+    }
+    if (++runs % period) return;
+    const int now = openNonPipeFdCount();
+    if (now != baseline) {
+        std::fprintf(stderr, "fuzz check failed: %d fds open, %d at the first input: an input leaks fds\n", now, baseline);
+        listFds("now");
+        std::abort();
+    }
 }
 
 #define FUZZ_CHECK(cond)                                                                     \

@@ -27,7 +27,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const int msgFlags = (flagBits & 1 ? MSG_TRUNC : 0) | (flagBits & 2 ? MSG_CTRUNC : 0);
     const int expectedKind = static_cast<int8_t>(in.byte());
     const uint8_t identityMode = in.byte();
-    const size_t fdsBefore = static_cast<size_t>(fuzz::openFdCount());
 
     batonHandleHeader header{};
     int fd = 12345;
@@ -36,11 +35,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (e != batonSuccess) {
         FUZZ_CHECK(fd == -1);
         for (int i = 0; i < fdCount; ++i) FUZZ_CHECK(!fuzz::isOpen(fds[i]));
-        FUZZ_CHECK(static_cast<size_t>(fuzz::openFdCount()) + fdCount == fdsBefore);
+        fuzz::checkNoFdGrowth();
         return 0;
     }
     FUZZ_CHECK(fdCount == 1 && fd == fds[0] && fuzz::isOpen(fd));
-    FUZZ_CHECK(static_cast<size_t>(fuzz::openFdCount()) == fdsBefore);
     // The checks a receive runs next: against our own identity, the sender's or zeros.
     uint8_t zeros[VK_UUID_SIZE] = {};
     uint8_t dev[VK_UUID_SIZE], drv[VK_UUID_SIZE];
@@ -62,5 +60,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(fuzz::samePrint(before, fuzz::printOf(fd)));
     (void)handleKindName(headerKind(header));
     close(fd);
+    fuzz::checkNoFdGrowth();
     return 0;
 }

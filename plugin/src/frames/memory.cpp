@@ -89,18 +89,19 @@ Memory::~Memory() {
 batonError_t Memory::validate(const batonMemoryDesc& d) {
     for (unsigned r : d.reserved)
         if (r) return fail(batonErrorInvalidValue, "batonMemoryDesc::reserved must be zero");
-    const int kind = rawEnum(d.kind);  // a peer's or a C caller's: any int (c_enum.h)
+    // A peer's or a C caller's values: any int (c_enum.h), so the enums are read as ints.
+    const int kind = rawEnum(d.kind), format = rawEnum(d.format), tiling = rawEnum(d.tiling);
     if (kind == batonMemoryKindBuffer) {
         if (!d.size || !d.bufferUsage) return fail(batonErrorInvalidValue, "a buffer needs size and bufferUsage");
-        if (d.format || d.width || d.height || d.mipLevels || d.arrayLayers || d.imageUsage || d.tiling)
+        if (format || d.width || d.height || d.mipLevels || d.arrayLayers || d.imageUsage || tiling)
             return fail(batonErrorInvalidValue, "a buffer desc must leave the image fields zero");
         return batonSuccess;
     }
     if (kind == batonMemoryKindImage) {
-        if (!d.format || !d.width || !d.height || !d.imageUsage)
-            return fail(batonErrorInvalidValue, "an image needs format, width, height and imageUsage");
+        if (format <= 0 || !d.width || !d.height || !d.imageUsage)
+            return fail(batonErrorInvalidValue, "an image needs format (a VkFormat), width, height and imageUsage");
         if (d.size || d.bufferUsage) return fail(batonErrorInvalidValue, "an image desc must leave size and bufferUsage zero");
-        if (d.tiling != VK_IMAGE_TILING_OPTIMAL && d.tiling != VK_IMAGE_TILING_LINEAR)
+        if (tiling != VK_IMAGE_TILING_OPTIMAL && tiling != VK_IMAGE_TILING_LINEAR)
             return fail(batonErrorInvalidValue, "image tiling must be OPTIMAL or LINEAR");
         return batonSuccess;
     }
