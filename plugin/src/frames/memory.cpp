@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <memory>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -262,14 +263,23 @@ batonError_t Memory::importFd(Context* ctx, const batonMemoryImportDesc& in, Mem
     m->dedicated = in.dedicated;
     m->memoryTypeIndex = in.memoryTypeIndex;
     m->allocationSize = in.allocationSize;
+    // The driver gets a duplicate: a successful vkAllocateMemory owns (and may close) the fd
+    // it was given, and a bind or map can still fail after that. With the duplicate, every
+    // failure leaves the caller's fd open and untouched (ownership passes on success only).
+    const int driverFd = fcntl(in.fd, F_DUPFD_CLOEXEC, 0);
+    if (driverFd < 0) return fail(batonErrorOperatingSystem, "cannot duplicate fd %d: %s", in.fd, std::strerror(errno));
     VkMemoryDedicatedAllocateInfo ded{VK_STRUCTURE_TYPE_MEMORY_DEDICATED_ALLOCATE_INFO, nullptr, m->image, m->buffer};
     VkImportMemoryFdInfoKHR imp{VK_STRUCTURE_TYPE_IMPORT_MEMORY_FD_INFO_KHR, m->dedicated ? &ded : nullptr, kHandleType,
-                                in.fd};
+                                driverFd};
     VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, &imp, in.allocationSize, in.memoryTypeIndex};
     VkResult r = ctx->vkd.vkAllocateMemory(ctx->device, &ai, nullptr, &m->memory);
-    if (r != VK_SUCCESS) return failVk(r, "vkAllocateMemory (import)");  // the fd is still the caller's
-    // The driver owns the fd from here: later failures free the memory, which closes it.
+    if (r != VK_SUCCESS) {
+        close(driverFd);  // a failed import leaves its fd with the application: ours
+        return failVk(r, "vkAllocateMemory (import)");
+    }
+    // The driver owns driverFd now; freeing the memory (m's destructor) releases it.
     if ((e = m->bindAndMap()) != batonSuccess) return e;
+    close(in.fd);  // the import succeeded: the caller's fd was baton's to close
     *out = m.release();
     return batonSuccess;
 }
