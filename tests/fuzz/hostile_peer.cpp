@@ -201,6 +201,17 @@ bool run(Scenario s) {
         case Scenario::MemoryBadDesc:
             sendWire(wire(memoryHeader(99, 4096)), {sealedMemfd(nullptr, 1 << 20, 0)});
             return true;
+        case Scenario::MemoryNegativeFormat: {
+            batonHandleHeader h = memoryHeader(batonMemoryKindImage, 0);
+            const int format = -5;
+            std::memcpy(&h.memory.format, &format, sizeof format);
+            h.memory.bufferUsage = 0;
+            h.memory.width = h.memory.height = 16;
+            h.memory.imageUsage = VK_IMAGE_USAGE_SAMPLED_BIT;
+            h.allocationSize = 1 << 16;
+            sendWire(wire(h), {sealedMemfd(nullptr, 1 << 20, 0)});
+            return true;
+        }
         case Scenario::MemorySmallMemfd:
             sendWire(wire(memoryHeader(batonMemoryKindBuffer, 1 << 20)), {sealedMemfd(nullptr, 4096, 0)});
             return true;

@@ -61,6 +61,7 @@ inline constexpr uint32_t kPageMagic = 0x4e544142u;  // "BATN"
     X(NativeBatonMemfd)   /* native, but a baton memfd */                                          \
     X(MemoryPipe)         /* memory, our UUIDs, a pipe */                                          \
     X(MemoryBadDesc)      /* memory, desc.kind 99, a big memfd */                                  \
+    X(MemoryNegativeFormat) /* memory, an image desc with VkFormat -5 */                           \
     X(MemorySmallMemfd)   /* memory, desc asks 1 MiB, memfd holds 4 KiB */                         \
     X(MemoryBackendPortable)                                                                       \
     X(MemoryForgedDevice)                                                                          \
