@@ -2,6 +2,7 @@
 // hand baton, made fresh for one input, and checks that an fd was left alone.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -147,6 +148,8 @@ inline int makeFd(FdKind k, uint8_t* page) {
     if (k == FdKind::BatonPage || k == FdKind::UnsealedPage) std::memcpy(page, &baton::kSharedMagic, 4);
     const int t = templates[static_cast<int>(k)];
     if (k <= FdKind::BigMemfd && pwrite(t, page, 4096, 0) != 4096) die("pwrite");
+    // A dup shares the offset, and a driver may read() through it: every input starts at 0.
+    if (lseek(t, 0, SEEK_SET) < 0 && errno != ESPIPE) die("lseek");
     const int fd = fcntl(t, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) die("dup");
     return fd;

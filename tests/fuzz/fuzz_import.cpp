@@ -12,6 +12,10 @@
 
 namespace {
 
+// An fd of memory the driver exported (kept for the whole run): the one kind of fd a memory
+// import can succeed with on lavapipe. Handed out as a dup, like the other kinds.
+int g_driverMemory = -1;
+
 // offsetMayMove: a memory import hands the driver a dup of the fd (frames/memory.cpp), which
 // shares the file offset, and lavapipe reads its memfd header through it (32 bytes) before
 // refusing it. Everything else about the fd must be as it was.
@@ -40,6 +44,7 @@ void importSemaphore(fuzz::Input& in, int fd, bool ourFd) {
     const fuzz::FdPrint before = fuzz::printOf(fd);
     batonExternalSemaphore_t s = nullptr;
     batonError_t e = batonImportExternalSemaphore(&s, &d);
+    if (std::getenv("FUZZ_VERBOSE")) std::fprintf(stderr, "semaphore import: %s %s\n", batonGetErrorName(e), batonGetLastErrorMessage());
     if (e != batonSuccess) {
         checkFailedImport(fd, before);
         FUZZ_CHECK(batonGetLastErrorMessage()[0] != '\0');
@@ -65,6 +70,7 @@ void importMemory(fuzz::Input& in, int fd, bool ourFd) {
     const fuzz::FdPrint before = fuzz::printOf(fd);
     batonMemory_t m = nullptr;
     batonError_t e = batonImportMemory(&m, &d);
+    if (std::getenv("FUZZ_VERBOSE")) std::fprintf(stderr, "memory import: %s %s\n", batonGetErrorName(e), batonGetLastErrorMessage());
     if (e != batonSuccess) {
         checkFailedImport(fd, before, true);
         return;
@@ -106,6 +112,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     md.memoryProperties = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;
     batonMemory_t m = nullptr;
     if (batonExportMemory(&fd, &m, &md) == batonSuccess) {
+        g_driverMemory = fcntl(fd, F_DUPFD_CLOEXEC, 900);  // m stays alive: its memory is what the fd names
         batonMemoryInfo mi{};
         batonMemoryGetInfo(m, &mi);
         batonMemoryImportDesc id{};
@@ -119,14 +126,14 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
             batonDestroyMemory(m2);
         else
             close(fd);
-        batonDestroyMemory(m);
     }
     return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::Input in{data, size};
-    const auto kind = static_cast<fuzz::FdKind>(in.byte() % static_cast<int>(fuzz::FdKind::Count));
+    // Kinds 0..Count-1 from fuzz_fds.h; Count: a dup of driver-exported memory.
+    const auto kind = static_cast<fuzz::FdKind>(in.byte() % (static_cast<int>(fuzz::FdKind::Count) + 1));
     const uint8_t mode = in.byte();
     // The memfd kinds' first page: the next 16*L bytes, zeros after them.
     uint8_t page[4096] = {};
@@ -135,13 +142,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (pageBytes) std::memcpy(page, in.p, pageBytes);
     in.p += pageBytes;
     in.n -= pageBytes;
-    const int fd = fuzz::makeFd(kind, page);
+    int fd;
+    if (kind == fuzz::FdKind::Count) {
+        if (lseek(g_driverMemory, 0, SEEK_SET) < 0) fuzz::die("lseek");
+        fd = fcntl(g_driverMemory, F_DUPFD_CLOEXEC, 0);
+    } else {
+        fd = fuzz::makeFd(kind, page);
+    }
     const bool ourFd = !(mode & 2);
     if (mode & 1)
         importMemory(in, fd, ourFd);
     else
         importSemaphore(in, fd, ourFd);
-    if (fuzz::isOpen(fd) && kind != fuzz::FdKind::Closed) close(fd);
+    if (fuzz::isOpen(fd) && kind != fuzz::FdKind::Closed) close(fd);  // refused: still ours
     fuzz::checkNoFdGrowth();
     return 0;
 }

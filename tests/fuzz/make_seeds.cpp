@@ -124,6 +124,8 @@ void importSeeds(const std::string& dir) {
     put(m, md);
     m.push_back(0);
     write(dir, "memory-buffer", m);
+    m[0] = static_cast<uint8_t>(fuzz::FdKind::Count);  // fuzz_import: a dup of driver-exported memory
+    write(dir, "memory-buffer-driver-fd", m);
     Bytes im = importPrefix(fuzz::FdKind::BigMemfd, 1, 0);
     batonMemoryImportDesc id{};
     id.desc.kind = batonMemoryKindImage;
