@@ -100,7 +100,7 @@ int takeFds(msghdr& m, int* fds, int* count) {
 // stays in the socket. On failure every fd received has been closed.
 batonError_t readMessage(int sock, uint64_t deadline, WireMessage* w, int* fds, int* fdCount, size_t* got, int* flags) {
     const bool stream = isStreamSocket(sock);
-    do {
+    for (;;) {
         batonError_t e = waitSocket(sock, POLLIN, deadline);
         if (e != batonSuccess) {
             closeFds(fds, *fdCount);
@@ -128,7 +128,8 @@ batonError_t readMessage(int sock, uint64_t deadline, WireMessage* w, int* fds, 
         }
         if (n == 0) break;  // an empty message with fds (datagram sockets): refused by the parser
         *got += static_cast<size_t>(n);
-    } while (stream && *got < sizeof *w);
+        if (!stream || *got == sizeof *w) break;
+    }
     return batonSuccess;
 }
 
