@@ -1,6 +1,7 @@
 // Handle transport (baton_transport.h): one message = a fixed-size header with one fd in an
-// SCM_RIGHTS control message. Receiving checks the header (kind, backend, device and driver)
-// before the fd gets anywhere near the driver, and closes the fd on every refusal.
+// SCM_RIGHTS control message. This file is the socket side; what a message is and the checks
+// it must pass (kind, backend, device and driver) before its fd gets anywhere near the driver
+// are pure functions in handle_message.h. Every received fd is closed on every refusal.
 #include <baton/baton_transport.h>
 
 #include <cerrno>
@@ -10,37 +11,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "exec/context.h"
+#include "api/c_enum.h"
+#include "core/entry.h"
 #include "core/error.h"
-#include "fd/fd_message.h"
+#include "exec/context.h"
 #include "fd/fd_check.h"
+#include "fd/fd_message.h"
+#include "fd/handle_message.h"
 #include "frames/memory.h"
 #include "sync/semaphore.h"
 
 using namespace baton;
 
 namespace {
-
-constexpr uint32_t kWireMagic = 0x48544142u;  // "BATH"
-constexpr uint16_t kWireVersion = 1;
-constexpr int kMaxFds = 8;  // a message carries one; more are received only to be closed
-
-struct Wire {
-    uint32_t magic;
-    uint16_t version;
-    uint16_t size;  // sizeof(batonHandleHeader) of the sender: same build, same layout
-    batonHandleHeader header;
-};
-
-const char* kindName(uint32_t k) {
-    switch (k) {
-        case batonHandleKindBinarySemaphore: return "binary semaphore";
-        case batonHandleKindTimelineSemaphore: return "timeline semaphore";
-        case batonHandleKindKeyedMutex: return "keyed mutex";
-        case batonHandleKindMemory: return "memory";
-    }
-    return "unknown kind of handle";
-}
 
 // Remaining milliseconds to a deadline for poll (-1: none).
 int remainingMs(uint64_t deadlineNs) {
@@ -60,7 +43,7 @@ batonError_t waitSocket(int sock, short events, uint64_t deadlineNs) {
 }
 
 batonError_t sendWire(int sock, const batonHandleHeader& h, int fd) {
-    Wire w{kWireMagic, kWireVersion, static_cast<uint16_t>(sizeof(batonHandleHeader)), h};
+    WireMessage w{kWireMagic, kWireVersion, static_cast<uint16_t>(sizeof(batonHandleHeader)), h};
     FdMessage fm(&w, sizeof w, fd);
     msghdr& m = fm.msg;
     size_t sent = 0;
@@ -85,107 +68,93 @@ batonError_t sendWire(int sock, const batonHandleHeader& h, int fd) {
     return batonSuccess;
 }
 
-// Receives one message. On success *fdOut is the one fd it carried (the caller's); on any
-// failure every fd received has been closed.
-batonError_t receiveWire(int sock, int timeoutMs, Wire* w, int* fdOut) {
-    *fdOut = -1;
-    const uint64_t deadline = timeoutMs < 0 ? 0 : monotonicNs() + static_cast<uint64_t>(timeoutMs) * 1000000ull + 1;
-    int fds[kMaxFds];
-    int nfds = 0;
-    auto closeAll = [&] {
-        for (int i = 0; i < nfds; ++i) close(fds[i]);
-        nfds = 0;
-    };
-    batonError_t e = waitSocket(sock, POLLIN, deadline);
-    if (e != batonSuccess) return e;
-    alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
-    iovec iov{w, sizeof *w};
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = ctrl;
-    m.msg_controllen = sizeof ctrl;
-    ssize_t n;
-    do {
-        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) return fail(batonErrorOperatingSystem, "recvmsg on socket %d failed: %s", sock, strerror(errno));
-    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        int count = static_cast<int>((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < count && nfds < kMaxFds; ++i) std::memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-    }
-    if (n == 0) {
-        closeAll();
-        return fail(batonErrorOperatingSystem, "the peer closed socket %d", sock);
-    }
-    if (m.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
-        closeAll();
-        return fail(batonErrorInvalidResourceHandle, "the message on socket %d is not a baton handle message "
-                    "(too long, or more than %d fds)", sock, kMaxFds);
-    }
-    size_t got = static_cast<size_t>(n);
+bool isStreamSocket(int sock) {
     int type = 0;
     socklen_t len = sizeof type;
-    const bool stream = getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
-    // A stream socket may deliver the message in parts; read exactly its remaining bytes so
-    // that the next message (and its fd) stays in the socket.
-    while (stream && got < sizeof *w) {
-        if ((e = waitSocket(sock, POLLIN, deadline)) != batonSuccess) {
-            closeAll();
+    return getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
+
+// The fds of every SCM_RIGHTS control message in m, appended to fds; those beyond
+// kMaxMessageFds are closed at once and reported as MSG_CTRUNC.
+int takeFds(msghdr& m, int* fds, int* count) {
+    int flags = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0)) continue;
+        const size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; ++i) {
+            int fd;
+            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (*count < kMaxMessageFds) {
+                fds[(*count)++] = fd;
+            } else {
+                close(fd);
+                flags |= MSG_CTRUNC;
+            }
+        }
+    }
+    return flags;
+}
+
+// Reads the bytes of one message and every fd that came with them. A stream socket may
+// deliver a message in parts: read exactly its size, so that the next message (and its fd)
+// stays in the socket. On failure every fd received has been closed.
+batonError_t readMessage(int sock, uint64_t deadline, WireMessage* w, int* fds, int* fdCount, size_t* got, int* flags) {
+    const bool stream = isStreamSocket(sock);
+    for (;;) {
+        batonError_t e = waitSocket(sock, POLLIN, deadline);
+        if (e != batonSuccess) {
+            closeFds(fds, *fdCount);
             return e;
         }
-        n = recv(sock, reinterpret_cast<char*>(w) + got, sizeof *w - got, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            closeAll();
-            return fail(batonErrorOperatingSystem, "socket %d ended in the middle of a message", sock);
+        alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * kMaxMessageFds)] = {};
+        iovec iov{reinterpret_cast<char*>(w) + *got, sizeof *w - *got};
+        msghdr m{};
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = ctrl;
+        m.msg_controllen = sizeof ctrl;
+        ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+        if (n < 0) {
+            const int err = errno;
+            closeFds(fds, *fdCount);
+            return fail(batonErrorOperatingSystem, "recvmsg on socket %d failed: %s", sock, strerror(err));
         }
-        got += static_cast<size_t>(n);
-    }
-    if (got != sizeof *w || w->magic != kWireMagic || w->version != kWireVersion ||
-        w->size != sizeof(batonHandleHeader)) {
-        closeAll();
-        return fail(batonErrorInvalidResourceHandle, "the message on socket %d is not a baton handle message of this "
-                    "version", sock);
-    }
-    if (nfds != 1) {
-        closeAll();
-        return fail(batonErrorInvalidResourceHandle, "a baton handle message carries one fd, this one %d", nfds);
-    }
-    *fdOut = fds[0];
-    return batonSuccess;
-}
-
-void formatUuid(const uint8_t* u, char* out) {
-    for (unsigned i = 0; i < VK_UUID_SIZE; ++i) std::snprintf(out + 2 * i, 3, "%02x", u[i]);
-}
-
-// The GPU and driver that exported it must be this context's: only then may its fd reach
-// the driver.
-batonError_t checkSameDevice(const batonHandleHeader& h, const Context& ctx) {
-    char theirs[2 * VK_UUID_SIZE + 1], ours[2 * VK_UUID_SIZE + 1];
-    if (std::memcmp(h.deviceUUID, ctx.deviceUUID, VK_UUID_SIZE) != 0) {
-        formatUuid(h.deviceUUID, theirs);
-        formatUuid(ctx.deviceUUID, ours);
-        return fail(batonErrorForeignDevice, "the %s was exported by another GPU (device UUID %s; this context's is %s)",
-                    kindName(h.kind), theirs, ours);
-    }
-    if (std::memcmp(h.driverUUID, ctx.driverUUID, VK_UUID_SIZE) != 0) {
-        formatUuid(h.driverUUID, theirs);
-        formatUuid(ctx.driverUUID, ours);
-        return fail(batonErrorForeignDevice, "the %s was exported by another driver (driver UUID %s; this context's is %s)",
-                    kindName(h.kind), theirs, ours);
+        *flags |= m.msg_flags | takeFds(m, fds, fdCount);
+        if (n == 0 && (stream || *fdCount == 0)) {  // end of stream (or an empty datagram: alike)
+            closeFds(fds, *fdCount);
+            return fail(batonErrorOperatingSystem, *got ? "socket %d ended in the middle of a message"
+                                                        : "the peer closed socket %d", sock);
+        }
+        if (n == 0) break;  // an empty message with fds (datagram sockets): refused by the parser
+        *got += static_cast<size_t>(n);
+        if (!stream || *got == sizeof *w) break;
     }
     return batonSuccess;
 }
+
+// Receives and parses one message (handle_message.h). On success *fdOut is its one fd (the
+// caller's); on any failure every fd received has been closed.
+batonError_t receiveWire(int sock, int timeoutMs, batonHandleHeader* header, int* fdOut) {
+    *fdOut = -1;
+    const uint64_t deadline = timeoutMs < 0 ? 0 : monotonicNs() + static_cast<uint64_t>(timeoutMs) * 1000000ull + 1;
+    WireMessage w{};
+    int fds[kMaxMessageFds];
+    int fdCount = 0, flags = 0;
+    size_t got = 0;
+    batonError_t e = readMessage(sock, deadline, &w, fds, &fdCount, &got, &flags);
+    if (e != batonSuccess) return e;
+    return parseHandleMessage(ReceivedMessage{&w, got, fds, fdCount, flags}, header, fdOut);
+}
+
+DeviceIdentity identityOf(const Context& ctx) { return DeviceIdentity{ctx.deviceUUID, ctx.driverUUID}; }
 
 void fillIdentity(batonHandleHeader* h, const Context& ctx) {
     std::memcpy(h->deviceUUID, ctx.deviceUUID, VK_UUID_SIZE);
     std::memcpy(h->driverUUID, ctx.driverUUID, VK_UUID_SIZE);
 }
 
-bool kindForType(batonExternalSemaphoreHandleType t, batonHandleKind* k) {
+bool kindForType(int t, int* k) {
     switch (t) {
         case batonExternalSemaphoreHandleTypeOpaqueFd: *k = batonHandleKindBinarySemaphore; return true;
         case batonExternalSemaphoreHandleTypeTimelineSemaphoreFd: *k = batonHandleKindTimelineSemaphore; return true;
@@ -194,25 +163,45 @@ bool kindForType(batonExternalSemaphoreHandleType t, batonHandleKind* k) {
     }
 }
 
-// Everything a semaphore message must pass before its fd is imported.
-batonError_t checkSemaphoreMessage(const batonHandleHeader& h, batonHandleKind expected, int fd) {
-    if (h.kind != expected)
-        return fail(batonErrorWrongKind, "the message carries a %s, not the %s asked for", kindName(h.kind),
-                    kindName(expected));
-    const bool memfd = classifyFd(fd) == FdClass::BatonMemfd;
-    if (h.backend == batonSemaphoreBackendPortable) {
-        if (!memfd)
-            return fail(batonErrorInvalidResourceHandle, "the message says portable but its fd is not a baton semaphore");
-        return batonSuccess;  // host memory: valid whatever GPU exported it
-    }
-    if (h.backend != batonSemaphoreBackendNative)
-        return fail(batonErrorInvalidResourceHandle, "the message names no backend (%d)", static_cast<int>(h.backend));
-    if (memfd) return fail(batonErrorInvalidResourceHandle, "the message says native but its fd is a baton memfd");
+// Checks a received semaphore message against the current context and imports its fd.
+// The fd is baton's: imported on success, closed on any refusal or failure.
+batonError_t importSemaphoreMessage(const batonHandleHeader& h, int expectedType, int expectedKind, int fd,
+                                    batonExternalSemaphore_t* out) {
     Context* ctx = nullptr;
     batonError_t e = currentContext(&ctx);
-    if (e != batonSuccess) return e;
-    e = checkSameDevice(h, *ctx);
-    ctx->release();
+    if (e == batonSuccess) {
+        e = checkSemaphoreHeader(h, expectedKind, classifyFd(fd), identityOf(*ctx));
+        ctx->release();
+    }
+    if (e == batonSuccess) {
+        batonExternalSemaphoreHandleDesc d{};
+        d.type = static_cast<batonExternalSemaphoreHandleType>(expectedType);
+        d.handle.fd = fd;
+        e = batonImportExternalSemaphore(out, &d);
+    }
+    if (e != batonSuccess) close(fd);  // received fds are baton's: a refused one is closed, never leaked
+    return e;
+}
+
+// The same for memory. Note: the fd is closed here whenever batonImportMemory fails, which
+// is right only while a failed import leaves the fd untouched (issue 10, defect 3).
+batonError_t importMemoryMessage(const batonHandleHeader& h, int fd, batonMemory_t* out) {
+    Context* ctx = nullptr;
+    batonError_t e = currentContext(&ctx);
+    if (e == batonSuccess) {
+        e = checkMemoryHeader(h, identityOf(*ctx));
+        ctx->release();
+    }
+    if (e == batonSuccess) {
+        batonMemoryImportDesc d{};
+        d.desc = h.memory;
+        d.fd = fd;
+        d.allocationSize = h.allocationSize;
+        d.memoryTypeIndex = h.memoryTypeIndex;
+        d.dedicated = h.dedicated;
+        e = batonImportMemory(out, &d);
+    }
+    if (e != batonSuccess) close(fd);
     return e;
 }
 
@@ -221,21 +210,22 @@ batonError_t checkSemaphoreMessage(const batonHandleHeader& h, batonHandleKind e
 extern "C" {
 
 BATON_API batonError_t batonSendHandle(int socket, const batonHandleHeader* header, int fd) {
-    if (!header) return fail(batonErrorInvalidValue, "batonSendHandle: header is NULL");
-    for (unsigned r : header->reserved)
-        if (r) return fail(batonErrorInvalidValue, "batonHandleHeader::reserved must be zero");
-    if (classifyFd(fd) == FdClass::Closed) return fail(batonErrorInvalidValue, "fd %d is not an open file descriptor", fd);
-    batonError_t e = sendWire(socket, *header, fd);
-    return e == batonSuccess ? ok() : e;
+    return guarded("batonSendHandle", [&] {
+        if (!header) return fail(batonErrorInvalidValue, "batonSendHandle: header is NULL");
+        for (unsigned r : header->reserved)
+            if (r) return fail(batonErrorInvalidValue, "batonHandleHeader::reserved must be zero");
+        if (classifyFd(fd) == FdClass::Closed) return fail(batonErrorInvalidValue, "fd %d is not an open file descriptor", fd);
+        batonError_t e = sendWire(socket, *header, fd);
+        return e == batonSuccess ? ok() : e;
+    });
 }
 
 BATON_API batonError_t batonReceiveHandle(int socket, int timeoutMs, batonHandleHeader* header, int* fdOut) {
-    if (!header || !fdOut) return fail(batonErrorInvalidValue, "batonReceiveHandle: header and fdOut must be non-NULL");
-    Wire w{};
-    batonError_t e = receiveWire(socket, timeoutMs, &w, fdOut);
-    if (e != batonSuccess) return e;
-    *header = w.header;
-    return ok();
+    return guarded("batonReceiveHandle", [&] {
+        if (!header || !fdOut) return fail(batonErrorInvalidValue, "batonReceiveHandle: header and fdOut must be non-NULL");
+        batonError_t e = receiveWire(socket, timeoutMs, header, fdOut);
+        return e == batonSuccess ? ok() : e;
+    });
 }
 
 BATON_API batonError_t batonSendExternalSemaphore(int socket, batonExternalSemaphore_t extSem, unsigned long long tag) {
@@ -273,82 +263,58 @@ BATON_API batonError_t batonSendExternalSemaphore(int socket, batonExternalSemap
 BATON_API batonError_t batonReceiveExternalSemaphore(int socket, batonExternalSemaphoreHandleType expectedType,
                                                      int timeoutMs, batonExternalSemaphore_t* extSemOut,
                                                      batonHandleHeader* header) {
-    if (!extSemOut) return fail(batonErrorInvalidValue, "batonReceiveExternalSemaphore: extSemOut is NULL");
-    batonHandleKind expected;
-    if (!kindForType(expectedType, &expected))
-        return fail(batonErrorInvalidValue, "expectedType must be OpaqueFd, TimelineSemaphoreFd or KeyedMutex (got %d)",
-                    static_cast<int>(expectedType));
-    Wire w{};
-    int fd = -1;
-    batonError_t e = receiveWire(socket, timeoutMs, &w, &fd);
-    if (e != batonSuccess) return e;
-    if (header) *header = w.header;
-    if ((e = checkSemaphoreMessage(w.header, expected, fd)) == batonSuccess) {
-        batonExternalSemaphoreHandleDesc d{};
-        d.type = expectedType;
-        d.handle.fd = fd;
-        e = batonImportExternalSemaphore(extSemOut, &d);
-    }
-    if (e != batonSuccess) {
-        close(fd);  // received fds are baton's: a refused one is closed, never leaked
-        return e;
-    }
-    return ok();
+    return guarded("batonReceiveExternalSemaphore", [&] {
+        if (!extSemOut) return fail(batonErrorInvalidValue, "batonReceiveExternalSemaphore: extSemOut is NULL");
+        const int type = rawEnum(expectedType);
+        int expected = 0;
+        if (!kindForType(type, &expected))
+            return fail(batonErrorInvalidValue,
+                        "expectedType must be OpaqueFd, TimelineSemaphoreFd or KeyedMutex (got %d)", type);
+        batonHandleHeader h{};
+        int fd = -1;
+        batonError_t e = receiveWire(socket, timeoutMs, &h, &fd);
+        if (e != batonSuccess) return e;
+        if (header) *header = h;
+        e = importSemaphoreMessage(h, type, expected, fd, extSemOut);
+        return e == batonSuccess ? ok() : e;
+    });
 }
 
 BATON_API batonError_t batonSendMemory(int socket, batonMemory_t mem, unsigned long long tag) {
-    Memory* m = static_cast<Memory*>(lookupHandle(mem, ObjectType::Memory));
-    if (!m) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton memory", static_cast<void*>(mem));
-    batonHandleHeader h{};
-    h.kind = batonHandleKindMemory;
-    h.backend = batonSemaphoreBackendNative;
-    fillIdentity(&h, *m->ctx);
-    h.memory = m->desc;
-    h.allocationSize = m->allocationSize;
-    h.memoryTypeIndex = m->memoryTypeIndex;
-    h.dedicated = m->dedicated;
-    h.tag = tag;
-    int fd = -1;
-    batonError_t e = m->exportFd(&fd);
-    if (e == batonSuccess) {
-        e = sendWire(socket, h, fd);
-        close(fd);
-    }
-    m->release();
-    return e == batonSuccess ? ok() : e;
+    return guarded("batonSendMemory", [&] {
+        Memory* m = static_cast<Memory*>(lookupHandle(mem, ObjectType::Memory));
+        if (!m) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton memory", static_cast<void*>(mem));
+        batonHandleHeader h{};
+        h.kind = batonHandleKindMemory;
+        h.backend = batonSemaphoreBackendNative;
+        fillIdentity(&h, *m->ctx);
+        h.memory = m->desc;
+        h.allocationSize = m->allocationSize;
+        h.memoryTypeIndex = m->memoryTypeIndex;
+        h.dedicated = m->dedicated;
+        h.tag = tag;
+        int fd = -1;
+        batonError_t e = m->exportFd(&fd);
+        if (e == batonSuccess) {
+            e = sendWire(socket, h, fd);
+            close(fd);
+        }
+        m->release();
+        return e == batonSuccess ? ok() : e;
+    });
 }
 
 BATON_API batonError_t batonReceiveMemory(int socket, int timeoutMs, batonMemory_t* memOut, batonHandleHeader* header) {
-    if (!memOut) return fail(batonErrorInvalidValue, "batonReceiveMemory: memOut is NULL");
-    Wire w{};
-    int fd = -1;
-    batonError_t e = receiveWire(socket, timeoutMs, &w, &fd);
-    if (e != batonSuccess) return e;
-    if (header) *header = w.header;
-    const batonHandleHeader& h = w.header;
-    if (h.kind != batonHandleKindMemory) {
-        e = fail(batonErrorWrongKind, "the message carries a %s, not memory", kindName(h.kind));
-    } else {
-        Context* ctx = nullptr;
-        if ((e = currentContext(&ctx)) == batonSuccess) {
-            e = checkSameDevice(h, *ctx);
-            ctx->release();
-        }
-    }
-    if (e == batonSuccess) {
-        batonMemoryImportDesc d{};
-        d.desc = h.memory;
-        d.fd = fd;
-        d.allocationSize = h.allocationSize;
-        d.memoryTypeIndex = h.memoryTypeIndex;
-        d.dedicated = h.dedicated;
-        e = batonImportMemory(memOut, &d);
-    }
-    if (e != batonSuccess) {
-        close(fd);
-        return e;
-    }
-    return ok();
+    return guarded("batonReceiveMemory", [&] {
+        if (!memOut) return fail(batonErrorInvalidValue, "batonReceiveMemory: memOut is NULL");
+        batonHandleHeader h{};
+        int fd = -1;
+        batonError_t e = receiveWire(socket, timeoutMs, &h, &fd);
+        if (e != batonSuccess) return e;
+        if (header) *header = h;
+        e = importMemoryMessage(h, fd, memOut);
+        return e == batonSuccess ? ok() : e;
+    });
 }
 
 }  // extern "C"

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/c_enum.h"
 #include "exec/context.h"
 #include "core/error.h"
 #include "fd/fd_check.h"
@@ -89,21 +90,23 @@ Memory::~Memory() {
 batonError_t Memory::validate(const batonMemoryDesc& d) {
     for (unsigned r : d.reserved)
         if (r) return fail(batonErrorInvalidValue, "batonMemoryDesc::reserved must be zero");
-    if (d.kind == batonMemoryKindBuffer) {
+    // A peer's or a C caller's values: any int (c_enum.h), so the enums are read as ints.
+    const int kind = rawEnum(d.kind), format = rawEnum(d.format), tiling = rawEnum(d.tiling);
+    if (kind == batonMemoryKindBuffer) {
         if (!d.size || !d.bufferUsage) return fail(batonErrorInvalidValue, "a buffer needs size and bufferUsage");
-        if (d.format || d.width || d.height || d.mipLevels || d.arrayLayers || d.imageUsage || d.tiling)
+        if (format || d.width || d.height || d.mipLevels || d.arrayLayers || d.imageUsage || tiling)
             return fail(batonErrorInvalidValue, "a buffer desc must leave the image fields zero");
         return batonSuccess;
     }
-    if (d.kind == batonMemoryKindImage) {
-        if (!d.format || !d.width || !d.height || !d.imageUsage)
-            return fail(batonErrorInvalidValue, "an image needs format, width, height and imageUsage");
+    if (kind == batonMemoryKindImage) {
+        if (format <= 0 || !d.width || !d.height || !d.imageUsage)
+            return fail(batonErrorInvalidValue, "an image needs format (a VkFormat), width, height and imageUsage");
         if (d.size || d.bufferUsage) return fail(batonErrorInvalidValue, "an image desc must leave size and bufferUsage zero");
-        if (d.tiling != VK_IMAGE_TILING_OPTIMAL && d.tiling != VK_IMAGE_TILING_LINEAR)
+        if (tiling != VK_IMAGE_TILING_OPTIMAL && tiling != VK_IMAGE_TILING_LINEAR)
             return fail(batonErrorInvalidValue, "image tiling must be OPTIMAL or LINEAR");
         return batonSuccess;
     }
-    return fail(batonErrorInvalidValue, "batonMemoryDesc::kind %d is neither buffer nor image", static_cast<int>(d.kind));
+    return fail(batonErrorInvalidValue, "batonMemoryDesc::kind %d is neither buffer nor image", kind);
 }
 
 batonError_t Memory::externalFeatures(bool* exportable, bool* importable, bool* dedicatedOnly) const {
