@@ -457,9 +457,19 @@ BATON_API batonError_t batonContextCreate(batonContext_t* ctxOut, const batonCon
 BATON_API batonError_t batonContextAttach(batonContext_t* ctxOut, const batonContextAttachInfo* info);
 
 /**
- * Destroys a context after its work completes: waits for its streams, releases every
+ * Destroys a context after its work completes: lets every stream finish the work enqueued
+ * on it (host functions, submissions, the signals peers wait for), then releases every
  * stream, event and semaphore still alive in it. Accepts NULL. Destroying the default
  * context is allowed; the next call that needs a device creates a new one.
+ *
+ * Bounded: work that cannot finish because it depends on a peer that will never act (a
+ * portable or keyed-mutex wait nobody satisfies) is given up after 2 seconds
+ * (BATON_DESTROY_TIMEOUT_MS overrides): the streams' remaining operations are dropped. GPU
+ * work that has not completed by then (a GPU wait on a native semaphore whose signaller
+ * died) cannot be freed safely; its stream, the context and (standalone) its device are then
+ * left allocated, and the context reports an error message. After device loss, destroy
+ * does not wait. It works on a lost context, and returns batonErrorInitializationError in a
+ * child forked without exec (the context is the parent's).
  */
 BATON_API batonError_t batonContextDestroy(batonContext_t ctx);
 
