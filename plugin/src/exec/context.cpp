@@ -662,38 +662,65 @@ uint64_t nowNs() {
 
 }  // namespace
 
-// Lets the streams finish their enqueued work (host steps, submissions, portable
-// publishes) for up to destroyBoundNs(), all together; then closes them, abandoning what
-// still waits on the host (a portable wait, a keyed-mutex acquire nobody can satisfy). A
-// stream whose GPU work has not completed by then (a GPU wait on a native semaphore whose
-// signaller died) cannot be torn down safely: it is left as it is, with the context and its
-// device (a bounded leak instead of a hang or a use-after-free), and reported.
-void Context::finishStreams(const std::vector<Stream*>& streams) {
-    const uint64_t deadline = nowNs() + destroyBoundNs();
-    std::vector<bool> done(streams.size(), false);
-    for (bool pending = true; pending;) {
-        pending = false;
-        for (size_t i = 0; i < streams.size(); ++i) {
-            if (done[i]) continue;
-            done[i] = lost() || streams[i]->query() != batonErrorNotReady;  // an error counts as finished
-            pending |= !done[i];
-        }
-        if (!pending || nowNs() >= deadline) break;
+// Lets a stream finish its enqueued work (host steps, submissions, portable publishes)
+// until `deadline` (one for all streams: destroy is bounded as a whole); then closes it,
+// abandoning what still waits on the host (a portable wait, a keyed-mutex acquire nobody
+// satisfies). A stream whose GPU work has not completed by then (a GPU wait on a native
+// semaphore whose signaller died) cannot be torn down safely: it is left as it is, and the
+// caller keeps the context and its device (a bounded leak instead of a hang or a
+// use-after-free). Returns false for such a stream. Allocates nothing (destroy cannot fail
+// half-way).
+bool Context::finishStream(Stream* s, uint64_t deadline) {
+    bool done = false;
+    for (;;) {
+        done = lost() || s->query() != batonErrorNotReady;  // an error counts as finished
+        if (done || nowNs() >= deadline) break;
         struct timespec nap{0, 1000000};  // 1 ms: teardown, not a hot path
         nanosleep(&nap, nullptr);
     }
-    bool stuck = false;
-    for (size_t i = 0; i < streams.size(); ++i) {
-        Stream* s = streams[i];
-        uint64_t reached = 0;
-        const uint64_t point = s->submittedPoint.load();
-        if (!done[i] && !lost() && point &&
-            (vkd.vkGetSemaphoreCounterValue(device, s->timeline, &reached) != VK_SUCCESS || reached < point)) {
-            stuck = true;  // its submissions may never complete: keep everything they use
+    uint64_t reached = 0;
+    const uint64_t point = s->submittedPoint.load();
+    if (!done && !lost() && point &&
+        (vkd.vkGetSemaphoreCounterValue(device, s->timeline, &reached) != VK_SUCCESS || reached < point))
+        return false;  // its submissions may never complete: keep everything they use
+    s->close(!done || lost());  // done: nothing is left; else abandon the host waits
+    s->release();
+    return true;
+}
+
+// Takes one child of the wanted kind (streams, or the rest) out of the context, or nullptr.
+Object* Context::takeChild(bool stream) {
+    std::lock_guard lock(childrenMutex_);
+    if (stream && defaultStream_) {
+        Object* d = defaultStream_;
+        defaultStream_ = nullptr;
+        return d;
+    }
+    for (auto it = children_.begin(); it != children_.end(); ++it) {
+        if ((*it)->type() == ObjectType::Stream) {
+            if (!stream) continue;
+        } else if (stream) {
             continue;
         }
-        s->close(!done[i] || lost());  // done: nothing is left; else abandon the host waits
-        s->release();
+        Object* o = *it;
+        children_.erase(it);
+        return o;
+    }
+    return nullptr;
+}
+
+void Context::shutdown() {
+    // Streams first (they finish their work and drop references to semaphores and events),
+    // then the rest. Each child's handle ends first, so that stale handles are refused.
+    const uint64_t deadline = nowNs() + destroyBoundNs();
+    bool stuck = false;
+    while (Object* o = takeChild(true)) {
+        unregisterObject(o);
+        stuck |= !finishStream(static_cast<Stream*>(o), deadline);
+    }
+    while (Object* o = takeChild(false)) {
+        unregisterObject(o);
+        o->release();
     }
     if (stuck) {
         retain();  // never deleted: the device and the streams' pools stay for the GPU
@@ -701,33 +728,6 @@ void Context::finishStreams(const std::vector<Stream*>& streams) {
         report(batonMessageSeverityError,
                "baton: batonContextDestroy gave up on GPU work that waits on a semaphore nobody signals (a dead peer?); "
                "its stream, the context and its device are left allocated");
-    }
-}
-
-void Context::shutdown() {
-    // Streams first (they finish their work and drop references to semaphores and events),
-    // then the rest. Each child's handle ends first, so that stale handles are refused.
-    std::vector<Stream*> streams;
-    std::vector<Object*> others;
-    {
-        std::lock_guard lock(childrenMutex_);
-        streams.reserve(children_.size() + 1);
-        others.reserve(children_.size());
-        for (Object* o : children_) {
-            if (o->type() == ObjectType::Stream)
-                streams.push_back(static_cast<Stream*>(o));
-            else
-                others.push_back(o);
-        }
-        children_.clear();
-        if (defaultStream_) streams.push_back(defaultStream_);
-        defaultStream_ = nullptr;
-    }
-    for (Stream* s : streams) unregisterObject(s);
-    finishStreams(streams);
-    for (Object* o : others) {
-        unregisterObject(o);
-        o->release();
     }
     // Standalone: the device and its queues are baton's (the host may only use graphicsQueue,
     // which it must not do while destroying the context).

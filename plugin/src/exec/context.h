@@ -102,7 +102,8 @@ private:
     batonError_t loadAttachedDevice(const batonContextAttachInfo& info);
     void takeLentQueue(const batonContextAttachInfo& info, uint32_t familyTimestampValidBits);
     // Steps of shutdown.
-    void finishStreams(const std::vector<Stream*>& streams);
+    Object* takeChild(bool stream);
+    bool finishStream(Stream* s, uint64_t deadline);
 
     void* loader_ = nullptr;  // dlopen handle of libvulkan (standalone)
     VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;

@@ -195,8 +195,8 @@ static batonError_t traceStart(batonContext_t ctx, const char* path) {
         if (t->tracing) {
             e = fail(batonErrorIllegalState, "a capture is already running (to %s)", t->tracePath.c_str());
         } else {
+            t->tracePath = path;  // may throw: before anything changes
             t->tracing = true;
-            t->tracePath = path;
             t->traceFrom = t->lastSeq() + 1;
             t->setEnabled(true);
         }
