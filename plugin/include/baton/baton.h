@@ -16,8 +16,17 @@
  * The library has no global Vulkan state: every Vulkan function it calls comes from a
  * per-context dispatch table. Process-wide, baton keeps only the lazily created default
  * context, the per-thread current context and last-error message, and a registry of live
- * handles (so that a destroyed handle is refused instead of dereferenced).
- * - All functions may be called from any thread.
+ * handles (so that a destroyed handle is refused instead of dereferenced). Handles are
+ * opaque ids, never reused within a process: a destroyed handle stays refused
+ * (batonErrorInvalidResourceHandle) for ever, whatever is created after it.
+ * - All functions may be called from any thread. None throws or lets an exception through:
+ *   an allocation failure inside baton returns batonErrorMemoryAllocation.
+ * - After fork() without exec, the child must not use baton: every call that would touch a
+ *   context, stream or semaphore made before the fork, or create a context when the parent
+ *   had one, returns batonErrorInitializationError (as in CUDA); the parent is unaffected.
+ *   The pure calls (batonGetErrorName/String, batonGetVersion, ...) still work.
+ * - After device loss (VK_ERROR_DEVICE_LOST anywhere), every call that touches that context
+ *   or its objects returns batonErrorLaunchFailure; destroying them still works.
  * - A stream may be used from several threads at once; operations enqueued concurrently
  *   are ordered in the order their calls acquired the stream (as in CUDA).
  * - A semaphore may be signaled and waited from several streams and threads at once.
