@@ -21,6 +21,8 @@
 
 #include "baton_test.h"
 
+extern "C" batonError_t apiTestGetApiStatsWithInt(int api, batonTelemetryApiStats* stats);  // api_c_enum.c
+
 namespace {
 
 // --- defect 15 -------------------------------------------------------------------------
@@ -128,15 +130,13 @@ TEST(ApiDeviceSync, ReportsTheErrorOfEveryStreamBeyond256) {
 
 // --- defect 16 (api part) --------------------------------------------------------------
 
-// A C caller can pass any int as an enum; out-of-range values are refused, not loaded as
-// an enum (undefined behaviour, which UBSan stops) or used as an index.
+// A C caller can pass any int as an enum (the call is made from C: api_c_enum.c); out-of-range
+// values are refused, not loaded as an enum (undefined behaviour in C++, which UBSan stops)
+// or used as an index.
 TEST(ApiEnums, OutOfRangeTelemetryApiIsRefused) {
     batonTelemetryApiStats stats{};
-    for (int v : {-1, -2147483647 - 1, static_cast<int>(batonTelemetryApiCount), 1000}) {
-        batonTelemetryApi api;
-        std::memcpy(&api, &v, sizeof v);  // what a C caller's int looks like on our side
-        EXPECT_EQ(batonTelemetryGetApiStats(nullptr, api, &stats), batonErrorInvalidValue) << v;
-    }
+    for (int v : {-1, -2147483647 - 1, static_cast<int>(batonTelemetryApiCount), 1000})
+        EXPECT_EQ(apiTestGetApiStatsWithInt(v, &stats), batonErrorInvalidValue) << v;
     BATON_ASSERT_OK(batonTelemetryGetApiStats(nullptr, static_cast<batonTelemetryApi>(0), &stats));
 }
 

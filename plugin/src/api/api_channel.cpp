@@ -68,12 +68,14 @@ void dropSemaphoreHandle(Context* ctx, Semaphore* s) {
 // Registers a new channel and its two semaphores; a throw undoes what was registered and
 // releases the channel.
 batonChannel_t adoptChannel(Context* ctx, Channel* ch) {
+    Semaphore* const ready = ch->ready;  // still valid after a failed publishHandle released ch
+    Semaphore* const released = ch->released;
     try {
-        adoptSemaphore(ctx, ch->ready);
+        adoptSemaphore(ctx, ready);
         try {
-            adoptSemaphore(ctx, ch->released);
+            adoptSemaphore(ctx, released);
         } catch (...) {
-            dropSemaphoreHandle(ctx, ch->ready);
+            dropSemaphoreHandle(ctx, ready);
             throw;
         }
     } catch (...) {
@@ -83,8 +85,9 @@ batonChannel_t adoptChannel(Context* ctx, Channel* ch) {
     try {
         return publishHandle<batonChannel_t>(ctx, ch);
     } catch (...) {
-        dropSemaphoreHandle(ctx, ch->ready);  // publishHandle released the channel
-        dropSemaphoreHandle(ctx, ch->released);
+        // publishHandle released the channel; the handles still hold a reference each.
+        dropSemaphoreHandle(ctx, ready);
+        dropSemaphoreHandle(ctx, released);
         throw;
     }
 }

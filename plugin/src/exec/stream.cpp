@@ -59,6 +59,8 @@ batonError_t Stream::create(Context* ctx, Stream** out) {
         s->worker_ = std::thread([s] { s->workerLoop(); });
     } catch (const std::system_error& e) {
         return bail(fail(batonErrorOperatingSystem, "cannot start the stream thread: %s", e.what()));
+    } catch (const std::bad_alloc&) {  // the thread's state (issue 10, defect 13: a throw leaked s)
+        return bail(fail(batonErrorMemoryAllocation, "cannot start the stream thread: out of host memory"));
     }
     *out = s;
     return batonSuccess;

@@ -1,5 +1,7 @@
 #include "frames/channel.h"
 
+#include <exception>
+
 #include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
@@ -36,6 +38,14 @@ batonError_t Channel::create(Context* ctx, const batonChannelCreateInfo& info, C
         ch->release();
         return e;
     };
+    // A std::bad_alloc below (caught by the entry point's guarded()) must not leak ch
+    // (issue 10, defect 13).
+    struct ReleaseOnThrow {
+        Channel* c;
+        ~ReleaseOnThrow() {
+            if (std::uncaught_exceptions()) c->release();
+        }
+    } releaseOnThrow{ch};
     ch->depth_ = info.depth ? info.depth : 3;
     ch->format_ = info.format;
     ch->extent_ = info.extent;
