@@ -197,9 +197,10 @@ TEST(TelemetryCalibration, FallbackWhileStreamThreadsObserveIsNotADataRace) {
     ASSERT_NE(t, nullptr);
     // Stream threads observe completions; every call more than a second after the last
     // calibration recalibrates, which fails and clears hasCalibrated_.
-    std::atomic<uint64_t> clock{10'000'000'000ull};
-    auto observer = [&] {
-        for (int i = 0; i < 2000; ++i) t->observeCompletion(5000, clock.fetch_add(1'500'000'000ull));
+    // Each thread its own clock: a shared atomic one would order the threads' accesses.
+    auto observer = [t] {
+        uint64_t now = 10'000'000'000ull;
+        for (int i = 0; i < 2000; ++i, now += 1'500'000'000ull) t->observeCompletion(5000, now);
     };
     std::thread a(observer), b(observer);
     a.join();
