@@ -16,8 +16,17 @@
  * The library has no global Vulkan state: every Vulkan function it calls comes from a
  * per-context dispatch table. Process-wide, baton keeps only the lazily created default
  * context, the per-thread current context and last-error message, and a registry of live
- * handles (so that a destroyed handle is refused instead of dereferenced).
- * - All functions may be called from any thread.
+ * handles (so that a destroyed handle is refused instead of dereferenced). Handles are
+ * opaque ids, never reused within a process: a destroyed handle stays refused
+ * (batonErrorInvalidResourceHandle) for ever, whatever is created after it.
+ * - All functions may be called from any thread. None throws or lets an exception through:
+ *   an allocation failure inside baton returns batonErrorMemoryAllocation.
+ * - After fork() without exec, the child must not use baton: every call that would touch a
+ *   context, stream or semaphore made before the fork, or create a context when the parent
+ *   had one, returns batonErrorInitializationError (as in CUDA); the parent is unaffected.
+ *   The pure calls (batonGetErrorName/String, batonGetVersion, ...) still work.
+ * - After device loss (VK_ERROR_DEVICE_LOST anywhere), every call that touches that context
+ *   or its objects returns batonErrorLaunchFailure; destroying them still works.
  * - A stream may be used from several threads at once; operations enqueued concurrently
  *   are ordered in the order their calls acquired the stream (as in CUDA).
  * - A semaphore may be signaled and waited from several streams and threads at once.
@@ -463,9 +472,19 @@ BATON_API batonError_t batonContextCreate(batonContext_t* ctxOut, const batonCon
 BATON_API batonError_t batonContextAttach(batonContext_t* ctxOut, const batonContextAttachInfo* info);
 
 /**
- * Destroys a context after its work completes: waits for its streams, releases every
+ * Destroys a context after its work completes: lets every stream finish the work enqueued
+ * on it (host functions, submissions, the signals peers wait for), then releases every
  * stream, event and semaphore still alive in it. Accepts NULL. Destroying the default
  * context is allowed; the next call that needs a device creates a new one.
+ *
+ * Bounded: work that cannot finish because it depends on a peer that will never act (a
+ * portable or keyed-mutex wait nobody satisfies) is given up after 2 seconds
+ * (BATON_DESTROY_TIMEOUT_MS overrides): the streams' remaining operations are dropped. GPU
+ * work that has not completed by then (a GPU wait on a native semaphore whose signaller
+ * died) cannot be freed safely; its stream, the context and (standalone) its device are then
+ * left allocated, and the context reports an error message. After device loss, destroy
+ * does not wait. It works on a lost context, and returns batonErrorInitializationError in a
+ * child forked without exec (the context is the parent's).
  */
 BATON_API batonError_t batonContextDestroy(batonContext_t ctx);
 

@@ -1,7 +1,9 @@
-// Frame channel entry points: validate every argument, then dispatch to the Channel.
+// Frame channel entry points: validate every argument, then dispatch to the Channel. Every
+// entry point runs through guarded() (core/entry.h).
 #include "frames/channel.h"
 #include "exec/context.h"
 #include "api/c_enum.h"
+#include "core/entry.h"
 #include "core/error.h"
 #include "sync/semaphore.h"
 #include "exec/stream.h"
@@ -11,10 +13,8 @@ using namespace baton;
 
 namespace {
 
-Channel* lookupChannel(batonChannel_t c) { return static_cast<Channel*>(lookupHandle(c, ObjectType::Channel)); }
-
-batonError_t badChannel(batonChannel_t c) {
-    return fail(batonErrorInvalidResourceHandle, "%p is not a live baton channel", static_cast<void*>(c));
+batonError_t resolveChannel(batonChannel_t c, Channel** out) {
+    return resolveObject(c, ObjectType::Channel, "channel", out);
 }
 
 uint32_t familyCount(Context* ctx) {
@@ -56,14 +56,59 @@ batonError_t checkCreateInfo(Context* ctx, const batonChannelCreateInfo& ci) {
 // one reference, the channel another.
 void adoptSemaphore(Context* ctx, Semaphore* s) {
     s->retain();
-    registerHandle(s);
-    ctx->addChild(s);
+    publishHandle<batonExternalSemaphore_t>(ctx, s);
 }
 
 void dropSemaphoreHandle(Context* ctx, Semaphore* s) {
-    if (!unregisterHandle(s, ObjectType::Semaphore)) return;  // the user destroyed it already
+    if (!unregisterObject(s)) return;  // the user destroyed it already
     ctx->removeChild(s);
     s->release();
+}
+
+// Registers a new channel and its two semaphores; a throw undoes what was registered and
+// releases the channel.
+batonChannel_t adoptChannel(Context* ctx, Channel* ch) {
+    Semaphore* const ready = ch->ready;  // still valid after a failed publishHandle released ch
+    Semaphore* const released = ch->released;
+    try {
+        adoptSemaphore(ctx, ready);
+        try {
+            adoptSemaphore(ctx, released);
+        } catch (...) {
+            dropSemaphoreHandle(ctx, ready);
+            throw;
+        }
+    } catch (...) {
+        ch->release();
+        throw;
+    }
+    try {
+        return publishHandle<batonChannel_t>(ctx, ch);
+    } catch (...) {
+        // publishHandle released the channel; the handles still hold a reference each.
+        dropSemaphoreHandle(ctx, ready);
+        dropSemaphoreHandle(ctx, released);
+        throw;
+    }
+}
+
+batonError_t produce(batonChannel_t channel, batonStream_t stream, batonChannelRecordFn record, void* userData,
+                     unsigned long long* frameOut) {
+    const uint64_t t0 = apiClockStart();
+    if (!record) return fail(batonErrorInvalidValue, "batonChannelProduceFrame: record is NULL");
+    Channel* ch = nullptr;
+    batonError_t e = resolveChannel(channel, &ch);
+    if (e != batonSuccess) return e;
+    ScopedRef<Channel> hold(ch);
+    Stream* s = nullptr;
+    if ((e = resolveStream(stream, &s)) != batonSuccess) return e;
+    ScopedRef<Stream> holdStream(s);
+    uint64_t frame = 0;
+    e = s->ctx != ch->ctx ? fail(batonErrorInvalidResourceHandle, "the stream and the channel belong to different contexts")
+                          : ch->produce(s, record, userData, &frame);
+    if (e == batonSuccess && frameOut) *frameOut = frame;
+    noteApiCost(ch->ctx, batonTelemetryApiChannelProduce, t0);
+    return e == batonSuccess ? ok() : e;
 }
 
 }  // namespace
@@ -71,111 +116,113 @@ void dropSemaphoreHandle(Context* ctx, Semaphore* s) {
 extern "C" {
 
 BATON_API batonError_t batonChannelCreate(batonChannel_t* channel, const batonChannelCreateInfo* info) {
-    if (!channel || !info) return fail(batonErrorInvalidValue, "batonChannelCreate: channel and info must be non-NULL");
-    Context* ctx = nullptr;
-    batonError_t e = currentContext(&ctx);
-    if (e != batonSuccess) return e;
-    Channel* ch = nullptr;
-    if ((e = checkCreateInfo(ctx, *info)) == batonSuccess) e = Channel::create(ctx, *info, &ch);
-    if (e == batonSuccess) {
-        adoptSemaphore(ctx, ch->ready);
-        adoptSemaphore(ctx, ch->released);
-        registerHandle(ch);
-        ctx->addChild(ch);
-        *channel = reinterpret_cast<batonChannel_t>(ch);
-    }
-    ctx->release();
-    return e == batonSuccess ? ok() : e;
+    return guarded("batonChannelCreate", [&] {
+        if (!channel || !info) return fail(batonErrorInvalidValue, "batonChannelCreate: channel and info must be non-NULL");
+        Context* ctx = nullptr;
+        batonError_t e = currentContext(&ctx);
+        if (e != batonSuccess) return e;
+        ScopedRef<Context> hold(ctx);
+        Channel* ch = nullptr;
+        if ((e = checkCreateInfo(ctx, *info)) != batonSuccess) return e;
+        if ((e = Channel::create(ctx, *info, &ch)) != batonSuccess) return e;
+        *channel = adoptChannel(ctx, ch);
+        return ok();
+    });
 }
 
 BATON_API batonError_t batonChannelDestroy(batonChannel_t channel) {
-    if (!channel) return ok();
-    auto* ch = reinterpret_cast<Channel*>(channel);
-    if (!unregisterHandle(ch, ObjectType::Channel)) return badChannel(channel);
-    ch->ctx->removeChild(ch);
-    ch->drain();
-    dropSemaphoreHandle(ch->ctx, ch->ready);
-    dropSemaphoreHandle(ch->ctx, ch->released);
-    ch->release();
-    return ok();
+    return guarded("batonChannelDestroy", [&] {
+        if (!channel) return ok();
+        Object* o = nullptr;
+        batonError_t e = takeHandle(channel, ObjectType::Channel, "channel", &o);
+        if (e != batonSuccess) return e;
+        auto* ch = static_cast<Channel*>(o);
+        ch->ctx->removeChild(ch);
+        ch->drain();
+        dropSemaphoreHandle(ch->ctx, ch->ready);
+        dropSemaphoreHandle(ch->ctx, ch->released);
+        ch->release();
+        return ok();
+    });
 }
 
 BATON_API batonError_t batonChannelProduceFrame(batonChannel_t channel, batonStream_t stream, batonChannelRecordFn record,
                                                 void* userData, unsigned long long* frameOut) {
-    const uint64_t t0 = apiClockStart();
-    if (!record) return fail(batonErrorInvalidValue, "batonChannelProduceFrame: record is NULL");
-    Channel* ch = lookupChannel(channel);
-    if (!ch) return badChannel(channel);
-    Stream* s = nullptr;
-    batonError_t e = resolveStream(stream, &s);
-    if (e == batonSuccess) {
-        uint64_t frame = 0;
-        e = s->ctx != ch->ctx ? fail(batonErrorInvalidResourceHandle, "the stream and the channel belong to different contexts")
-                              : ch->produce(s, record, userData, &frame);
-        if (e == batonSuccess && frameOut) *frameOut = frame;
-        s->release();
-    }
-    noteApiCost(ch->ctx, batonTelemetryApiChannelProduce, t0);
-    ch->release();
-    return e == batonSuccess ? ok() : e;
+    return guarded("batonChannelProduceFrame", [&] { return produce(channel, stream, record, userData, frameOut); });
 }
 
 BATON_API batonError_t batonChannelAcquireFrame(batonChannel_t channel, VkPipelineStageFlags2 waitStage,
                                                 batonChannelFrame* frame) {
-    const uint64_t t0 = apiClockStart();
-    if (!frame) return fail(batonErrorInvalidValue, "batonChannelAcquireFrame: frame is NULL");
-    if (!waitStage) return fail(batonErrorInvalidValue, "batonChannelAcquireFrame: waitStage is 0");
-    Channel* ch = lookupChannel(channel);
-    if (!ch) return badChannel(channel);
-    batonError_t e = ch->acquire(waitStage, frame);
-    noteApiCost(ch->ctx, batonTelemetryApiChannelAcquire, t0);
-    ch->release();
-    return e == batonSuccess ? ok() : e;
+    return guarded("batonChannelAcquireFrame", [&] {
+        const uint64_t t0 = apiClockStart();
+        if (!frame) return fail(batonErrorInvalidValue, "batonChannelAcquireFrame: frame is NULL");
+        if (!waitStage) return fail(batonErrorInvalidValue, "batonChannelAcquireFrame: waitStage is 0");
+        Channel* ch = nullptr;
+        batonError_t e = resolveChannel(channel, &ch);
+        if (e != batonSuccess) return e;
+        ScopedRef<Channel> hold(ch);
+        e = ch->acquire(waitStage, frame);
+        noteApiCost(ch->ctx, batonTelemetryApiChannelAcquire, t0);
+        return e == batonSuccess ? ok() : e;
+    });
 }
 
 BATON_API batonError_t batonChannelReleaseFrame(batonChannel_t channel, const batonChannelFrame* frame,
                                                 VkPipelineStageFlags2 releaseStage, batonChannelRelease* release) {
-    const uint64_t t0 = apiClockStart();
-    if (!frame || !release) return fail(batonErrorInvalidValue, "batonChannelReleaseFrame: frame and release must be non-NULL");
-    if (!releaseStage) return fail(batonErrorInvalidValue, "batonChannelReleaseFrame: releaseStage is 0");
-    Channel* ch = lookupChannel(channel);
-    if (!ch) return badChannel(channel);
-    batonError_t e = ch->releaseFrame(*frame, releaseStage, release);
-    noteApiCost(ch->ctx, batonTelemetryApiChannelRelease, t0);
-    ch->release();
-    return e == batonSuccess ? ok() : e;
+    return guarded("batonChannelReleaseFrame", [&] {
+        const uint64_t t0 = apiClockStart();
+        if (!frame || !release)
+            return fail(batonErrorInvalidValue, "batonChannelReleaseFrame: frame and release must be non-NULL");
+        if (!releaseStage) return fail(batonErrorInvalidValue, "batonChannelReleaseFrame: releaseStage is 0");
+        Channel* ch = nullptr;
+        batonError_t e = resolveChannel(channel, &ch);
+        if (e != batonSuccess) return e;
+        ScopedRef<Channel> hold(ch);
+        e = ch->releaseFrame(*frame, releaseStage, release);
+        noteApiCost(ch->ctx, batonTelemetryApiChannelRelease, t0);
+        return e == batonSuccess ? ok() : e;
+    });
 }
 
 BATON_API batonError_t batonChannelGetInfo(batonChannel_t channel, batonChannelInfo* info) {
-    if (!info) return fail(batonErrorInvalidValue, "batonChannelGetInfo: info is NULL");
-    Channel* ch = lookupChannel(channel);
-    if (!ch) return badChannel(channel);
-    ch->getInfo(info);
-    ch->release();
-    return ok();
+    return guarded("batonChannelGetInfo", [&] {
+        if (!info) return fail(batonErrorInvalidValue, "batonChannelGetInfo: info is NULL");
+        Channel* ch = nullptr;
+        batonError_t e = resolveChannel(channel, &ch);
+        if (e != batonSuccess) return e;
+        ScopedRef<Channel> hold(ch);
+        ch->getInfo(info);
+        return ok();
+    });
 }
 
 BATON_API batonError_t batonChannelGetStats(batonChannel_t channel, batonChannelStats* stats) {
-    if (!stats) return fail(batonErrorInvalidValue, "batonChannelGetStats: stats is NULL");
-    Channel* ch = lookupChannel(channel);
-    if (!ch) return badChannel(channel);
-    ch->getStats(stats);
-    ch->release();
-    return ok();
+    return guarded("batonChannelGetStats", [&] {
+        if (!stats) return fail(batonErrorInvalidValue, "batonChannelGetStats: stats is NULL");
+        Channel* ch = nullptr;
+        batonError_t e = resolveChannel(channel, &ch);
+        if (e != batonSuccess) return e;
+        ScopedRef<Channel> hold(ch);
+        ch->getStats(stats);
+        return ok();
+    });
 }
 
 BATON_API batonError_t batonChannelExportFds(batonChannel_t channel, uint32_t slot, int* memoryFd, int* readyFd,
                                              int* releasedFd) {
-    if (!memoryFd && !readyFd && !releasedFd)
-        return fail(batonErrorInvalidValue, "batonChannelExportFds: no fd asked for");
-    Channel* ch = lookupChannel(channel);
-    if (!ch) return badChannel(channel);
-    batonChannelInfo info;
-    ch->getInfo(&info);
-    batonError_t e = slot >= info.depth ? fail(batonErrorInvalidValue, "slot %u is not below the depth %u", slot, info.depth)
-                                        : ch->exportFds(slot, memoryFd, readyFd, releasedFd);
-    ch->release();
-    return e == batonSuccess ? ok() : e;
+    return guarded("batonChannelExportFds", [&] {
+        if (!memoryFd && !readyFd && !releasedFd)
+            return fail(batonErrorInvalidValue, "batonChannelExportFds: no fd asked for");
+        Channel* ch = nullptr;
+        batonError_t e = resolveChannel(channel, &ch);
+        if (e != batonSuccess) return e;
+        ScopedRef<Channel> hold(ch);
+        batonChannelInfo info;
+        ch->getInfo(&info);
+        e = slot >= info.depth ? fail(batonErrorInvalidValue, "slot %u is not below the depth %u", slot, info.depth)
+                               : ch->exportFds(slot, memoryFd, readyFd, releasedFd);
+        return e == batonSuccess ? ok() : e;
+    });
 }
 
 }  // extern "C"

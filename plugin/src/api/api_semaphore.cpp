@@ -68,14 +68,14 @@ batonExternalSemaphoreHandleType typeOfKind(SemKind k) {
     return batonExternalSemaphoreHandleTypeOpaqueFd;
 }
 
-Semaphore* lookupSemaphore(batonExternalSemaphore_t h) {
-    return static_cast<Semaphore*>(lookupHandle(h, ObjectType::Semaphore));
+// Refuses dead handles, handles inherited through fork() and semaphores of a lost context
+// (exec/context.h).
+batonError_t lookupSemaphore(batonExternalSemaphore_t h, Semaphore** out) {
+    return resolveObject(h, ObjectType::Semaphore, "semaphore", out);
 }
 
 void adopt(Context* ctx, Semaphore* s, batonExternalSemaphore_t* out) {
-    registerHandle(s);
-    ctx->addChild(s);
-    *out = reinterpret_cast<batonExternalSemaphore_t>(s);
+    *out = publishHandle<batonExternalSemaphore_t>(ctx, s);  // handles are ids (core/object.h)
 }
 
 // Holds references taken while validating an array, released however the call ends.
@@ -105,9 +105,11 @@ batonError_t checkArrayArgs(const void* sems, const void* params, unsigned n, co
 
 batonError_t lookupAll(const batonExternalSemaphore_t* arr, unsigned n, Stream* stream, SemRefs& refs, const char* fn) {
     for (unsigned i = 0; i < n; ++i) {
-        Semaphore* s = lookupSemaphore(arr[i]);
+        Semaphore* s = nullptr;
+        const batonError_t le = lookupSemaphore(arr[i], &s);
         refs.sems[i] = s;
         refs.count = i + 1;
+        if (le != batonSuccess && le != batonErrorInvalidResourceHandle) return le;  // fork(), device lost
         if (!s)
             return fail(batonErrorInvalidResourceHandle, "%s: extSemArray[%u] (%p) is not a live baton semaphore", fn, i,
                         static_cast<void*>(arr[i]));
@@ -279,9 +281,9 @@ BATON_API batonError_t batonExportExternalSemaphore(int* fdOut, batonExternalSem
 
 BATON_API batonError_t batonDestroyExternalSemaphore(batonExternalSemaphore_t extSem) {
     if (!extSem) return ok();
-    auto* s = reinterpret_cast<Semaphore*>(extSem);
-    if (!unregisterHandle(s, ObjectType::Semaphore))
-        return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
+    Object* o = nullptr;  // handles are ids (core/object.h); works on a lost context too
+    if (batonError_t le = takeHandle(extSem, ObjectType::Semaphore, "semaphore", &o); le != batonSuccess) return le;
+    auto* s = static_cast<Semaphore*>(o);
     s->ctx->removeChild(s);
     s->release();  // in-flight operations hold their own references
     return ok();
@@ -417,8 +419,8 @@ BATON_API batonError_t batonWaitExternalSemaphoresAsync(const batonExternalSemap
 
 BATON_API batonError_t batonExternalSemaphoreGetInfo(batonExternalSemaphore_t extSem, batonExternalSemaphoreInfo* info) {
     if (!info) return fail(batonErrorInvalidValue, "batonExternalSemaphoreGetInfo: info is NULL");
-    Semaphore* s = lookupSemaphore(extSem);
-    if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
+    Semaphore* s = nullptr;
+    if (batonError_t le = lookupSemaphore(extSem, &s); le != batonSuccess) return le;
     std::memset(info, 0, sizeof *info);
     info->type = typeOfKind(s->kind);
     info->backend = s->shared ? batonSemaphoreBackendPortable : batonSemaphoreBackendNative;
@@ -431,8 +433,8 @@ BATON_API batonError_t batonExternalSemaphoreGetInfo(batonExternalSemaphore_t ex
 
 BATON_API batonError_t batonExternalSemaphoreHostWait(batonExternalSemaphore_t extSem, unsigned long long value,
                                                       uint64_t timeoutNs) {
-    Semaphore* s = lookupSemaphore(extSem);
-    if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
+    Semaphore* s = nullptr;
+    if (batonError_t le = lookupSemaphore(extSem, &s); le != batonSuccess) return le;
     batonError_t e = s->kind == SemKind::KeyedMutex
                          ? fail(batonErrorNotSupported, "a keyed mutex is acquired on a stream, not waited on the host")
                          : s->hostWait(value, timeoutNs);
@@ -443,8 +445,8 @@ BATON_API batonError_t batonExternalSemaphoreHostWait(batonExternalSemaphore_t e
 BATON_API batonError_t batonGetWaitSubmitInfo(batonExternalSemaphore_t extSem, unsigned long long value,
                                               VkPipelineStageFlags2 stageMask, VkSemaphoreSubmitInfo* info) {
     if (!info) return fail(batonErrorInvalidValue, "batonGetWaitSubmitInfo: info is NULL");
-    Semaphore* s = lookupSemaphore(extSem);
-    if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
+    Semaphore* s = nullptr;
+    if (batonError_t le = lookupSemaphore(extSem, &s); le != batonSuccess) return le;
     batonError_t e = batonSuccess;
     VkSemaphore vk = s->vk;
     if (s->kind == SemKind::KeyedMutex || (s->shared && s->kind == SemKind::Binary)) {
@@ -476,8 +478,8 @@ BATON_API batonError_t batonGetWaitSubmitInfo(batonExternalSemaphore_t extSem, u
 BATON_API batonError_t batonGetSignalSubmitInfo(batonExternalSemaphore_t extSem, unsigned long long value,
                                                 VkPipelineStageFlags2 stageMask, VkSemaphoreSubmitInfo* info) {
     if (!info) return fail(batonErrorInvalidValue, "batonGetSignalSubmitInfo: info is NULL");
-    Semaphore* s = lookupSemaphore(extSem);
-    if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
+    Semaphore* s = nullptr;
+    if (batonError_t le = lookupSemaphore(extSem, &s); le != batonSuccess) return le;
     batonError_t e = batonSuccess;
     VkSemaphore vk = s->vk;
     if (s->kind == SemKind::KeyedMutex || (s->shared && s->kind == SemKind::Binary)) {

@@ -1,10 +1,13 @@
-// Telemetry query entry points (the trace capture is in trace.cpp).
+// Telemetry query entry points (the trace capture is in trace.cpp). Every entry point runs
+// through guarded() (core/entry.h).
 #include <cstring>
 
-#include "exec/context.h"
+#include "api/c_enum.h"
+#include "core/entry.h"
 #include "core/error.h"
-#include "sync/semaphore.h"
+#include "exec/context.h"
 #include "exec/stream.h"
+#include "sync/semaphore.h"
 #include "telemetry/telemetry.h"
 
 using namespace baton;
@@ -19,56 +22,68 @@ void resolveAllStreams(Context* ctx) {
 extern "C" {
 
 BATON_API batonError_t batonTelemetryEnable(batonContext_t ctx, int enable) {
-    Context* c = nullptr;
-    batonError_t e = resolveContext(ctx, &c);
-    if (e != batonSuccess) return e;
-    Telemetry* t = ensureTelemetry(c);
-    if (t) t->setEnabled(enable != 0);
-    c->release();
-    return t ? ok() : fail(batonErrorMemoryAllocation, "cannot allocate the telemetry rings");
+    return guarded("batonTelemetryEnable", [&] {
+        Context* c = nullptr;
+        batonError_t e = resolveContext(ctx, &c);
+        if (e != batonSuccess) return e;
+        ScopedRef<Context> hold(c);
+        ensureTelemetry(c)->setEnabled(enable != 0);  // std::bad_alloc goes to guarded()
+        return ok();
+    });
 }
 
 BATON_API batonError_t batonTelemetryRead(batonContext_t ctx, unsigned long long afterSeq,
                                           batonTelemetryRecord* records, unsigned int capacity, unsigned int* count) {
-    if (!count || (!records && capacity))
-        return fail(batonErrorInvalidValue, "batonTelemetryRead: count is NULL, or records is NULL with a capacity");
-    Context* c = nullptr;
-    batonError_t e = resolveContext(ctx, &c);
-    if (e != batonSuccess) return e;
-    *count = 0;
-    if (Telemetry* t = c->telemetry.load(std::memory_order_acquire)) {
-        resolveAllStreams(c);
-        *count = t->read(afterSeq, records, capacity);
-    }
-    c->release();
-    return ok();
+    return guarded("batonTelemetryRead", [&] {
+        if (!count || (!records && capacity))
+            return fail(batonErrorInvalidValue, "batonTelemetryRead: count is NULL, or records is NULL with a capacity");
+        Context* c = nullptr;
+        batonError_t e = resolveContext(ctx, &c);
+        if (e != batonSuccess) return e;
+        ScopedRef<Context> hold(c);
+        *count = 0;
+        if (Telemetry* t = c->telemetry.load(std::memory_order_acquire)) {
+            resolveAllStreams(c);
+            *count = t->read(afterSeq, records, capacity);
+        }
+        return ok();
+    });
 }
 
 BATON_API batonError_t batonTelemetryGetSemaphoreStats(batonExternalSemaphore_t sem, batonTelemetrySemaphoreStats* stats) {
-    if (!stats) return fail(batonErrorInvalidValue, "batonTelemetryGetSemaphoreStats: stats is NULL");
-    auto* s = static_cast<Semaphore*>(lookupHandle(sem, ObjectType::Semaphore));
-    if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(sem));
-    std::memset(stats, 0, sizeof *stats);
-    stats->currentValue = s->currentValue();
-    stats->pendingValue = s->pendingValue();
-    if (Telemetry* t = s->ctx->telemetry.load(std::memory_order_acquire)) {
-        resolveAllStreams(s->ctx);
-        t->semaphoreStats(reinterpret_cast<uintptr_t>(s), stats);
-    }
-    s->release();
-    return ok();
+    return guarded("batonTelemetryGetSemaphoreStats", [&] {
+        if (!stats) return fail(batonErrorInvalidValue, "batonTelemetryGetSemaphoreStats: stats is NULL");
+        Semaphore* s = nullptr;
+        batonError_t e = resolveObject(sem, ObjectType::Semaphore, "semaphore", &s);
+        if (e != batonSuccess) return e;
+        ScopedRef<Semaphore> hold(s);
+        std::memset(stats, 0, sizeof *stats);
+        stats->currentValue = s->currentValue();
+        stats->pendingValue = s->pendingValue();
+        if (Telemetry* t = s->ctx->telemetry.load(std::memory_order_acquire)) {
+            resolveAllStreams(s->ctx);
+            t->semaphoreStats(s->handleId(), stats);
+        }
+        return ok();
+    });
 }
 
 BATON_API batonError_t batonTelemetryGetApiStats(batonContext_t ctx, batonTelemetryApi api, batonTelemetryApiStats* stats) {
-    if (!stats || api < 0 || api >= batonTelemetryApiCount)
-        return fail(batonErrorInvalidValue, "batonTelemetryGetApiStats: stats is NULL or api %d is unknown", static_cast<int>(api));
-    Context* c = nullptr;
-    batonError_t e = resolveContext(ctx, &c);
-    if (e != batonSuccess) return e;
-    std::memset(stats, 0, sizeof *stats);
-    if (Telemetry* t = c->telemetry.load(std::memory_order_acquire)) t->apiStats(api, stats);
-    c->release();
-    return ok();
+    return guarded("batonTelemetryGetApiStats", [&] {
+        // A C caller's enum is read as an int (c_enum.h): comparing the enum itself would load
+        // an out-of-range value as the enum, which is undefined (defect 16).
+        const int which = rawEnum(api);
+        if (!stats || which < 0 || which >= batonTelemetryApiCount)
+            return fail(batonErrorInvalidValue, "batonTelemetryGetApiStats: stats is NULL or api %d is unknown", which);
+        Context* c = nullptr;
+        batonError_t e = resolveContext(ctx, &c);
+        if (e != batonSuccess) return e;
+        ScopedRef<Context> hold(c);
+        std::memset(stats, 0, sizeof *stats);
+        if (Telemetry* t = c->telemetry.load(std::memory_order_acquire))
+            t->apiStats(static_cast<batonTelemetryApi>(which), stats);
+        return ok();
+    });
 }
 
 }  // extern "C"

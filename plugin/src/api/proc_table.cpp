@@ -6,6 +6,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "core/entry.h"
 #include "core/error.h"
 
 // Every member of batonProcTable, in the header's order. Adding a public function means
@@ -111,7 +112,9 @@ batonProcTable fullTable() {
 
 using namespace baton;
 
-extern "C" BATON_API batonError_t batonGetProcTable(uint32_t requestedVersion, batonProcTable* table) {
+namespace {
+
+batonError_t fillProcTable(uint32_t requestedVersion, batonProcTable* table) {
     if (!table) return fail(batonErrorInvalidValue, "batonGetProcTable: table is NULL");
     const uint32_t size = table->structSize;
     if (size < kHeaderSize)
@@ -138,4 +141,10 @@ extern "C" BATON_API batonError_t batonGetProcTable(uint32_t requestedVersion, b
                 fit * sizeof(void*));
     table->functionCount = static_cast<uint32_t>(fit);
     return ok();
+}
+
+}  // namespace
+
+extern "C" BATON_API batonError_t batonGetProcTable(uint32_t requestedVersion, batonProcTable* table) {
+    return guarded("batonGetProcTable", [&] { return fillProcTable(requestedVersion, table); });
 }

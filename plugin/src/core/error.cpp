@@ -84,6 +84,8 @@ batonError_t failVk(VkResult r, const char* call) {
 
 extern "C" {
 
+// The pure calls below allocate nothing and cannot throw (no guarded() needed); they work
+// everywhere, a child forked without exec included.
 BATON_API const char* batonGetLastErrorMessage(void) { return baton::t_message; }
 
 BATON_API const char* batonGetErrorName(batonError_t error) {

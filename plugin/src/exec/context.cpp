@@ -4,7 +4,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include <memory>
 #include <string>
+#include <time.h>
 
 #include "core/error.h"
 #include "exec/stream.h"
@@ -139,37 +141,91 @@ uint32_t familyTimestampBits(const InstanceTable& vki, VkPhysicalDevice pd, uint
 
 }  // namespace
 
-batonError_t Context::createStandalone(const batonContextCreateInfo* info, Context** out) {
-    batonContextCreateInfo defaults{};
-    if (!info) info = &defaults;
-    for (unsigned r : info->reserved)
-        if (r) return fail(batonErrorInvalidValue, "batonContextCreateInfo::reserved must be zero");
-    unsigned flags = info->flags;
-    if (envFlag("BATON_VALIDATION", "1")) flags |= batonContextFlagValidation;
-    if (envFlag("BATON_DEVICE", "cpu")) flags |= batonContextFlagPreferSoftware;
+// ---------------------------------------------------------------------------------------
+// Standalone creation, in steps. Each step leaves what it made in the Context, whose
+// destructor undoes it: a failing step (or a std::bad_alloc) just drops the Context.
 
-    auto* c = new Context;
-    c->callback_ = info->messageCallback;
-    c->callbackUser_ = info->messageUserData;
-    // From here on every failure deletes c, whose destructor undoes whatever was made.
-    auto bail = [&](batonError_t e) {
-        delete c;
-        return e;
-    };
+// Which queues a standalone context takes: streams on a compute-only family where there is
+// one, the host's graphics queue from a graphics family. lavapipe has one family with one
+// queue: both share it.
+struct QueuePlan {
+    uint32_t computeFamily = 0;
+    int graphicsFamily = -1;
+    bool sameFamily = false;
+    uint32_t available = 0;     // queues in the compute family
+    uint32_t computeCount = 0;  // of those, the streams'
+    uint32_t graphicsIndex = 0;
+    uint32_t familyCount = 0;   // queues created in the compute family
+};
 
-    c->loader_ = dlopen("libvulkan.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!c->loader_) return bail(fail(batonErrorInitializationError, "cannot load libvulkan.so.1: %s", dlerror()));
-    auto gipa = reinterpret_cast<PFN_vkGetInstanceProcAddr>(dlsym(c->loader_, "vkGetInstanceProcAddr"));
-    if (!gipa) return bail(fail(batonErrorInitializationError, "libvulkan.so.1 has no vkGetInstanceProcAddr"));
-    auto createInstance = reinterpret_cast<PFN_vkCreateInstance>(gipa(VK_NULL_HANDLE, "vkCreateInstance"));
+namespace {
+
+bool planQueues(const std::vector<VkQueueFamilyProperties>& fams, QueuePlan* plan) {
+    int computeFamily = -1, graphicsFamily = -1;
+    for (uint32_t i = 0; i < fams.size(); ++i) {
+        bool gfx = fams[i].queueFlags & VK_QUEUE_GRAPHICS_BIT, comp = fams[i].queueFlags & VK_QUEUE_COMPUTE_BIT;
+        if (comp && !gfx && computeFamily < 0) computeFamily = static_cast<int>(i);
+        if (gfx && graphicsFamily < 0) graphicsFamily = static_cast<int>(i);
+    }
+    if (computeFamily < 0) computeFamily = graphicsFamily;
+    if (computeFamily < 0) return false;
+    QueuePlan& p = *plan;
+    p.computeFamily = static_cast<uint32_t>(computeFamily);
+    p.graphicsFamily = graphicsFamily;
+    p.sameFamily = graphicsFamily == computeFamily;
+    p.available = fams[p.computeFamily].queueCount;
+    // Streams get up to 8 queues (a stream with a queue of its own can wait on the GPU for a
+    // signal not submitted yet: see Stream::processWait); in a shared family one more queue
+    // stays the host's alone.
+    p.computeCount = p.available < 8 ? p.available : 8;
+    if (p.sameFamily && p.available > 1 && p.computeCount == p.available) p.computeCount = p.available - 1;
+    p.graphicsIndex = p.sameFamily && p.available > 1 ? p.computeCount : 0;
+    p.familyCount = p.sameFamily && p.available > 1 ? p.computeCount + 1 : p.computeCount;
+    return true;
+}
+
+std::vector<VkQueueFamilyProperties> queueFamilies(const InstanceTable& vki, VkPhysicalDevice pd) {
+    uint32_t nf = 0;
+    vki.vkGetPhysicalDeviceQueueFamilyProperties(pd, &nf, nullptr);
+    std::vector<VkQueueFamilyProperties> fams(nf);
+    vki.vkGetPhysicalDeviceQueueFamilyProperties(pd, &nf, fams.data());
+    fams.resize(nf);
+    return fams;
+}
+
+// Whether pd can run baton (Vulkan 1.3, timelines, synchronization2); its UUID in *uuid.
+bool deviceUsable(const InstanceTable& vki, VkPhysicalDevice pd, VkPhysicalDeviceType* type, uint8_t* uuid) {
+    VkPhysicalDeviceIDProperties id{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES};
+    VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, &id};
+    vki.vkGetPhysicalDeviceProperties2(pd, &p2);
+    VkPhysicalDeviceVulkan13Features f13{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
+    VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, &f13};
+    VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &f12};
+    vki.vkGetPhysicalDeviceFeatures2(pd, &f2);
+    *type = p2.properties.deviceType;
+    std::memcpy(uuid, id.deviceUUID, VK_UUID_SIZE);
+    return p2.properties.apiVersion >= VK_API_VERSION_1_3 && f12.timelineSemaphore && f13.synchronization2;
+}
+
+}  // namespace
+
+batonError_t Context::openLoader(PFN_vkGetInstanceProcAddr* gipaOut) {
+    loader_ = dlopen("libvulkan.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!loader_) return fail(batonErrorInitializationError, "cannot load libvulkan.so.1: %s", dlerror());
+    auto gipa = reinterpret_cast<PFN_vkGetInstanceProcAddr>(dlsym(loader_, "vkGetInstanceProcAddr"));
+    if (!gipa) return fail(batonErrorInitializationError, "libvulkan.so.1 has no vkGetInstanceProcAddr");
     auto enumerateVersion =
         reinterpret_cast<PFN_vkEnumerateInstanceVersion>(gipa(VK_NULL_HANDLE, "vkEnumerateInstanceVersion"));
     uint32_t loaderVersion = VK_API_VERSION_1_0;
     if (enumerateVersion) enumerateVersion(&loaderVersion);
-    if (!createInstance || loaderVersion < VK_API_VERSION_1_3)
-        return bail(fail(batonErrorInitializationError, "the Vulkan loader must support Vulkan 1.3"));
+    if (!gipa(VK_NULL_HANDLE, "vkCreateInstance") || loaderVersion < VK_API_VERSION_1_3)
+        return fail(batonErrorInitializationError, "the Vulkan loader must support Vulkan 1.3");
+    *gipaOut = gipa;
+    return batonSuccess;
+}
 
-    const bool validation = flags & batonContextFlagValidation;
+batonError_t Context::createInstance(PFN_vkGetInstanceProcAddr gipa, bool validation) {
+    auto vkCreateInstance = reinterpret_cast<PFN_vkCreateInstance>(gipa(VK_NULL_HANDLE, "vkCreateInstance"));
     const char* layers[] = {"VK_LAYER_KHRONOS_validation"};
     const char* instanceExts[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME};
     VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
@@ -181,7 +237,7 @@ batonError_t Context::createStandalone(const batonContextCreateInfo* info, Conte
     dbg.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
                       VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
     dbg.pfnUserCallback = debugCallback;
-    dbg.pUserData = c;
+    dbg.pUserData = this;
     VkInstanceCreateInfo ici{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
     ici.pApplicationInfo = &app;
     if (validation) {
@@ -191,101 +247,83 @@ batonError_t Context::createStandalone(const batonContextCreateInfo* info, Conte
         ici.enabledExtensionCount = 1;
         ici.ppEnabledExtensionNames = instanceExts;
     }
-    VkResult r = createInstance(&ici, nullptr, &c->instance);
+    VkResult r = vkCreateInstance(&ici, nullptr, &instance);
     if (r == VK_ERROR_LAYER_NOT_PRESENT)
-        return bail(fail(batonErrorInitializationError,
-                         "validation was requested but VK_LAYER_KHRONOS_validation is not installed "
-                         "(Debian: vulkan-validationlayers)"));
-    if (r != VK_SUCCESS) return bail(failVk(r, "vkCreateInstance"));
-    if (const char* missing = c->vki.load(gipa, c->instance))
-        return bail(fail(batonErrorInitializationError, "instance function %s is missing", missing));
-    c->apiVersion = VK_API_VERSION_1_3;
-    if (validation && c->vki.vkCreateDebugUtilsMessengerEXT) {
-        r = c->vki.vkCreateDebugUtilsMessengerEXT(c->instance, &dbg, nullptr, &c->messenger_);
-        if (r != VK_SUCCESS) return bail(failVk(r, "vkCreateDebugUtilsMessengerEXT"));
+        return fail(batonErrorInitializationError,
+                    "validation was requested but VK_LAYER_KHRONOS_validation is not installed "
+                    "(Debian: vulkan-validationlayers)");
+    if (r != VK_SUCCESS) return failVk(r, "vkCreateInstance");
+    if (const char* missing = vki.load(gipa, instance))
+        return fail(batonErrorInitializationError, "instance function %s is missing", missing);
+    apiVersion = VK_API_VERSION_1_3;
+    if (validation && vki.vkCreateDebugUtilsMessengerEXT) {
+        r = vki.vkCreateDebugUtilsMessengerEXT(instance, &dbg, nullptr, &messenger_);
+        if (r != VK_SUCCESS) return failVk(r, "vkCreateDebugUtilsMessengerEXT");
     }
+    return batonSuccess;
+}
 
-    // Pick the device: a requested UUID, else the best GPU, else lavapipe.
+// A requested UUID, else the best GPU, else lavapipe.
+batonError_t Context::pickPhysicalDevice(const uint8_t* wantedUUID, bool preferSoftware) {
     uint32_t n = 0;
-    c->vki.vkEnumeratePhysicalDevices(c->instance, &n, nullptr);
+    vki.vkEnumeratePhysicalDevices(instance, &n, nullptr);
     std::vector<VkPhysicalDevice> pds(n);
-    c->vki.vkEnumeratePhysicalDevices(c->instance, &n, pds.data());
+    vki.vkEnumeratePhysicalDevices(instance, &n, pds.data());
+    pds.resize(n);
     int bestScore = -1;
     for (VkPhysicalDevice pd : pds) {
-        VkPhysicalDeviceIDProperties id{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES};
-        VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, &id};
-        c->vki.vkGetPhysicalDeviceProperties2(pd, &p2);
-        VkPhysicalDeviceVulkan13Features f13{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
-        VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, &f13};
-        VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &f12};
-        c->vki.vkGetPhysicalDeviceFeatures2(pd, &f2);
-        if (p2.properties.apiVersion < VK_API_VERSION_1_3 || !f12.timelineSemaphore || !f13.synchronization2) continue;
-        if (info->deviceUUID) {
-            if (std::memcmp(info->deviceUUID, id.deviceUUID, VK_UUID_SIZE) == 0) {
-                c->physicalDevice = pd;
-                break;
-            }
-            continue;
+        VkPhysicalDeviceType type{};
+        uint8_t uuid[VK_UUID_SIZE];
+        if (!deviceUsable(vki, pd, &type, uuid)) continue;
+        if (wantedUUID) {
+            if (std::memcmp(wantedUUID, uuid, VK_UUID_SIZE) != 0) continue;
+            physicalDevice = pd;
+            break;
         }
-        int score = deviceScore(p2.properties.deviceType, flags & batonContextFlagPreferSoftware);
+        int score = deviceScore(type, preferSoftware);
         if (score > bestScore) {
             bestScore = score;
-            c->physicalDevice = pd;
+            physicalDevice = pd;
         }
     }
-    if (!c->physicalDevice)
-        return bail(fail(batonErrorNoDevice, info->deviceUUID ? "no Vulkan 1.3 device has the requested UUID"
-                                                              : "no Vulkan 1.3 device with timeline semaphores and "
-                                                                "synchronization2 (install mesa-vulkan-drivers for lavapipe)"));
-    readIdentity(*c);
+    if (!physicalDevice)
+        return fail(batonErrorNoDevice, wantedUUID ? "no Vulkan 1.3 device has the requested UUID"
+                                                   : "no Vulkan 1.3 device with timeline semaphores and "
+                                                     "synchronization2 (install mesa-vulkan-drivers for lavapipe)");
+    readIdentity(*this);
+    return batonSuccess;
+}
 
-    // Queues: streams on a compute-only family where there is one, the host's graphics queue
-    // from a graphics family. lavapipe has one family with one queue: both share it.
-    uint32_t nf = 0;
-    c->vki.vkGetPhysicalDeviceQueueFamilyProperties(c->physicalDevice, &nf, nullptr);
-    std::vector<VkQueueFamilyProperties> fams(nf);
-    c->vki.vkGetPhysicalDeviceQueueFamilyProperties(c->physicalDevice, &nf, fams.data());
-    int computeFamily = -1, graphicsFamily = -1;
-    for (uint32_t i = 0; i < nf; ++i) {
-        bool gfx = fams[i].queueFlags & VK_QUEUE_GRAPHICS_BIT, comp = fams[i].queueFlags & VK_QUEUE_COMPUTE_BIT;
-        if (comp && !gfx && computeFamily < 0) computeFamily = static_cast<int>(i);
-        if (gfx && graphicsFamily < 0) graphicsFamily = static_cast<int>(i);
-    }
-    if (computeFamily < 0) computeFamily = graphicsFamily;
-    if (computeFamily < 0) return bail(fail(batonErrorNoDevice, "the device has no compute queue"));
-    const uint32_t cf = static_cast<uint32_t>(computeFamily);
-    const bool sameFamily = graphicsFamily == computeFamily;
-    const uint32_t available = fams[cf].queueCount;
-    // Streams get up to 8 queues (a stream with a queue of its own can wait on the GPU for a
-    // signal not submitted yet: see Stream::processWait); in a shared family one more queue
-    // stays the host's alone.
-    uint32_t computeCount = available < 8 ? available : 8;
-    if (sameFamily && available > 1 && computeCount == available) computeCount = available - 1;
-    const uint32_t graphicsIndex = sameFamily && available > 1 ? computeCount : 0;
-    const uint32_t familyCount = sameFamily && available > 1 ? computeCount + 1 : computeCount;
-    std::vector<float> priorities(familyCount, 1.0f);
-    VkDeviceQueueCreateInfo qcis[2]{};
-    uint32_t qciCount = 0;
-    qcis[qciCount++] = {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, nullptr, 0, cf, familyCount, priorities.data()};
-    if (graphicsFamily >= 0 && !sameFamily)
-        qcis[qciCount++] = {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, nullptr, 0, static_cast<uint32_t>(graphicsFamily),
-                            1, priorities.data()};
-
-    auto exts = deviceExtensions(c->vki, c->physicalDevice);
+// The device extensions baton turns on where the driver has them (and notes which).
+std::vector<const char*> Context::chooseDeviceExtensions(bool noNative) {
+    auto exts = deviceExtensions(vki, physicalDevice);
     std::vector<const char*> enable;
-    if (!(flags & batonContextFlagNoNative) && hasExtension(exts, VK_KHR_EXTERNAL_SEMAPHORE_FD_EXTENSION_NAME) &&
-        semaphoreFdUsable(c->vki, c->physicalDevice)) {
+    if (!noNative && hasExtension(exts, VK_KHR_EXTERNAL_SEMAPHORE_FD_EXTENSION_NAME) &&
+        semaphoreFdUsable(vki, physicalDevice)) {
         enable.push_back(VK_KHR_EXTERNAL_SEMAPHORE_FD_EXTENSION_NAME);
-        c->nativeSemaphoreFd = true;
+        nativeSemaphoreFd = true;
     }
     if (hasExtension(exts, VK_KHR_EXTERNAL_MEMORY_FD_EXTENSION_NAME)) {
         enable.push_back(VK_KHR_EXTERNAL_MEMORY_FD_EXTENSION_NAME);
-        c->externalMemoryFd = true;
+        externalMemoryFd = true;
     }
     if (hasExtension(exts, VK_EXT_CALIBRATED_TIMESTAMPS_EXTENSION_NAME)) {
         enable.push_back(VK_EXT_CALIBRATED_TIMESTAMPS_EXTENSION_NAME);
-        c->calibratedTimestamps = true;
+        calibratedTimestamps = true;
     }
+    return enable;
+}
+
+batonError_t Context::createDevice(const QueuePlan& plan, bool noNative) {
+    std::vector<float> priorities(plan.familyCount, 1.0f);
+    VkDeviceQueueCreateInfo qcis[2]{};
+    uint32_t qciCount = 0;
+    qcis[qciCount++] = {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, nullptr, 0, plan.computeFamily, plan.familyCount,
+                        priorities.data()};
+    if (plan.graphicsFamily >= 0 && !plan.sameFamily)
+        qcis[qciCount++] = {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, nullptr, 0,
+                            static_cast<uint32_t>(plan.graphicsFamily), 1, priorities.data()};
+    const std::vector<const char*> enable = chooseDeviceExtensions(noNative);
     VkPhysicalDeviceVulkan13Features f13{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
     f13.synchronization2 = VK_TRUE;
     VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, &f13};
@@ -295,38 +333,79 @@ batonError_t Context::createStandalone(const batonContextCreateInfo* info, Conte
     dci.pQueueCreateInfos = qcis;
     dci.enabledExtensionCount = static_cast<uint32_t>(enable.size());
     dci.ppEnabledExtensionNames = enable.data();
-    r = c->vki.vkCreateDevice(c->physicalDevice, &dci, nullptr, &c->device);
-    if (r != VK_SUCCESS) return bail(failVk(r, "vkCreateDevice"));
-    if (const char* missing = c->vkd.load(c->vki.vkGetDeviceProcAddr, c->device, c->nativeSemaphoreFd))
-        return bail(fail(batonErrorInitializationError, "device function %s is missing", missing));
-
-    for (uint32_t i = 0; i < computeCount; ++i) {
-        auto* q = new Queue;
-        q->family = cf;
-        q->index = i;
-        c->vkd.vkGetDeviceQueue(c->device, cf, i, &q->handle);
-        c->ownedQueues_.push_back(q);
-        c->computeQueues.push_back(q);
-    }
-    if (graphicsFamily >= 0) {
-        if (sameFamily && available == 1) {
-            c->graphicsQueue = c->computeQueues[0];
-            c->queueShared = true;
-        } else {
-            auto* q = new Queue;
-            q->family = static_cast<uint32_t>(graphicsFamily);
-            q->index = sameFamily ? graphicsIndex : 0;
-            c->vkd.vkGetDeviceQueue(c->device, q->family, q->index, &q->handle);
-            c->ownedQueues_.push_back(q);
-            c->graphicsQueue = q;
-        }
-    }
-    c->timestampValidBits = familyTimestampBits(c->vki, c->physicalDevice, cf);
-    *out = c;
+    VkResult r = vki.vkCreateDevice(physicalDevice, &dci, nullptr, &device);
+    if (r != VK_SUCCESS) return failVk(r, "vkCreateDevice");
+    if (const char* missing = vkd.load(vki.vkGetDeviceProcAddr, device, nativeSemaphoreFd))
+        return fail(batonErrorInitializationError, "device function %s is missing", missing);
     return batonSuccess;
 }
 
-batonError_t Context::attach(const batonContextAttachInfo* info, Context** out) {
+// A new Queue owned by this context (kept in ownedQueues_ before anything else can throw).
+Queue* Context::ownQueue(uint32_t family, uint32_t index, VkQueue handle) {
+    ownedQueues_.reserve(ownedQueues_.size() + 1);
+    auto* q = new Queue;
+    q->family = family;
+    q->index = index;
+    q->handle = handle;
+    ownedQueues_.push_back(q);  // cannot throw: reserved
+    return q;
+}
+
+void Context::takeQueues(const QueuePlan& plan) {
+    const uint32_t cf = plan.computeFamily;
+    for (uint32_t i = 0; i < plan.computeCount; ++i) {
+        VkQueue h = VK_NULL_HANDLE;
+        vkd.vkGetDeviceQueue(device, cf, i, &h);
+        computeQueues.push_back(ownQueue(cf, i, h));
+    }
+    if (plan.graphicsFamily >= 0) {
+        if (plan.sameFamily && plan.available == 1) {
+            graphicsQueue = computeQueues[0];
+            queueShared = true;
+        } else {
+            const auto family = static_cast<uint32_t>(plan.graphicsFamily);
+            const uint32_t index = plan.sameFamily ? plan.graphicsIndex : 0;
+            VkQueue h = VK_NULL_HANDLE;
+            vkd.vkGetDeviceQueue(device, family, index, &h);
+            graphicsQueue = ownQueue(family, index, h);
+        }
+    }
+    timestampValidBits = familyTimestampBits(vki, physicalDevice, cf);
+}
+
+batonError_t Context::createStandalone(const batonContextCreateInfo* info, Context** out) {
+    batonContextCreateInfo defaults{};
+    if (!info) info = &defaults;
+    for (unsigned r : info->reserved)
+        if (r) return fail(batonErrorInvalidValue, "batonContextCreateInfo::reserved must be zero");
+    unsigned flags = info->flags;
+    if (envFlag("BATON_VALIDATION", "1")) flags |= batonContextFlagValidation;
+    if (envFlag("BATON_DEVICE", "cpu")) flags |= batonContextFlagPreferSoftware;
+
+    // Every failure (or throw) drops c, whose destructor undoes whatever was made.
+    std::unique_ptr<Context> c(new Context);
+    c->callback_ = info->messageCallback;
+    c->callbackUser_ = info->messageUserData;
+    PFN_vkGetInstanceProcAddr gipa = nullptr;
+    batonError_t e = c->openLoader(&gipa);
+    if (e == batonSuccess) e = c->createInstance(gipa, flags & batonContextFlagValidation);
+    if (e == batonSuccess) e = c->pickPhysicalDevice(info->deviceUUID, flags & batonContextFlagPreferSoftware);
+    QueuePlan plan;
+    if (e == batonSuccess && !planQueues(queueFamilies(c->vki, c->physicalDevice), &plan))
+        e = fail(batonErrorNoDevice, "the device has no compute queue");
+    if (e == batonSuccess) e = c->createDevice(plan, flags & batonContextFlagNoNative);
+    if (e != batonSuccess) return e;
+    c->takeQueues(plan);
+    *out = c.release();
+    return batonSuccess;
+}
+
+// ---------------------------------------------------------------------------------------
+// Attaching to a host's device, in steps (the host's objects are never destroyed here).
+
+namespace {
+
+batonError_t checkAttachInfo(const batonContextAttachInfo* info) {
     if (!info) return fail(batonErrorInvalidValue, "batonContextAttach: info is NULL");
     for (unsigned r : info->reserved)
         if (r) return fail(batonErrorInvalidValue, "batonContextAttachInfo::reserved must be zero");
@@ -341,14 +420,105 @@ batonError_t Context::attach(const batonContextAttachInfo* info, Context** out) 
     const unsigned knownFlags = batonContextFlagValidation | batonContextFlagPreferSoftware | batonContextFlagNoNative;
     if (info->flags & ~knownFlags)
         return fail(batonErrorInvalidValue, "batonContextAttachInfo::flags has unknown bits 0x%x", info->flags & ~knownFlags);
+    return batonSuccess;
+}
 
-    auto* c = new Context;
-    auto bail = [&](batonError_t e) {
-        c->device = VK_NULL_HANDLE;  // the host's: never destroyed here
+// The queue baton is lent must exist and accept the commands streams record (timestamps,
+// the user's compute work).
+batonError_t checkLentQueue(const std::vector<VkQueueFamilyProperties>& fams, const batonQueueInfo& cq) {
+    if (cq.familyIndex >= fams.size() || cq.queueIndex >= fams[cq.familyIndex].queueCount)
+        return fail(batonErrorInvalidValue,
+                    "batonContextAttachInfo::computeQueue: family %u, index %u does not exist on this device",
+                    cq.familyIndex, cq.queueIndex);
+    if (!(fams[cq.familyIndex].queueFlags & (VK_QUEUE_COMPUTE_BIT | VK_QUEUE_GRAPHICS_BIT)))
+        return fail(batonErrorInvalidValue,
+                    "batonContextAttachInfo::computeQueue: family %u has neither compute nor graphics", cq.familyIndex);
+    return batonSuccess;
+}
+
+bool extensionEnabled(const batonContextAttachInfo& info, const char* name) {
+    for (uint32_t i = 0; i < info.enabledExtensionCount; ++i)
+        if (info.enabledExtensions[i] && std::strcmp(info.enabledExtensions[i], name) == 0) return true;
+    return false;
+}
+
+// Everything the host's device lacks, so that the host fixes it in one go ("" if nothing).
+std::string missingForAttach(const batonContextAttachInfo& info, uint32_t driverVersion) {
+    std::string missing;
+    // The device's version is the lower of the instance's apiVersion and the driver's.
+    const uint32_t version = info.apiVersion < driverVersion ? info.apiVersion : driverVersion;
+    if (version < VK_API_VERSION_1_2) {
+        char what[160];
+        std::snprintf(what, sizeof what,
+                      " Vulkan 1.2 (batonContextAttachInfo::apiVersion is %u.%u, 0 meaning 1.0; the driver has %u.%u);",
+                      VK_API_VERSION_MAJOR(info.apiVersion), VK_API_VERSION_MINOR(info.apiVersion),
+                      VK_API_VERSION_MAJOR(driverVersion), VK_API_VERSION_MINOR(driverVersion));
+        missing += what;
+    }
+    EnabledFeatures f = scanFeatureChain(info.enabledFeatures);
+    if (!f.timeline)
+        missing += " the timelineSemaphore feature (VkPhysicalDeviceVulkan12Features or "
+                   "VkPhysicalDeviceTimelineSemaphoreFeatures in enabledFeatures);";
+    if (!f.sync2)
+        missing += " the synchronization2 feature (VkPhysicalDeviceVulkan13Features or "
+                   "VkPhysicalDeviceSynchronization2Features in enabledFeatures);";
+    if (version < VK_API_VERSION_1_3 && !extensionEnabled(info, VK_KHR_SYNCHRONIZATION_2_EXTENSION_NAME))
+        missing += " the " VK_KHR_SYNCHRONIZATION_2_EXTENSION_NAME " extension (needed below Vulkan 1.3);";
+    if (!missing.empty()) missing.pop_back();  // the last ';'
+    return missing;
+}
+
+// Drops an attached context that failed part-way: the host's device and instance stay.
+struct AttachedDeleter {
+    void operator()(Context* c) const {
+        c->device = VK_NULL_HANDLE;
         c->instance = VK_NULL_HANDLE;
         delete c;
-        return e;
-    };
+    }
+};
+
+}  // namespace
+
+// The native backend is optional: without it every semaphore is portable. Says why.
+batonError_t Context::loadAttachedDevice(const batonContextAttachInfo& info) {
+    const bool fdExtension = extensionEnabled(info, VK_KHR_EXTERNAL_SEMAPHORE_FD_EXTENSION_NAME);
+    const bool fdDriver = semaphoreFdUsable(vki, physicalDevice);
+    nativeSemaphoreFd = !(info.flags & batonContextFlagNoNative) && fdExtension && fdDriver;
+    externalMemoryFd = extensionEnabled(info, VK_KHR_EXTERNAL_MEMORY_FD_EXTENSION_NAME);
+    calibratedTimestamps = extensionEnabled(info, VK_EXT_CALIBRATED_TIMESTAMPS_EXTENSION_NAME);
+    if (const char* m = vkd.load(vki.vkGetDeviceProcAddr, device, nativeSemaphoreFd))
+        return fail(batonErrorMissingCapability, "the host's device does not provide %s", m);
+    if (!nativeSemaphoreFd && !(info.flags & batonContextFlagNoNative)) {
+        report(batonMessageSeverityInfo,
+               !fdDriver ? "attached: the driver cannot export and import opaque semaphore fds; every semaphore "
+                           "uses the portable backend"
+                         : "attached: the host's device was created without " VK_KHR_EXTERNAL_SEMAPHORE_FD_EXTENSION_NAME
+                           "; every semaphore uses the portable backend (enable it for the native backend)");
+    }
+    if (!externalMemoryFd)
+        report(batonMessageSeverityInfo, "attached: the host's device was created without "
+                                         VK_KHR_EXTERNAL_MEMORY_FD_EXTENSION_NAME "; memory cannot be shared by fd");
+    return batonSuccess;
+}
+
+void Context::takeLentQueue(const batonContextAttachInfo& info, uint32_t familyTimestampValidBits) {
+    const batonQueueInfo& cq = info.computeQueue;
+    Queue* q = ownQueue(cq.familyIndex, cq.queueIndex, cq.queue);
+    computeQueues.push_back(q);
+    hostLock_ = info.lockQueue;
+    hostUnlock_ = info.unlockQueue;
+    hostLockUser_ = info.queueLockUserData;
+    // With lock callbacks the host submits to this queue too: it is also the graphics queue
+    // (lavapipe has only one), and renderer waits obey the shared-queue rule.
+    queueShared = info.lockQueue != nullptr;
+    if (queueShared) graphicsQueue = q;
+    timestampValidBits = familyTimestampValidBits;
+}
+
+batonError_t Context::attach(const batonContextAttachInfo* info, Context** out) {
+    batonError_t e = checkAttachInfo(info);
+    if (e != batonSuccess) return e;
+    std::unique_ptr<Context, AttachedDeleter> c(new Context);
     c->attached = true;
     c->callback_ = info->messageCallback;
     c->callbackUser_ = info->messageUserData;
@@ -357,92 +527,17 @@ batonError_t Context::attach(const batonContextAttachInfo* info, Context** out) 
     c->device = info->device;
     c->apiVersion = info->apiVersion;
     if (const char* missing = c->vki.load(info->getInstanceProcAddr, info->instance))
-        return bail(fail(batonErrorMissingCapability,
-                         "the host's instance does not provide %s (baton needs a Vulkan 1.2 instance)", missing));
+        return fail(batonErrorMissingCapability,
+                    "the host's instance does not provide %s (baton needs a Vulkan 1.2 instance)", missing);
     readIdentity(*c);
-
-    // The queue baton is lent must exist and accept the commands streams record
-    // (timestamps, the user's compute work).
-    uint32_t nf = 0;
-    c->vki.vkGetPhysicalDeviceQueueFamilyProperties(c->physicalDevice, &nf, nullptr);
-    std::vector<VkQueueFamilyProperties> fams(nf);
-    c->vki.vkGetPhysicalDeviceQueueFamilyProperties(c->physicalDevice, &nf, fams.data());
-    const batonQueueInfo& cq = info->computeQueue;
-    if (cq.familyIndex >= nf || cq.queueIndex >= fams[cq.familyIndex].queueCount)
-        return bail(fail(batonErrorInvalidValue,
-                         "batonContextAttachInfo::computeQueue: family %u, index %u does not exist on this device",
-                         cq.familyIndex, cq.queueIndex));
-    if (!(fams[cq.familyIndex].queueFlags & (VK_QUEUE_COMPUTE_BIT | VK_QUEUE_GRAPHICS_BIT)))
-        return bail(fail(batonErrorInvalidValue,
-                         "batonContextAttachInfo::computeQueue: family %u has neither compute nor graphics",
-                         cq.familyIndex));
-
-    // Collect everything that is missing, so that the host fixes it in one go.
-    std::string missing;
-    auto enabled = [&](const char* name) {
-        for (uint32_t i = 0; i < info->enabledExtensionCount; ++i)
-            if (info->enabledExtensions[i] && std::strcmp(info->enabledExtensions[i], name) == 0) return true;
-        return false;
-    };
-    // The device's version is the lower of the instance's apiVersion and the driver's.
-    const uint32_t driverVersion = c->properties.apiVersion;
-    const uint32_t version = info->apiVersion < driverVersion ? info->apiVersion : driverVersion;
-    if (version < VK_API_VERSION_1_2) {
-        char what[160];
-        std::snprintf(what, sizeof what,
-                      " Vulkan 1.2 (batonContextAttachInfo::apiVersion is %u.%u, 0 meaning 1.0; the driver has %u.%u);",
-                      VK_API_VERSION_MAJOR(info->apiVersion), VK_API_VERSION_MINOR(info->apiVersion),
-                      VK_API_VERSION_MAJOR(driverVersion), VK_API_VERSION_MINOR(driverVersion));
-        missing += what;
-    }
-    EnabledFeatures f = scanFeatureChain(info->enabledFeatures);
-    if (!f.timeline)
-        missing += " the timelineSemaphore feature (VkPhysicalDeviceVulkan12Features or "
-                   "VkPhysicalDeviceTimelineSemaphoreFeatures in enabledFeatures);";
-    if (!f.sync2)
-        missing += " the synchronization2 feature (VkPhysicalDeviceVulkan13Features or "
-                   "VkPhysicalDeviceSynchronization2Features in enabledFeatures);";
-    if (version < VK_API_VERSION_1_3 && !enabled(VK_KHR_SYNCHRONIZATION_2_EXTENSION_NAME))
-        missing += " the " VK_KHR_SYNCHRONIZATION_2_EXTENSION_NAME " extension (needed below Vulkan 1.3);";
-    if (!missing.empty()) {
-        missing.pop_back();  // the last ';'
-        return bail(fail(batonErrorMissingCapability, "the host's device lacks what baton needs:%s", missing.c_str()));
-    }
-
-    // The native backend is optional: without it every semaphore is portable. Say why.
-    const bool fdExtension = enabled(VK_KHR_EXTERNAL_SEMAPHORE_FD_EXTENSION_NAME);
-    const bool fdDriver = semaphoreFdUsable(c->vki, c->physicalDevice);
-    c->nativeSemaphoreFd = !(info->flags & batonContextFlagNoNative) && fdExtension && fdDriver;
-    c->externalMemoryFd = enabled(VK_KHR_EXTERNAL_MEMORY_FD_EXTENSION_NAME);
-    c->calibratedTimestamps = enabled(VK_EXT_CALIBRATED_TIMESTAMPS_EXTENSION_NAME);
-    if (const char* m = c->vkd.load(c->vki.vkGetDeviceProcAddr, c->device, c->nativeSemaphoreFd))
-        return bail(fail(batonErrorMissingCapability, "the host's device does not provide %s", m));
-    if (!c->nativeSemaphoreFd && !(info->flags & batonContextFlagNoNative)) {
-        c->report(batonMessageSeverityInfo,
-                  !fdDriver ? "attached: the driver cannot export and import opaque semaphore fds; every semaphore "
-                              "uses the portable backend"
-                            : "attached: the host's device was created without " VK_KHR_EXTERNAL_SEMAPHORE_FD_EXTENSION_NAME
-                              "; every semaphore uses the portable backend (enable it for the native backend)");
-    }
-    if (!c->externalMemoryFd)
-        c->report(batonMessageSeverityInfo, "attached: the host's device was created without "
-                                            VK_KHR_EXTERNAL_MEMORY_FD_EXTENSION_NAME "; memory cannot be shared by fd");
-
-    auto* q = new Queue;
-    q->handle = cq.queue;
-    q->family = cq.familyIndex;
-    q->index = cq.queueIndex;
-    c->ownedQueues_.push_back(q);
-    c->computeQueues.push_back(q);
-    c->hostLock_ = info->lockQueue;
-    c->hostUnlock_ = info->unlockQueue;
-    c->hostLockUser_ = info->queueLockUserData;
-    // With lock callbacks the host submits to this queue too: it is also the graphics queue
-    // (lavapipe has only one), and renderer waits obey the shared-queue rule.
-    c->queueShared = info->lockQueue != nullptr;
-    if (c->queueShared) c->graphicsQueue = q;
-    c->timestampValidBits = fams[q->family].timestampValidBits;
-    *out = c;
+    const std::vector<VkQueueFamilyProperties> fams = queueFamilies(c->vki, c->physicalDevice);
+    if ((e = checkLentQueue(fams, info->computeQueue)) != batonSuccess) return e;
+    const std::string missing = missingForAttach(*info, c->properties.apiVersion);
+    if (!missing.empty())
+        return fail(batonErrorMissingCapability, "the host's device lacks what baton needs:%s", missing.c_str());
+    if ((e = c->loadAttachedDevice(*info)) != batonSuccess) return e;
+    c->takeLentQueue(*info, fams[info->computeQueue.familyIndex].timestampValidBits);
+    *out = c.release();
     return batonSuccess;
 }
 
@@ -548,38 +643,95 @@ void Context::forEachStream(void (*fn)(Stream*, void*), void* user) {
         if (o->type() == ObjectType::Stream) fn(static_cast<Stream*>(o), user);
 }
 
-void Context::shutdown() {
-    // Streams first (they drain their work and drop references to semaphores and events),
-    // then the rest. Each child is unregistered so that stale handles are refused.
-    std::vector<Object*> streams, others;
-    {
-        std::lock_guard lock(childrenMutex_);
-        for (Object* o : children_) (o->type() == ObjectType::Stream ? streams : others).push_back(o);
-        children_.clear();
-        if (defaultStream_) streams.push_back(defaultStream_);
+namespace {
+
+// How long batonContextDestroy lets enqueued work finish (baton.h documents it).
+uint64_t destroyBoundNs() {
+    static const uint64_t ns = [] {
+        if (const char* v = std::getenv("BATON_DESTROY_TIMEOUT_MS")) return std::strtoull(v, nullptr, 10) * 1000000ull;
+        return 2000ull * 1000000ull;
+    }();
+    return ns;
+}
+
+uint64_t nowNs() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+// Lets a stream finish its enqueued work (host steps, submissions, portable publishes)
+// until `deadline` (one for all streams: destroy is bounded as a whole); then closes it,
+// abandoning what still waits on the host (a portable wait, a keyed-mutex acquire nobody
+// satisfies). A stream whose GPU work has not completed by then (a GPU wait on a native
+// semaphore whose signaller died) cannot be torn down safely: it is left as it is, and the
+// caller keeps the context and its device (a bounded leak instead of a hang or a
+// use-after-free). Returns false for such a stream. Allocates nothing (destroy cannot fail
+// half-way).
+bool Context::finishStream(Stream* s, uint64_t deadline) {
+    bool done = false;
+    for (;;) {
+        done = lost() || s->query() != batonErrorNotReady;  // an error counts as finished
+        if (done || nowNs() >= deadline) break;
+        struct timespec nap{0, 1000000};  // 1 ms: teardown, not a hot path
+        nanosleep(&nap, nullptr);
+    }
+    uint64_t reached = 0;
+    const uint64_t point = s->submittedPoint.load();
+    if (!done && !lost() && point &&
+        (vkd.vkGetSemaphoreCounterValue(device, s->timeline, &reached) != VK_SUCCESS || reached < point))
+        return false;  // its submissions may never complete: keep everything they use
+    s->close(!done || lost());  // done: nothing is left; else abandon the host waits
+    s->release();
+    return true;
+}
+
+// Takes one child of the wanted kind (streams, or the rest) out of the context, or nullptr.
+Object* Context::takeChild(bool stream) {
+    std::lock_guard lock(childrenMutex_);
+    if (stream && defaultStream_) {
+        Object* d = defaultStream_;
         defaultStream_ = nullptr;
+        return d;
     }
-    for (Object* o : streams) {
-        unregisterHandle(o, o->type());
-        auto* s = static_cast<Stream*>(o);
-        s->close(true);  // the context goes away: abandon host waits
-        // Whatever the stream submitted must be done before its command pool and timeline go.
-        // (vkDeviceWaitIdle cannot do this for an attached context: it would need the host's
-        // lock on every queue of the host's device.)
-        uint64_t point = s->submittedPoint.load();
-        if (point) {
-            VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &s->timeline, &point};
-            vkd.vkWaitSemaphores(device, &wi, UINT64_MAX);
+    for (auto it = children_.begin(); it != children_.end(); ++it) {
+        if ((*it)->type() == ObjectType::Stream) {
+            if (!stream) continue;
+        } else if (stream) {
+            continue;
         }
+        Object* o = *it;
+        children_.erase(it);
+        return o;
+    }
+    return nullptr;
+}
+
+void Context::shutdown() {
+    // Streams first (they finish their work and drop references to semaphores and events),
+    // then the rest. Each child's handle ends first, so that stale handles are refused.
+    const uint64_t deadline = nowNs() + destroyBoundNs();
+    bool stuck = false;
+    while (Object* o = takeChild(true)) {
+        unregisterObject(o);
+        stuck |= !finishStream(static_cast<Stream*>(o), deadline);
+    }
+    while (Object* o = takeChild(false)) {
+        unregisterObject(o);
         o->release();
     }
-    for (Object* o : others) {
-        unregisterHandle(o, o->type());
-        o->release();
+    if (stuck) {
+        retain();  // never deleted: the device and the streams' pools stay for the GPU
+        stuckOnDestroy_ = true;
+        report(batonMessageSeverityError,
+               "baton: batonContextDestroy gave up on GPU work that waits on a semaphore nobody signals (a dead peer?); "
+               "its stream, the context and its device are left allocated");
     }
     // Standalone: the device and its queues are baton's (the host may only use graphicsQueue,
     // which it must not do while destroying the context).
-    if (device && !attached) vkd.vkDeviceWaitIdle(device);
+    if (device && !attached && !stuckOnDestroy_ && !lost()) vkd.vkDeviceWaitIdle(device);
 }
 
 }  // namespace baton

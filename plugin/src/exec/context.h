@@ -18,6 +18,7 @@ namespace baton {
 
 class Stream;
 class Telemetry;
+struct QueuePlan;
 
 struct Queue {
     VkQueue handle = VK_NULL_HANDLE;
@@ -35,7 +36,8 @@ public:
     static batonError_t createStandalone(const batonContextCreateInfo* info, Context** out);
     static batonError_t attach(const batonContextAttachInfo* info, Context** out);
 
-    // Tears down every child and waits for the device; called once by batonContextDestroy.
+    // Tears down every child; called once by batonContextDestroy. Enqueued work finishes
+    // first, within a bound (finishStreams; documented at batonContextDestroy in baton.h).
     void shutdown();
 
     // Submits under the queue's lock (the host's callbacks when attached).
@@ -88,6 +90,21 @@ public:
     Queue* graphicsQueue = nullptr;     // standalone only: a queue for the host
 
 private:
+    // Steps of createStandalone and attach (context.cpp); each leaves what it made for the
+    // destructor to undo.
+    batonError_t openLoader(PFN_vkGetInstanceProcAddr* gipa);
+    batonError_t createInstance(PFN_vkGetInstanceProcAddr gipa, bool validation);
+    batonError_t pickPhysicalDevice(const uint8_t* wantedUUID, bool preferSoftware);
+    std::vector<const char*> chooseDeviceExtensions(bool noNative);
+    batonError_t createDevice(const QueuePlan& plan, bool noNative);
+    Queue* ownQueue(uint32_t family, uint32_t index, VkQueue handle);
+    void takeQueues(const QueuePlan& plan);
+    batonError_t loadAttachedDevice(const batonContextAttachInfo& info);
+    void takeLentQueue(const batonContextAttachInfo& info, uint32_t familyTimestampValidBits);
+    // Steps of shutdown.
+    Object* takeChild(bool stream);
+    bool finishStream(Stream* s, uint64_t deadline);
+
     void* loader_ = nullptr;  // dlopen handle of libvulkan (standalone)
     VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
     batonMessageCallback callback_ = nullptr;
@@ -108,6 +125,7 @@ public:
 
 private:
     std::atomic<bool> lost_{false};
+    bool stuckOnDestroy_ = false;  // shutdown left GPU work that may never complete
     std::atomic<const char*> lostWhere_{nullptr};  // the call that first saw the loss
 
 public:
@@ -116,9 +134,52 @@ public:
                                             const VkDebugUtilsMessengerCallbackDataEXT*, void*);
 };
 
+// How the api layer resolves what a call touches (retained on success; the caller releases):
+// refused are handles that are not live (batonErrorInvalidResourceHandle), anything in a
+// child forked without exec (batonErrorInitializationError, core/object.h) and objects of a
+// context whose device was lost (its lostError()).
+//
 // The calling thread's current context, creating the default one on first use.
 batonError_t currentContext(Context** out);
+// Same, also when its device was lost (for batonCtxGetCurrent: the caller can destroy it).
+batonError_t currentContextEvenIfLost(Context** out);
 // Resolves a user's context argument: NULL means current.
 batonError_t resolveContext(batonContext_t ctx, Context** out);
+// Makes a new object's handle live and a child of ctx, and returns the handle. The caller's
+// reference becomes the handle's. If that throws (std::bad_alloc), the object is released
+// and nothing of it stays registered; the exception goes on to guarded().
+template <class Handle>
+Handle publishHandle(Context* ctx, Object* o) {
+    try {
+        registerHandle(o);
+        try {
+            ctx->addChild(o);
+        } catch (...) {
+            unregisterObject(o);
+            throw;
+        }
+    } catch (...) {
+        o->release();
+        throw;
+    }
+    return o->handle<Handle>();
+}
+
+// Resolves a handle of an object that belongs to a context (T::ctx): stream, event,
+// semaphore, channel, memory. `noun` names it in messages ("stream").
+template <class T>
+batonError_t resolveObject(const void* h, ObjectType type, const char* noun, T** out) {
+    Object* o = nullptr;
+    batonError_t e = findHandle(h, type, noun, &o);
+    if (e != batonSuccess) return e;
+    auto* obj = static_cast<T*>(o);
+    if (obj->ctx->lost()) {
+        e = obj->ctx->lostError();
+        obj->release();
+        return e;
+    }
+    *out = obj;
+    return batonSuccess;
+}
 
 }  // namespace baton

@@ -59,6 +59,8 @@ batonError_t Stream::create(Context* ctx, Stream** out) {
         s->worker_ = std::thread([s] { s->workerLoop(); });
     } catch (const std::system_error& e) {
         return bail(fail(batonErrorOperatingSystem, "cannot start the stream thread: %s", e.what()));
+    } catch (const std::bad_alloc&) {  // the thread's state (issue 10, defect 13: a throw leaked s)
+        return bail(fail(batonErrorMemoryAllocation, "cannot start the stream thread: out of host memory"));
     }
     *out = s;
     return batonSuccess;
@@ -693,23 +695,6 @@ void Stream::resolveTelemetry() {
     if (StreamTelemetry* t = tel_.load(std::memory_order_acquire)) t->resolve();
 }
 
-batonError_t resolveStream(batonStream_t s, Stream** out) {
-    if (!s) {
-        Context* ctx = nullptr;
-        batonError_t e = currentContext(&ctx);
-        if (e != batonSuccess) return e;
-        Stream* d = nullptr;
-        e = ctx->defaultStream(&d);
-        ctx->release();
-        if (e != batonSuccess) return e;
-        d->retain();
-        *out = d;
-        return batonSuccess;
-    }
-    Object* o = lookupHandle(s, ObjectType::Stream);
-    if (!o) return fail(batonErrorInvalidResourceHandle, "stream %p is not a live baton stream", static_cast<void*>(s));
-    *out = static_cast<Stream*>(o);
-    return batonSuccess;
-}
+// resolveStream is defined with the other handle resolvers in api/api_context.cpp.
 
 }  // namespace baton

@@ -1,5 +1,7 @@
 #include "frames/channel.h"
 
+#include <exception>
+
 #include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
@@ -36,6 +38,14 @@ batonError_t Channel::create(Context* ctx, const batonChannelCreateInfo& info, C
         ch->release();
         return e;
     };
+    // A std::bad_alloc below (caught by the entry point's guarded()) must not leak ch
+    // (issue 10, defect 13).
+    struct ReleaseOnThrow {
+        Channel* c;
+        ~ReleaseOnThrow() {
+            if (std::uncaught_exceptions()) c->release();
+        }
+    } releaseOnThrow{ch};
     ch->depth_ = info.depth ? info.depth : 3;
     ch->format_ = info.format;
     ch->extent_ = info.extent;
@@ -280,7 +290,7 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
         batonTelemetryRecord r{};
         r.kind = batonTelemetryProduce;
         r.lane = (stream->queue->family << 16) | stream->queue->index;
-        r.object = reinterpret_cast<uintptr_t>(this);
+        r.object = handleId();
         r.value = k;
         r.cpuNs = monotonicNs();
         t->append(&r, 1);
@@ -425,8 +435,8 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
         uint32_t n = 0;
         const uint32_t lane = (consumerFamily_ << 16) | kConsumerLaneIndex;
         for (uint64_t f = next; f < k && n < kMaxDepth; ++f, ++n)
-            recs[n] = {0, batonTelemetryDrop, lane, reinterpret_cast<uintptr_t>(this), f, now, now, now, 0, 1};
-        recs[n++] = {0, batonTelemetryWait, lane, reinterpret_cast<uintptr_t>(ready), k, now, 0, 0, 0, 0};
+            recs[n] = {0, batonTelemetryDrop, lane, handleId(), f, now, now, now, 0, 1};
+        recs[n++] = {0, batonTelemetryWait, lane, ready->handleId(), k, now, 0, 0, 0, 0};
         e.waitSeq = tel->append(recs, n) + n - 1;
     }
     lastAcquired_ = k;
@@ -475,8 +485,8 @@ batonError_t Channel::releaseFrame(const batonChannelFrame& frame, VkPipelineSta
         const uint32_t lane = (consumerFamily_ << 16) | kConsumerLaneIndex;
         const uint64_t now = monotonicNs();
         batonTelemetryRecord recs[2] = {
-            {0, batonTelemetryConsume, lane, reinterpret_cast<uintptr_t>(this), k, now, 0, 0, 0, 0},
-            {0, batonTelemetrySignal, lane, reinterpret_cast<uintptr_t>(released), k, now, 0, 0, 0, 0}};
+            {0, batonTelemetryConsume, lane, handleId(), k, now, 0, 0, 0, 0},
+            {0, batonTelemetrySignal, lane, released->handleId(), k, now, 0, 0, 0, 0}};
         uint64_t first = tel->append(recs, 2);
         e->consumeSeq = first;
         e->signalSeq = first + 1;
@@ -500,8 +510,8 @@ void Channel::getInfo(batonChannelInfo* out) const {
         out->images[i] = images_[i];
         out->memory[i] = memory_[i];
     }
-    out->ready = reinterpret_cast<batonExternalSemaphore_t>(ready);
-    out->released = reinterpret_cast<batonExternalSemaphore_t>(released);
+    out->ready = ready->handle<batonExternalSemaphore_t>();
+    out->released = released->handle<batonExternalSemaphore_t>();
     out->producerQueueFamily = producerFamily_;
     out->consumerQueueFamily = consumerFamily_;
 }
@@ -529,7 +539,7 @@ void Channel::getStats(batonChannelStats* out) {
     // host waits in the stream thread), as telemetry measured them.
     if (Telemetry* t = ctx->telemetry.load(std::memory_order_acquire)) {
         batonTelemetrySemaphoreStats s{};
-        t->semaphoreStats(reinterpret_cast<uintptr_t>(released), &s);
+        t->semaphoreStats(released->handleId(), &s);
         out->producerStalls = s.waits;
         out->producerStallNs = s.waitNsTotal;
     }

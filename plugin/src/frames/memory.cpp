@@ -311,7 +311,7 @@ void Memory::info(batonMemoryInfo* out) const {
     out->dedicated = dedicated;
     out->exported = exported;
     out->hostPointer = mapped;
-    out->context = reinterpret_cast<batonContext_t>(ctx);
+    out->context = ctx->handle<batonContext_t>();
 }
 
 }  // namespace baton

@@ -23,8 +23,7 @@ Telemetry* activeTelemetry(Context* ctx) {
 Telemetry* ensureTelemetry(Context* ctx) {
     Telemetry* t = ctx->telemetry.load(std::memory_order_acquire);
     if (t) return t;
-    auto* made = new (std::nothrow) Telemetry(ctx);
-    if (!made) return nullptr;
+    auto* made = new Telemetry(ctx);  // throws std::bad_alloc; entry points are guarded()
     if (!ctx->telemetry.compare_exchange_strong(t, made)) {
         delete made;  // another thread won
         return t;
@@ -43,7 +42,7 @@ void notePublish(Context* ctx, const Semaphore* sem, uint64_t value) {
     batonTelemetryRecord r{};
     r.kind = batonTelemetryPublish;
     r.lane = BATON_TELEMETRY_LANE_HOST;
-    r.object = reinterpret_cast<uintptr_t>(sem);
+    r.object = sem->handleId();
     r.value = value;
     r.cpuNs = r.gpuStartNs = r.gpuEndNs = monotonicNs();
     r.flags = 1;
@@ -52,10 +51,15 @@ void notePublish(Context* ctx, const Semaphore* sem, uint64_t value) {
 
 Telemetry::Telemetry(Context* c) : ctx(c) {
     ring_ = new batonTelemetryRecord[kRing]();
-    sems_ = new SemSlot[kSemSlots]();
+    try {
+        sems_ = new SemSlot[kSemSlots]();
+    } catch (...) {
+        delete[] ring_;  // no destructor runs for a constructor that throws
+        throw;
+    }
     pid_ = static_cast<uint32_t>(getpid());
     periodNs_ = c->properties.limits.timestampPeriod > 0 ? c->properties.limits.timestampPeriod : 1.0;
-    hasCalibrated_ = c->calibratedTimestamps && c->vkd.vkGetCalibratedTimestampsEXT;
+    hasCalibrated_.store(c->calibratedTimestamps && c->vkd.vkGetCalibratedTimestampsEXT, std::memory_order_relaxed);
     calibrate(monotonicNs());
 }
 
@@ -71,13 +75,13 @@ void Telemetry::setEnabled(bool on) {
 }
 
 void Telemetry::calibrate(uint64_t hostNow) {
-    if (!hasCalibrated_) return;
+    if (!hasCalibrated_.load(std::memory_order_relaxed)) return;
     VkCalibratedTimestampInfoEXT infos[2] = {
         {VK_STRUCTURE_TYPE_CALIBRATED_TIMESTAMP_INFO_EXT, nullptr, VK_TIME_DOMAIN_DEVICE_EXT},
         {VK_STRUCTURE_TYPE_CALIBRATED_TIMESTAMP_INFO_EXT, nullptr, VK_TIME_DOMAIN_CLOCK_MONOTONIC_EXT}};
     uint64_t ts[2] = {}, deviation = 0;
     if (ctx->vkd.vkGetCalibratedTimestampsEXT(ctx->device, 2, infos, ts, &deviation) != VK_SUCCESS) {
-        hasCalibrated_ = false;  // e.g. CLOCK_MONOTONIC is not one of its domains: fall back
+        hasCalibrated_.store(false, std::memory_order_relaxed);  // e.g. CLOCK_MONOTONIC is not one of its domains: fall back
         return;
     }
     offsetNs_.store(static_cast<int64_t>(ts[1]) - static_cast<int64_t>(static_cast<double>(ts[0]) * periodNs_),
@@ -93,7 +97,7 @@ uint64_t Telemetry::gpuToHost(uint64_t ticks) {
 }
 
 void Telemetry::observeCompletion(uint64_t ticks, uint64_t hostNow) {
-    if (hasCalibrated_) {
+    if (hasCalibrated_.load(std::memory_order_relaxed)) {
         if (hostNow - lastCalibration_.load(std::memory_order_relaxed) > 1000000000ull) {
             std::lock_guard lock(mutex_);
             calibrate(hostNow);
@@ -299,10 +303,10 @@ StreamTelemetry::~StreamTelemetry() {
 void StreamTelemetry::stash(const Op& op) {
     stashed_ = false;
     if (op.kind == OpKind::Signal && op.sem) {
-        stash_ = {batonTelemetrySignal, reinterpret_cast<uintptr_t>(op.sem), op.value};
+        stash_ = {batonTelemetrySignal, op.sem->handleId(), op.value};
         stashed_ = true;
     } else if (op.kind == OpKind::Wait && op.sem && op.sem->native()) {
-        stash_ = {batonTelemetryWait, reinterpret_cast<uintptr_t>(op.sem), op.value};
+        stash_ = {batonTelemetryWait, op.sem->handleId(), op.value};
         stashed_ = true;
     }
 }
@@ -373,7 +377,7 @@ void StreamTelemetry::hostWait(const Semaphore* s, uint64_t value, uint64_t t0, 
     batonTelemetryRecord r{};
     r.kind = batonTelemetryHostWait;
     r.lane = lane;
-    r.object = reinterpret_cast<uintptr_t>(s);
+    r.object = s->handleId();
     r.value = value;
     r.cpuNs = t0;
     r.gpuStartNs = t0;

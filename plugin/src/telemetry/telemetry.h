@@ -95,12 +95,16 @@ private:
     std::atomic<int64_t> offsetNs_{0};      // host = ticks * period + offset
     std::atomic<bool> offsetKnown_{false};
     std::atomic<uint64_t> lastCalibration_{0};
-    bool hasCalibrated_ = false;            // the device has calibrated timestamps (CLOCK_MONOTONIC)
+    // The device has calibrated timestamps (CLOCK_MONOTONIC). Atomic: calibrate() clears it
+    // under mutex_ when the driver refuses, while observeCompletion reads it unlocked on
+    // every stream thread (defect 16: a data race).
+    std::atomic<bool> hasCalibrated_{false};
 };
 
 // The telemetry of a context if it records right now, else nullptr.
 Telemetry* activeTelemetry(Context* ctx);
-// The telemetry of a context, created on first use (enable, queries).
+// The telemetry of a context, created on first use (enable, queries). Throws std::bad_alloc
+// (only entry points call it, and they are guarded()).
 Telemetry* ensureTelemetry(Context* ctx);
 
 // Per stream: pre-recorded timestamp command buffers and the records of each submission.

@@ -10,10 +10,12 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <vector>
 
-#include "exec/context.h"
+#include "core/entry.h"
 #include "core/error.h"
+#include "exec/context.h"
 #include "telemetry/telemetry.h"
 
 namespace baton {
@@ -54,19 +56,18 @@ void zone(FILE* f, bool& first, const batonTelemetryRecord& r, const char* name,
     first = false;
 }
 
-batonError_t writeTrace(Context* ctx, Telemetry* t, const char* path, uint64_t from) {
+// The records from `from` on (the read may throw std::bad_alloc: callers are guarded()).
+std::vector<batonTelemetryRecord> collect(Context* ctx, Telemetry* t, uint64_t from) {
     resolveAllStreams(ctx);
     const uint64_t last = t->lastSeq();
     if (from < t->firstSeq()) from = t->firstSeq();
     std::vector<batonTelemetryRecord> recs(last >= from ? last - from + 1 : 0);
     if (!recs.empty()) recs.resize(t->read(from - 1, recs.data(), static_cast<uint32_t>(recs.size())));
+    return recs;
+}
 
-    FILE* f = std::fopen(path, "w");
-    if (!f) return fail(batonErrorOperatingSystem, "cannot write the trace to %s: %s", path, std::strerror(errno));
-    std::fprintf(f, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[");
-    bool first = true;
-
-    // Lanes: one per process and queue.
+// Metadata: one process per pid, one thread per queue lane.
+void writeLanes(FILE* f, bool& first, const std::vector<batonTelemetryRecord>& recs) {
     std::vector<std::pair<uint32_t, uint32_t>> lanes;  // pid, lane
     for (const auto& r : recs)
         if (std::find(lanes.begin(), lanes.end(), std::make_pair(r.pid, r.lane)) == lanes.end())
@@ -85,63 +86,65 @@ batonError_t writeTrace(Context* ctx, Telemetry* t, const char* path, uint64_t f
         std::fprintf(f, ",\n{\"ph\":\"M\",\"pid\":%u,\"tid\":%u,\"name\":\"thread_name\",\"args\":{\"name\":\"%s\"}}",
                      l.first, tidOf(l.second), name);
     }
+}
 
-    // Zones, instants and counters.
+void counter(FILE* f, const batonTelemetryRecord& r, const char* suffix) {
+    std::fprintf(f, ",\n{\"ph\":\"C\",\"pid\":%u,\"ts\":%.3f,\"name\":\"semaphore 0x%" PRIx64 "%s\",\"args\":{\"value\":%llu}}",
+                 r.pid, us(r.gpuEndNs), r.object, suffix, r.value);
+}
+
+// One record's zone, instant or counter.
+void writeRecord(FILE* f, bool& first, const batonTelemetryRecord& r) {
     char name[128];
-    for (const auto& r : recs) {
-        switch (r.kind) {
-            case batonTelemetrySubmit:
-                if (r.flags & 1 && r.gpuEndNs) zone(f, first, r, "GPU work", r.gpuStartNs, r.gpuEndNs);
-                break;
-            case batonTelemetryWait:
-            case batonTelemetryHostWait:
-                if (!isWait(r)) break;
-                std::snprintf(name, sizeof name, "%s 0x%" PRIx64 " >= %llu",
-                              r.kind == batonTelemetryWait ? "wait" : "host wait", r.object, r.value);
-                zone(f, first, r, name, r.gpuStartNs, r.gpuEndNs);
-                break;
-            case batonTelemetrySignal:
-                if (!isSignal(r)) break;
-                std::snprintf(name, sizeof name, "signal 0x%" PRIx64 " = %llu", r.object, r.value);
-                zone(f, first, r, name, r.gpuEndNs, r.gpuEndNs);
-                std::fprintf(f, ",\n{\"ph\":\"C\",\"pid\":%u,\"ts\":%.3f,\"name\":\"semaphore 0x%" PRIx64
-                                "\",\"args\":{\"value\":%llu}}",
-                             r.pid, us(r.gpuEndNs), r.object, r.value);
-                break;
-            case batonTelemetryPublish:
-                std::fprintf(f, ",\n{\"ph\":\"C\",\"pid\":%u,\"ts\":%.3f,\"name\":\"semaphore 0x%" PRIx64
-                                " (published)\",\"args\":{\"value\":%llu}}",
-                             r.pid, us(r.gpuEndNs), r.object, r.value);
-                break;
-            case batonTelemetryConsume:
-                if (!(r.flags & 1) || !r.gpuEndNs) break;
-                std::snprintf(name, sizeof name, "consume frame %llu", r.value);
-                zone(f, first, r, name, r.gpuStartNs, r.gpuEndNs);
-                break;
-            case batonTelemetryProduce:
-            case batonTelemetryDrop:
-                std::fprintf(f, "%s\n{\"ph\":\"i\",\"s\":\"t\",\"pid\":%u,\"tid\":%u,\"ts\":%.3f,\"name\":\"%s frame %llu\"}",
-                             first ? "" : ",", r.pid, tidOf(r.lane), us(r.cpuNs),
-                             r.kind == batonTelemetryProduce ? "produce" : "drop", r.value);
-                first = false;
-                break;
-        }
+    switch (r.kind) {
+        case batonTelemetrySubmit:
+            if (r.flags & 1 && r.gpuEndNs) zone(f, first, r, "GPU work", r.gpuStartNs, r.gpuEndNs);
+            break;
+        case batonTelemetryWait:
+        case batonTelemetryHostWait:
+            if (!isWait(r)) break;
+            std::snprintf(name, sizeof name, "%s 0x%" PRIx64 " >= %llu",
+                          r.kind == batonTelemetryWait ? "wait" : "host wait", r.object, r.value);
+            zone(f, first, r, name, r.gpuStartNs, r.gpuEndNs);
+            break;
+        case batonTelemetrySignal:
+            if (!isSignal(r)) break;
+            std::snprintf(name, sizeof name, "signal 0x%" PRIx64 " = %llu", r.object, r.value);
+            zone(f, first, r, name, r.gpuEndNs, r.gpuEndNs);
+            counter(f, r, "");
+            break;
+        case batonTelemetryPublish:
+            counter(f, r, " (published)");
+            break;
+        case batonTelemetryConsume:
+            if (!(r.flags & 1) || !r.gpuEndNs) break;
+            std::snprintf(name, sizeof name, "consume frame %llu", r.value);
+            zone(f, first, r, name, r.gpuStartNs, r.gpuEndNs);
+            break;
+        case batonTelemetryProduce:
+        case batonTelemetryDrop:
+            std::fprintf(f, "%s\n{\"ph\":\"i\",\"s\":\"t\",\"pid\":%u,\"tid\":%u,\"ts\":%.3f,\"name\":\"%s frame %llu\"}",
+                         first ? "" : ",", r.pid, tidOf(r.lane), us(r.cpuNs),
+                         r.kind == batonTelemetryProduce ? "produce" : "drop", r.value);
+            first = false;
+            break;
     }
+}
 
-    // Flows: each wait from the signal that released it.
+bool signalBefore(const batonTelemetryRecord* a, const batonTelemetryRecord* b) {
+    return a->object != b->object ? a->object < b->object : a->value < b->value;
+}
+
+// Flows: each wait from the signal that released it.
+void writeFlows(FILE* f, const std::vector<batonTelemetryRecord>& recs) {
     std::vector<const batonTelemetryRecord*> signals;
     for (const auto& r : recs)
         if (isSignal(r)) signals.push_back(&r);
-    std::sort(signals.begin(), signals.end(), [](const batonTelemetryRecord* a, const batonTelemetryRecord* b) {
-        return a->object != b->object ? a->object < b->object : a->value < b->value;
-    });
+    std::sort(signals.begin(), signals.end(), signalBefore);
     uint64_t flowId = 0;
     for (const auto& w : recs) {
         if (!isWait(w)) continue;
-        auto it = std::lower_bound(signals.begin(), signals.end(), &w,
-                                   [](const batonTelemetryRecord* s, const batonTelemetryRecord* key) {
-                                       return s->object != key->object ? s->object < key->object : s->value < key->value;
-                                   });
+        auto it = std::lower_bound(signals.begin(), signals.end(), &w, signalBefore);
         if (it == signals.end() || (*it)->object != w.object) continue;
         const batonTelemetryRecord& s = **it;
         double waitEnd = us(w.gpuEndNs), waitStart = us(w.gpuStartNs);
@@ -154,9 +157,25 @@ batonError_t writeTrace(Context* ctx, Telemetry* t, const char* path, uint64_t f
                         "\"name\":\"signal->wait\",\"cat\":\"handoff\"}",
                      static_cast<unsigned long long>(flowId), w.pid, tidOf(w.lane), fts);
     }
+}
+
+struct FileCloser {
+    void operator()(FILE* f) const { std::fclose(f); }
+};
+
+batonError_t writeTrace(Context* ctx, Telemetry* t, const char* path, uint64_t from) {
+    const std::vector<batonTelemetryRecord> recs = collect(ctx, t, from);
+    std::unique_ptr<FILE, FileCloser> file(std::fopen(path, "w"));  // closed on every path, a throw included
+    if (!file) return fail(batonErrorOperatingSystem, "cannot write the trace to %s: %s", path, std::strerror(errno));
+    FILE* f = file.get();
+    std::fprintf(f, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[");
+    bool first = true;
+    writeLanes(f, first, recs);
+    for (const auto& r : recs) writeRecord(f, first, r);
+    writeFlows(f, recs);
     std::fprintf(f, "\n]}\n");
     const bool good = std::fflush(f) == 0 && !std::ferror(f);
-    const bool closed = std::fclose(f) == 0;
+    const bool closed = std::fclose(file.release()) == 0;
     if (!good || !closed) return fail(batonErrorOperatingSystem, "writing the trace to %s failed", path);
     return batonSuccess;
 }
@@ -165,23 +184,19 @@ batonError_t writeTrace(Context* ctx, Telemetry* t, const char* path, uint64_t f
 
 extern "C" {
 
-BATON_API batonError_t batonTraceStart(batonContext_t ctx, const char* path) {
+static batonError_t traceStart(batonContext_t ctx, const char* path) {
     if (!path || !*path) return fail(batonErrorInvalidValue, "batonTraceStart: path is NULL or empty");
     Context* c = nullptr;
     batonError_t e = resolveContext(ctx, &c);
     if (e != batonSuccess) return e;
-    Telemetry* t = ensureTelemetry(c);
-    if (!t) {
-        c->release();
-        return fail(batonErrorMemoryAllocation, "cannot allocate the telemetry rings");
-    }
+    Telemetry* t = ensureTelemetry(c);  // throws std::bad_alloc: guarded() reports it
     {
         std::lock_guard lock(t->traceMutex);
         if (t->tracing) {
             e = fail(batonErrorIllegalState, "a capture is already running (to %s)", t->tracePath.c_str());
         } else {
+            t->tracePath = path;  // may throw: before anything changes
             t->tracing = true;
-            t->tracePath = path;
             t->traceFrom = t->lastSeq() + 1;
             t->setEnabled(true);
         }
@@ -190,7 +205,7 @@ BATON_API batonError_t batonTraceStart(batonContext_t ctx, const char* path) {
     return e == batonSuccess ? ok() : e;
 }
 
-BATON_API batonError_t batonTraceStop(batonContext_t ctx) {
+static batonError_t traceStop(batonContext_t ctx) {
     Context* c = nullptr;
     batonError_t e = resolveContext(ctx, &c);
     if (e != batonSuccess) return e;
@@ -210,6 +225,14 @@ BATON_API batonError_t batonTraceStop(batonContext_t ctx) {
     }
     c->release();
     return e == batonSuccess ? ok() : e;
+}
+
+BATON_API batonError_t batonTraceStart(batonContext_t ctx, const char* path) {
+    return guarded("batonTraceStart", [&] { return traceStart(ctx, path); });
+}
+
+BATON_API batonError_t batonTraceStop(batonContext_t ctx) {
+    return guarded("batonTraceStop", [&] { return traceStop(ctx); });
 }
 
 }  // extern "C"
