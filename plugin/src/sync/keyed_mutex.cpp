@@ -186,7 +186,10 @@ batonError_t KeyedMutex::acquire(uint64_t key, uint32_t timeoutMs, uint32_t tick
     if (testAfterClaim) testAfterClaim();
     heldWord_.store(claimed, std::memory_order_relaxed);
     heldTicket_.store(kValid | ticket, std::memory_order_release);
-    failedTicket_.store(0, std::memory_order_relaxed);
+    // failedTicket_ is left alone: acquires of one handle run on different streams' threads,
+    // so this one may complete after a LATER ticket failed, and clearing it would erase that
+    // failure (beginAcquire would refuse the next acquire). A stale failure of an older
+    // ticket is harmless: beginAcquire compares it with the newest ticket only.
     return abandoned ? batonErrorKeyedMutexAbandoned : batonSuccess;
 }
 

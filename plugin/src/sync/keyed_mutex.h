@@ -120,7 +120,7 @@ private:
     EnqueueState enq_;
     // Tickets below carry kValid so that ticket 0 (after 2^32 acquires) is still a ticket.
     static constexpr uint64_t kValid = 1ull << 32;
-    std::atomic<uint64_t> failedTicket_{0};  // kValid | ticket of an acquire that failed, else 0 (stream thread)
+    std::atomic<uint64_t> failedTicket_{0};  // kValid | ticket of the latest acquire that failed (stream threads)
     std::atomic<uint64_t> heldTicket_{0};    // kValid | ticket of the current hold, else 0
     std::atomic<uint64_t> heldWord_{0};      // the word this handle's hold set
 };
