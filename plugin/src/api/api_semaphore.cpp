@@ -2,9 +2,9 @@
 // then dispatch to the semaphore's backend or to a stream.
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "api/c_enum.h"
+#include "core/small_vector.h"
 #include "exec/context.h"
 #include "core/error.h"
 #include "fd/fd_check.h"
@@ -80,16 +80,9 @@ void adopt(Context* ctx, Semaphore* s, batonExternalSemaphore_t* out) {
 
 // Holds references taken while validating an array, released however the call ends.
 struct SemRefs {
-    Semaphore* inline_[16] = {};
-    std::vector<Semaphore*> heap;  // only for calls with more than 16 semaphores
-    Semaphore** sems = inline_;
+    SmallVector<Semaphore*, 16> sems;
     unsigned count = 0;
-    explicit SemRefs(unsigned n) {
-        if (n > 16) {
-            heap.assign(n, nullptr);
-            sems = heap.data();
-        }
-    }
+    explicit SemRefs(unsigned n) : sems(n) {}
     ~SemRefs() {
         for (unsigned i = 0; i < count; ++i)
             if (sems[i]) sems[i]->release();
@@ -100,6 +93,9 @@ batonError_t checkArrayArgs(const void* sems, const void* params, unsigned n, co
     if (!sems) return fail(batonErrorInvalidValue, "%s: extSemArray is NULL", fn);
     if (!params) return fail(batonErrorInvalidValue, "%s: paramsArray is NULL", fn);
     if (n == 0) return fail(batonErrorInvalidValue, "%s: numExtSems is 0", fn);
+    // One call is enqueued as a whole or not at all (defect 6): at most what one enqueue takes.
+    if (n > Stream::kMaxEnqueue)
+        return fail(batonErrorInvalidValue, "%s: numExtSems is %u; at most %u per call", fn, n, Stream::kMaxEnqueue);
     return batonSuccess;
 }
 
@@ -118,19 +114,23 @@ batonError_t lookupAll(const batonExternalSemaphore_t* arr, unsigned n, Stream* 
     return batonSuccess;
 }
 
-// Pushes ops in chunks the ring can hold. Ownership of each op's reference moves to enqueue.
-// *enqueued: how many made it (all but a failed chunk and those after it).
-batonError_t enqueueAll(Stream* stream, Op* ops, unsigned n, unsigned* enqueued) {
-    constexpr unsigned kChunk = 256;
-    *enqueued = 0;
-    for (unsigned i = 0; i < n; i += kChunk) {
-        unsigned c = n - i < kChunk ? n - i : kChunk;
-        batonError_t e = stream->enqueue(ops + i, c);
-        if (e != batonSuccess) {
-            for (unsigned j = i + c; j < n; ++j) ops[j].sem->release();
-            return e;
-        }
-        *enqueued = i + c;
+// Each timeline value above what is signaled or pending, also earlier in the same array;
+// current[i]: the native counter read for it (UINT64_MAX: not read).
+batonError_t checkSignalValues(const SemRefs& refs, const batonExternalSemaphoreSignalParams* params, unsigned n,
+                               SmallVector<uint64_t, 16>& current, const char* fn) {
+    for (unsigned i = 0; i < n; ++i) {
+        Semaphore* s = refs.sems[i];
+        current[i] = UINT64_MAX;
+        if (s->kind != SemKind::Timeline) continue;
+        current[i] = s->native() ? s->currentValue() : UINT64_MAX;
+        uint64_t v = params[i].params.fence.value;
+        uint64_t floor = s->native() ? std::max<uint64_t>(current[i], s->localPending.load()) : s->pendingValue();
+        for (unsigned j = 0; j < i; ++j)
+            if (refs.sems[j] == s && params[j].params.fence.value > floor) floor = params[j].params.fence.value;
+        if (v <= floor)
+            return fail(batonErrorInvalidValue, "%s: paramsArray[%u].params.fence.value %llu is not above %llu, the "
+                        "highest value signaled or pending", fn, i, static_cast<unsigned long long>(v),
+                        static_cast<unsigned long long>(floor));
     }
     return batonSuccess;
 }
@@ -141,22 +141,13 @@ batonError_t enqueueAll(Stream* stream, Op* ops, unsigned n, unsigned* enqueued)
 // semaphore that a failed enqueue has already let go of.
 class KeyedMutexTurns {
 public:
-    explicit KeyedMutexTurns(unsigned n) {
-        if (n > 16) {
-            heap_.resize(n);
-            saved_ = heap_.data();
-            heapTickets_.resize(n);
-            tickets_ = heapTickets_.data();
-            heapSems_.assign(n, nullptr);
-            sems_ = heapSems_.data();
-        }
-    }
+    explicit KeyedMutexTurns(unsigned n) : tickets_(n), saved_(n), sems_(n) {}
     ~KeyedMutexTurns() {
         for (unsigned i = 0; i < count_; ++i)
             if (sems_[i]) sems_[i]->release();
     }
     // Takes a turn for every keyed mutex in sems; on a refusal gives back those taken.
-    batonError_t take(Semaphore* const* sems, unsigned n, const Stream* st, bool acquire) {
+    batonError_t take(const SmallVector<Semaphore*, 16>& sems, unsigned n, const Stream* st, bool acquire) {
         for (unsigned i = 0; i < n; ++i) {
             count_ = i + 1;
             if (!sems[i]->keyedMutex) continue;
@@ -182,16 +173,10 @@ public:
     uint32_t ticket(unsigned i) const { return tickets_[i]; }
 
 private:
-    uint32_t inlineTickets_[16] = {};
-    uint32_t* tickets_ = inlineTickets_;
-    KeyedMutex::EnqueueState inlineSaved_[16];
-    KeyedMutex::EnqueueState* saved_ = inlineSaved_;
-    Semaphore* inlineSems_[16] = {};
-    Semaphore** sems_ = inlineSems_;
+    SmallVector<uint32_t, 16> tickets_;
+    SmallVector<KeyedMutex::EnqueueState, 16> saved_;
+    SmallVector<Semaphore*, 16> sems_;
     unsigned count_ = 0;
-    std::vector<KeyedMutex::EnqueueState> heap_;
-    std::vector<uint32_t> heapTickets_;
-    std::vector<Semaphore*> heapSems_;
 };
 
 }  // namespace
@@ -307,61 +292,38 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
     // Timeline values: every one must be above what is signaled or pending (also earlier in
     // this same array). Checked for all before any is reserved. The driver's counter is read
     // once per semaphore (it is the costly part of a native signal call).
-    uint64_t currentInline[16];
-    std::vector<uint64_t> currentHeap;
-    uint64_t* current = currentInline;
-    if (numExtSems > 16) {
-        currentHeap.resize(numExtSems);
-        current = currentHeap.data();
-    }
-    for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i) {
-        Semaphore* s = refs.sems[i];
-        if (s->kind != SemKind::Timeline) continue;
-        current[i] = s->native() ? s->currentValue() : UINT64_MAX;
-        uint64_t v = paramsArray[i].params.fence.value;
-        uint64_t floor = s->native() ? std::max<uint64_t>(current[i], s->localPending.load()) : s->pendingValue();
-        for (unsigned j = 0; j < i; ++j)
-            if (refs.sems[j] == s && paramsArray[j].params.fence.value > floor) floor = paramsArray[j].params.fence.value;
-        if (v <= floor)
-            e = fail(batonErrorInvalidValue, "%s: paramsArray[%u].params.fence.value %llu is not above %llu, the highest "
-                     "value signaled or pending", fn, i, static_cast<unsigned long long>(v),
-                     static_cast<unsigned long long>(floor));
-    }
+    SmallVector<uint64_t, 16> current(numExtSems);
+    if (e == batonSuccess) e = checkSignalValues(refs, paramsArray, numExtSems, current, fn);
     // Keyed mutexes: each release must follow an acquire of the same handle on this stream.
     KeyedMutexTurns turns(numExtSems);
     if (e == batonSuccess) e = turns.take(refs.sems, numExtSems, st, false);
+    SmallVector<Semaphore::Reservation, 16> reservations(numExtSems);
     for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i)
         if (refs.sems[i]->kind == SemKind::Timeline)
-            e = refs.sems[i]->reserveSignal(paramsArray[i].params.fence.value, current[i]);
-    if (e != batonSuccess) {
-        turns.giveBack(0);
-        st->release();
-        return e;
-    }
-    Op inlineOps[16];
-    std::vector<Op> heapOps;
-    Op* ops = inlineOps;
-    if (numExtSems > 16) {
-        heapOps.resize(numExtSems);
-        ops = heapOps.data();
-    }
-    for (unsigned i = 0; i < numExtSems; ++i) {
-        Semaphore* s = refs.sems[i];
-        Op& op = ops[i];
-        op = Op{};
-        op.kind = OpKind::Signal;
-        op.sem = s;
-        op.value = paramsArray[i].params.fence.value;
-        op.proxyValue = s->native() ? 0 : s->kind == SemKind::Timeline ? op.value : s->nextBinaryProxyValue();
-        if (s->keyedMutex) {
-            op.value = paramsArray[i].params.keyedMutex.key;
-            op.slot = turns.ticket(i);
+            e = refs.sems[i]->reserveSignal(paramsArray[i].params.fence.value, current[i], false, &reservations[i]);
+    if (e == batonSuccess) {
+        SmallVector<Op, 16> ops(numExtSems);
+        for (unsigned i = 0; i < numExtSems; ++i) {
+            Semaphore* s = refs.sems[i];
+            refs.sems[i]->retain();  // the op's own reference (refs keeps its own until the end)
+            ops[i].kind = OpKind::Signal;
+            ops[i].sem = s;
+            ops[i].value = paramsArray[i].params.fence.value;
+            ops[i].proxyValue = s->kind == SemKind::Timeline && !s->native() ? ops[i].value : 0;
+            if (s->keyedMutex) {
+                ops[i].value = paramsArray[i].params.keyedMutex.key;
+                ops[i].slot = turns.ticket(i);
+            }
         }
-        refs.sems[i] = nullptr;  // the op owns the reference now
+        e = st->enqueue(ops.data(), numExtSems);  // all or none; takes the ops' references
     }
-    unsigned enqueued = 0;
-    e = enqueueAll(st, ops, numExtSems, &enqueued);
-    if (e != batonSuccess) turns.giveBack(enqueued);
+    if (e != batonSuccess) {
+        // Nothing of this call was enqueued: every reservation and turn goes back (defect 6).
+        for (unsigned i = numExtSems; i-- > 0;) {
+            if (refs.sems[i] && reservations[i].held) refs.sems[i]->giveBack(reservations[i]);
+        }
+        turns.giveBack(0);
+    }
     noteApiCost(st->ctx, batonTelemetryApiSignal, t0);
     st->release();
     return e == batonSuccess ? ok() : e;
@@ -387,16 +349,9 @@ BATON_API batonError_t batonWaitExternalSemaphoresAsync(const batonExternalSemap
         st->release();
         return e;
     }
-    Op inlineOps[16];
-    std::vector<Op> heapOps;
-    Op* ops = inlineOps;
-    if (numExtSems > 16) {
-        heapOps.resize(numExtSems);
-        ops = heapOps.data();
-    }
+    SmallVector<Op, 16> ops(numExtSems);
     for (unsigned i = 0; i < numExtSems; ++i) {
         Op& op = ops[i];
-        op = Op{};
         op.kind = OpKind::Wait;
         op.sem = refs.sems[i];
         op.value = paramsArray[i].params.fence.value;
@@ -407,9 +362,8 @@ BATON_API batonError_t batonWaitExternalSemaphoresAsync(const batonExternalSemap
         }
         refs.sems[i] = nullptr;
     }
-    unsigned enqueued = 0;
-    e = enqueueAll(st, ops, numExtSems, &enqueued);
-    if (e != batonSuccess) turns.giveBack(enqueued);
+    e = st->enqueue(ops.data(), numExtSems);  // all or none
+    if (e != batonSuccess) turns.giveBack(0);
     noteApiCost(st->ctx, batonTelemetryApiWait, t0);
     st->release();
     return e == batonSuccess ? ok() : e;
@@ -482,10 +436,8 @@ BATON_API batonError_t batonGetSignalSubmitInfo(batonExternalSemaphore_t extSem,
         e = fail(batonErrorNotSupported, "only timelines and native binary semaphores can be signaled by a renderer's submit");
     } else if (s->kind == SemKind::Timeline && value == 0) {
         e = fail(batonErrorInvalidValue, "a timeline cannot be signaled to 0");
-    } else if (s->kind == SemKind::Timeline && (e = s->reserveSignal(value, UINT64_MAX, true)) == batonSuccess && s->shared) {
-        vk = s->signalProxy;
-        s->shared->markSubmitted(value);  // the renderer submits it next
-        s->queuePublish(value, value);
+    } else {
+        e = s->rendererSignal(value, &vk);
     }
     if (e == batonSuccess)
         *info = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, vk, s->kind == SemKind::Timeline ? value : 0, stageMask, 0};

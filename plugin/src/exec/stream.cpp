@@ -2,7 +2,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 
+#include "core/assert.h"
 #include "exec/context.h"
 #include "core/error.h"
 #include "exec/event.h"
@@ -83,11 +85,13 @@ static void releaseOpRefs(const Op& op) {
 }
 
 batonError_t Stream::enqueue(const Op* ops, uint32_t count, bool submitNow) {
+    BATON_ASSERT(count <= kRing);
     int pending = error_.exchange(batonSuccess);
     std::unique_lock lock(mutex_);
-    if (pending != batonSuccess || closing_) {
+    if (pending != batonSuccess || closing_ || ctx->lost()) {
         lock.unlock();
         for (uint32_t i = 0; i < count; ++i) releaseOpRefs(ops[i]);
+        if (ctx->lost()) return ctx->lostError();
         if (pending != batonSuccess)
             return fail(static_cast<batonError_t>(pending), "an earlier operation on this stream failed: %s",
                         batonGetErrorString(static_cast<batonError_t>(pending)));
@@ -97,7 +101,13 @@ batonError_t Stream::enqueue(const Op* ops, uint32_t count, bool submitNow) {
     // Submit here when nothing is ahead of these ops and the thread is asleep: it stays so
     // (its wake-up waits for !inline_), and the ring is this caller's until submitInline ends.
     const bool here = submitNow && workerSleeping_ && !inline_ && head_ == tail_;
-    for (uint32_t i = 0; i < count; ++i) ring_[(tail_ + i) % kRing] = ops[i];
+    for (uint32_t i = 0; i < count; ++i) {
+        Op& op = ring_[(tail_ + i) % kRing];
+        op = ops[i];
+        // An event's generation is taken here, with its record in the ring: a wait on this
+        // stream that sees the generation is enqueued after the record (defect 4).
+        if (op.kind == OpKind::EventRecord) op.value = op.event->beginRecord();
+    }
     tail_ += count;
     published_.store(tail_, std::memory_order_release);
     if (here) {
@@ -166,7 +176,13 @@ batonError_t Stream::prepareRecord(batonRecordFn fn, void* user, Op* op) {
     return batonSuccess;
 }
 
-void Stream::abandonRecord(const Op& op) { slotPoint_[op.slot].store(0, std::memory_order_release); }
+void Stream::abandonRecord(const Op& op) {
+    {
+        std::lock_guard lock(mutex_);  // acquireSlot waits for the slot under it (defect 16)
+        slotPoint_[op.slot].store(0, std::memory_order_release);
+    }
+    progressCv_.notify_all();
+}
 
 batonError_t Stream::record(batonRecordFn fn, void* user) {
     Op op{};
@@ -199,14 +215,9 @@ batonError_t Stream::recordEvent(Event* event) {
     }
     event->retain();
     ops[n].kind = OpKind::EventRecord;
-    ops[n].event = event;
-    ops[n++].value = event->beginRecord();
+    ops[n++].event = event;  // its generation is taken by enqueue
     batonError_t e = enqueue(ops, n);
-    if (e != batonSuccess) {
-        if (event->queries) slotPoint_[slot].store(0, std::memory_order_release);
-        // The generation was taken: resolve it at the last point so that waiters never hang.
-        event->resolve(ops[n - 1].value, this, submittedPoint.load());
-    }
+    if (e != batonSuccess && event->queries) abandonRecord(ops[0]);
     return e;
 }
 
@@ -214,6 +225,7 @@ void Stream::waitPoint(uint64_t point) {
     if (point == 0) return;
     VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &timeline, &point};
     VkResult r = ctx->vkd.vkWaitSemaphores(ctx->device, &wi, UINT64_MAX);
+    if (r == VK_ERROR_DEVICE_LOST) ctx->markLost("vkWaitSemaphores (stream)");
     if (r != VK_SUCCESS) setError(failVk(r, "vkWaitSemaphores (stream)"));
 }
 
@@ -226,6 +238,7 @@ batonError_t Stream::synchronize() {
         point = headPoint_;
     }
     waitPoint(point);
+    if (ctx->lost()) return ctx->lostError();
     retireUpTo(point, true);  // portable signals published, released handles freed
     int e = error_.exchange(batonSuccess);
     if (e != batonSuccess)
@@ -235,6 +248,7 @@ batonError_t Stream::synchronize() {
 }
 
 batonError_t Stream::query() {
+    if (ctx->lost()) return ctx->lostError();
     uint64_t point;
     {
         std::lock_guard lock(mutex_);
@@ -242,7 +256,9 @@ batonError_t Stream::query() {
         point = headPoint_;
     }
     uint64_t done = 0;
-    ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done);
+    VkResult r = ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done);
+    if (r == VK_ERROR_DEVICE_LOST) ctx->markLost("vkGetSemaphoreCounterValue (stream query)");
+    if (r != VK_SUCCESS) return failVk(r, "vkGetSemaphoreCounterValue (stream query)");
     if (done < point || !retireUpTo(point, false)) return batonErrorNotReady;
     int e = error_.exchange(batonSuccess);
     if (e != batonSuccess)
@@ -257,9 +273,10 @@ void Stream::close(bool cancel) {
     closed_ = true;
     if (cancel) {
         cancel_.store(true);
-        if (Semaphore* s = waitingOn_.load()) {
-            if (s->shared) s->shared->wakeAll();
-        }
+        // Under waitMutex_: the stream thread clears waitingOn_ under it before it lets go of
+        // its reference, so the semaphore is alive while we wake it (defect 10).
+        std::lock_guard wl(waitMutex_);
+        if (waitingOn_ && waitingOn_->shared) waitingOn_->shared->wakeAll();
     }
     {
         std::lock_guard lock(mutex_);
@@ -356,7 +373,9 @@ void Stream::process(const Op& op, uint64_t index, WaitPlan plan) {
             } else {
                 signals_[signalCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, s->signalProxy,
                                             op.proxyValue, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-                publishes_[publishCount_++] = {s, op.proxyValue, op.value, false};  // holds the op's reference
+                // The batch holds the op's reference now. A binary's proxy value is given at
+                // submission (claimProxyValues), in the order the proxy sees them (defect 2).
+                publishes_[publishCount_++] = {s, op.proxyValue, op.value, signalCount_ - 1, false};
             }
             break;
         }
@@ -375,7 +394,7 @@ void Stream::process(const Op& op, uint64_t index, WaitPlan plan) {
         case OpKind::WaitEvent: {
             Stream* other = nullptr;
             uint64_t point = 0;
-            if (op.event->resolved(op.value, &other, &point, true)) {
+            if (waitEventResolved(op, index, &other, &point)) {
                 if (other != this && point != 0) {
                     if (cmdCount_ || signalCount_ || waitCount_ == kBatch) flush();
                     waits_[waitCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, other->timeline, point,
@@ -389,6 +408,21 @@ void Stream::process(const Op& op, uint64_t index, WaitPlan plan) {
             break;
         }
     }
+}
+
+// Whether the event's recording has been resolved (submitted) yet; if not, submits what came
+// before the wait first (its batch may hold what the recording waits for) and waits for it,
+// abandoning the wait on cancel (defect 4).
+bool Stream::waitEventResolved(const Op& op, uint64_t index, Stream** other, uint64_t* point) {
+    if (op.event->resolved(op.value, other, point, nullptr)) return true;
+    flush();
+    markProcessed(index);
+    return op.event->resolved(op.value, other, point, &cancel_);
+}
+
+void Stream::setWaitingOn(Semaphore* s) {
+    std::lock_guard lock(waitMutex_);
+    waitingOn_ = s;
 }
 
 void Stream::addGpuWait(VkSemaphore sem, uint64_t value, Object* ref) {
@@ -478,23 +512,24 @@ void Stream::processWait(const Op& op, uint64_t index, WaitPlan plan) {
 }
 
 void Stream::hostWaitNative(Semaphore* s, uint64_t value) {
-    waitingOn_.store(s);
+    setWaitingOn(s);
     // Bounded slices so that a context going away can cancel the wait.
     while (!cancel_.load()) {
         VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &s->vk, &value};
         VkResult r = ctx->vkd.vkWaitSemaphores(ctx->device, &wi, 100000000ull);
         if (r == VK_SUCCESS) break;
         if (r != VK_TIMEOUT) {
+            if (r == VK_ERROR_DEVICE_LOST) ctx->markLost("vkWaitSemaphores (stream wait)");
             setError(failVk(r, "vkWaitSemaphores (stream wait)"));
             break;
         }
     }
-    waitingOn_.store(nullptr);
+    setWaitingOn(nullptr);
 }
 
 bool Stream::hostWaitPortable(Semaphore* s, uint64_t value) {
     SharedState& st = *s->shared;
-    waitingOn_.store(s);
+    setWaitingOn(s);
     StreamTelemetry* tel = telemetry();
     const uint64_t t0 = tel ? monotonicNs() : 0;
     bool done = false;
@@ -506,9 +541,9 @@ bool Stream::hostWaitPortable(Semaphore* s, uint64_t value) {
             done = true;
             break;
         }
-        st.waitChange(seen, 0);
+        st.waitChange(seen, monotonicNs() + kSharedWaitSliceNs);  // slices: see kSharedWaitSliceNs
     }
-    waitingOn_.store(nullptr);
+    setWaitingOn(nullptr);
     if (tel) tel->hostWait(s, value, t0, monotonicNs());
     return done;
 }
@@ -516,9 +551,9 @@ bool Stream::hostWaitPortable(Semaphore* s, uint64_t value) {
 // Keyed mutex: acquire on this thread (futex sleep, see keyed_mutex.h); what follows is
 // submitted once it is held. Timeout and abandoned become the stream's error, reported once.
 void Stream::acquireKeyedMutex(const Op& op) {
-    waitingOn_.store(op.sem);  // lets close(cancel) wake the wait
+    setWaitingOn(op.sem);  // lets close(cancel) wake the wait
     batonError_t e = op.sem->keyedMutex->acquire(op.value, static_cast<uint32_t>(op.proxyValue), op.slot, cancel_);
-    waitingOn_.store(nullptr);
+    setWaitingOn(nullptr);
     if (e != batonSuccess && !cancel_.load()) setError(e);
 }
 
@@ -540,41 +575,8 @@ void Stream::flush() {
         cmdInfos_[cmdCount_ + 1] = last;
         cmdInfoCount = cmdCount_ + 2;
     }
-    // Timelines: several streams signal one local proxy timeline, and a lower value
-    // reaching it after a higher one would move it backwards (invalid in Vulkan). Under one
-    // lock per context, each proxy signal claims its value; one already passed by a stream's
-    // higher signal is dropped: for a timeline (waits are >=) it changes nothing.
-    // Native timelines likewise, for the streams of this process.
     std::unique_lock<std::mutex> proxyLock;
-    if (publishCount_ || submittedSignalCount_) {
-        proxyLock = std::unique_lock<std::mutex>(ctx->proxySignalMutex);
-        auto dropSignal = [&](VkSemaphore sem, uint64_t value) {
-            for (uint32_t j = 0; j < signalCount_; ++j) {
-                if (signals_[j].semaphore == sem && signals_[j].value == value) {
-                    signals_[j] = signals_[--signalCount_];
-                    return;
-                }
-            }
-        };
-        for (uint32_t i = 0; i < publishCount_; ++i) {
-            PendingPublish& p = publishes_[i];
-            if (p.sem->kind != SemKind::Timeline) continue;
-            if (p.proxyValue > p.sem->streamSignalMax) {
-                p.sem->streamSignalMax = p.proxyValue;
-                continue;
-            }
-            p.superseded = true;
-            dropSignal(p.sem->signalProxy, p.proxyValue);
-        }
-        for (uint32_t i = 0; i < submittedSignalCount_; ++i) {
-            const SubmittedSignal& n = submittedSignals_[i];
-            if (!n.sem->native()) continue;
-            if (n.value > n.sem->streamSignalMax)
-                n.sem->streamSignalMax = n.value;
-            else
-                dropSignal(n.sem->vk, n.value);
-        }
-    }
+    if (publishCount_ || submittedSignalCount_) proxyLock = claimProxyValues();
     VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
     si.waitSemaphoreInfoCount = waitCount_;
     si.pWaitSemaphoreInfos = waits_;
@@ -584,12 +586,7 @@ void Stream::flush() {
     si.pSignalSemaphoreInfos = signals_;
     VkResult r = ctx->submit(*queue, si);
     if (proxyLock.owns_lock()) proxyLock.unlock();
-    if (r != VK_SUCCESS) {
-        setError(failVk(r, "vkQueueSubmit2"));
-        // Keep the stream's own timeline consistent so that nothing waits forever on it.
-        VkSemaphoreSignalInfo sig{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO, nullptr, timeline, point};
-        ctx->vkd.vkSignalSemaphore(ctx->device, &sig);
-    }
+    if (r != VK_SUCCESS) submitFailed(r, point);
     submittedPoint.store(point, std::memory_order_release);
     if (tel) tel->submitted(point, r == VK_SUCCESS);
     for (uint32_t i = 0; i < cmdCount_; ++i) slotPoint_[slotsInBatch_[i]].store(point, std::memory_order_release);
@@ -598,36 +595,112 @@ void Stream::flush() {
         for (uint32_t i = 0; i < submittedSignalCount_; ++i)
             submittedSignals_[i].sem->noteSubmitted(submittedSignals_[i].value);
     submittedSignalCount_ = 0;
-    auto retireLater = [&](Object* obj, Semaphore* publishOf, uint64_t ticket, uint64_t value) {
-        for (;;) {
-            Retire oldest{};
-            {
-                std::lock_guard lock(retireMutex_);
-                if (retireTail_ - retireHead_ < kRetire) {
-                    retire_[retireTail_++ % kRetire] = {point, obj, publishOf, ticket, value};
-                    return;
-                }
-                oldest = retire_[retireHead_ % kRetire];
-            }
-            retireUpTo(oldest.point, true);  // full: wait for the oldest to be done
-        }
-    };
+    retireBatch(point, r == VK_SUCCESS);
+    waitCount_ = cmdCount_ = signalCount_ = publishCount_ = batchRefCount_ = 0;
+}
+
+// Under ctx->proxySignalMutex (returned locked), in the order submissions reach the queues:
+// several streams (and renderers) signal one local proxy timeline per portable semaphore, and
+// a lower value reaching it after a higher one would move it backwards (invalid in Vulkan).
+// Binary signals take the next proxy value now. A timeline signal that a stream's or a
+// renderer's higher one already passed is dropped from the submission: for a timeline (waits
+// are >=) it changes nothing, and the stream publishes its value itself once its work is done
+// (retireBatch). Native timelines likewise, for the streams of this process.
+std::unique_lock<std::mutex> Stream::claimProxyValues() {
+    std::unique_lock<std::mutex> lock(ctx->proxySignalMutex);
     for (uint32_t i = 0; i < publishCount_; ++i) {
-        const PendingPublish& p = publishes_[i];
-        if (r != VK_SUCCESS || p.superseded) {
-            retireLater(p.sem, nullptr, 0, 0);  // never reaches the GPU, or superseded: nothing to publish
+        PendingPublish& p = publishes_[i];
+        if (p.sem->kind == SemKind::Timeline) continue;
+        p.proxyValue = p.sem->nextBinaryProxyValue();
+        signals_[p.signalIndex].value = p.proxyValue;
+    }
+    bool dropped[kBatch + 1] = {};
+    for (uint32_t i = 0; i < publishCount_; ++i) {
+        PendingPublish& p = publishes_[i];
+        if (p.sem->kind != SemKind::Timeline) continue;
+        if (p.proxyValue > p.sem->streamSignalMax) {
+            p.sem->streamSignalMax = p.proxyValue;
             continue;
         }
-        if (p.sem->kind == SemKind::Timeline) p.sem->shared->markSubmitted(p.value);
-        retireLater(p.sem, p.sem, p.sem->queuePublish(p.proxyValue, p.value), p.value);
+        p.superseded = true;
+        dropped[p.signalIndex] = true;
+    }
+    for (uint32_t i = 0; i < submittedSignalCount_; ++i) {
+        const SubmittedSignal& n = submittedSignals_[i];
+        if (!n.sem->native()) continue;
+        if (n.value > n.sem->streamSignalMax) {
+            n.sem->streamSignalMax = n.value;
+            continue;
+        }
+        for (uint32_t j = 0; j < signalCount_; ++j)
+            if (signals_[j].semaphore == n.sem->vk && signals_[j].value == n.value) dropped[j] = true;
+    }
+    uint32_t kept = 0;
+    for (uint32_t j = 0; j < signalCount_; ++j)
+        if (!dropped[j]) signals_[kept++] = signals_[j];
+    signalCount_ = kept;
+    return lock;
+}
+
+// A submission that failed never runs. What it would have signaled on the stream's timeline
+// must still come, or everything after it waits forever; but only after the GPU has passed
+// every earlier submission (the host signaling `point` at once would mark still-pending work
+// done and let the GPU's later signals move the timeline backwards: defect 11).
+void Stream::submitFailed(VkResult r, uint64_t point) {
+    if (r == VK_ERROR_DEVICE_LOST) ctx->markLost("vkQueueSubmit2");
+    setError(failVk(r, "vkQueueSubmit2"));
+    if (ctx->lost()) return;  // waits on the timeline fail with VK_ERROR_DEVICE_LOST from now on
+    waitPoint(point - 1);
+    if (ctx->lost()) return;
+    VkSemaphoreSignalInfo sig{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO, nullptr, timeline, point};
+    ctx->vkd.vkSignalSemaphore(ctx->device, &sig);
+}
+
+// Hands the batch's references to the retire queue, with what each must publish once the GPU
+// passed `point`.
+void Stream::retireBatch(uint64_t point, bool submitted) {
+    for (uint32_t i = 0; i < publishCount_; ++i) {
+        const PendingPublish& p = publishes_[i];
+        if (!submitted) {
+            retireLater(point, p.sem, nullptr, 0, 0);  // never reaches the GPU: nothing to publish
+        } else if (p.superseded) {
+            // Not on the proxy (a higher value passed it there): the stream publishes it.
+            p.sem->shared->markSubmitted(p.value);
+            retireLater(point, p.sem, p.sem, 0, p.value);
+        } else {
+            if (p.sem->kind == SemKind::Timeline) p.sem->shared->markSubmitted(p.value);
+            retireLater(point, p.sem, p.sem, p.sem->queuePublish(p.proxyValue, p.value), p.value);
+        }
     }
     for (uint32_t i = 0; i < waitedPortableCount_; ++i) {
         const SubmittedSignal& w = waitedPortable_[i];
-        retireLater(w.sem, r == VK_SUCCESS ? w.sem : nullptr, 0, w.value);
+        retireLater(point, w.sem, submitted ? w.sem : nullptr, 0, w.value);
     }
     waitedPortableCount_ = 0;
-    for (uint32_t i = 0; i < batchRefCount_; ++i) retireLater(batchRefs_[i], nullptr, 0, 0);
-    waitCount_ = cmdCount_ = signalCount_ = publishCount_ = batchRefCount_ = 0;
+    for (uint32_t i = 0; i < batchRefCount_; ++i) retireLater(point, batchRefs_[i], nullptr, 0, 0);
+}
+
+// Appends to the retire ring. When it is full, waits for the GPU to pass its oldest entry's
+// point before retiring that: nothing is published or released before the GPU got there
+// (defect 1).
+void Stream::retireLater(uint64_t point, Object* obj, Semaphore* publishOf, uint64_t ticket, uint64_t value) {
+    for (;;) {
+        uint64_t oldest = 0;
+        {
+            std::lock_guard lock(retireMutex_);
+            if (retireTail_ - retireHead_ < kRetire) {
+                retire_[retireTail_++ % kRetire] = {point, obj, publishOf, ticket, value};
+                return;
+            }
+            oldest = retire_[retireHead_ % kRetire].point;
+        }
+        waitPoint(oldest);
+        if (ctx->lost()) {
+            retireUpTo(oldest, false);  // the GPU will not get there: release, publish nothing
+            continue;
+        }
+        retireUpTo(oldest, true);
+    }
 }
 
 void Stream::retireCompleted(bool all) {
@@ -641,9 +714,16 @@ void Stream::retireCompleted(bool all) {
     if (all) {
         // The stream is closing (the GPU is done: waited above); its semaphores publish on
         // their own (or on destruction).
-        std::lock_guard lock(retireMutex_);
-        while (retireHead_ != retireTail_) retire_[retireHead_++ % kRetire].obj->release();
-        return;
+        Object* drop[64];
+        for (;;) {
+            uint32_t n = 0;
+            {
+                std::lock_guard lock(retireMutex_);
+                while (retireHead_ != retireTail_ && n < std::size(drop)) drop[n++] = retire_[retireHead_++ % kRetire].obj;
+            }
+            if (n == 0) return;
+            for (uint32_t i = 0; i < n; ++i) drop[i]->release();  // outside the lock
+        }
     }
     uint64_t done = 0;
     ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done);
@@ -657,19 +737,36 @@ void Stream::retireCompleted(bool all) {
 // submitted signal may sit. A binary signal is not idempotent: it is left to the publisher,
 // which with block this waits for; without, it stops there and returns false.
 bool Stream::retireUpTo(uint64_t point, bool block) {
-    std::lock_guard lock(retireMutex_);
-    while (retireHead_ != retireTail_ && retire_[retireHead_ % kRetire].point <= point) {
-        const Retire& r = retire_[retireHead_ % kRetire];
-        if (r.publishOf && r.publishOf->kind == SemKind::Timeline) {
-            r.publishOf->shared->publish(r.value);
-        } else if (r.publishOf && !r.publishOf->published(r.ticket)) {
-            if (!block) return false;
-            r.publishOf->waitPublished(r.ticket);
+    // The last references are dropped outside the lock: a semaphore's destructor joins its
+    // threads, and nothing of that belongs under retireMutex_.
+    Object* drop[64];
+    for (;;) {
+        uint32_t n = 0;
+        bool done = true, more = false;
+        {
+            std::lock_guard lock(retireMutex_);
+            while (retireHead_ != retireTail_ && retire_[retireHead_ % kRetire].point <= point) {
+                if (n == std::size(drop)) {
+                    more = true;
+                    break;
+                }
+                const Retire& r = retire_[retireHead_ % kRetire];
+                if (r.publishOf && r.publishOf->kind == SemKind::Timeline) {
+                    if (!ctx->lost()) r.publishOf->shared->publish(r.value);
+                } else if (r.publishOf && !r.publishOf->published(r.ticket) && !ctx->lost()) {
+                    if (!block) {
+                        done = false;
+                        break;
+                    }
+                    r.publishOf->waitPublished(r.ticket);
+                }
+                ++retireHead_;
+                drop[n++] = r.obj;
+            }
         }
-        ++retireHead_;
-        r.obj->release();
+        for (uint32_t i = 0; i < n; ++i) drop[i]->release();
+        if (!more) return done;
     }
-    return true;
 }
 
 StreamTelemetry* Stream::telemetry() {

@@ -66,6 +66,8 @@ public:
     // op, for the caller to enqueue together with other ops, or to give back with abandonRecord.
     batonError_t prepareRecord(batonRecordFn fn, void* user, Op* op);
     void abandonRecord(const Op& op);
+    // The most ops one enqueue takes (all or none).
+    static constexpr uint32_t kMaxEnqueue = 1024;
     // Records a timestamp write for an event and enqueues its resolution.
     batonError_t recordEvent(Event* event);
     batonError_t synchronize();
@@ -96,6 +98,10 @@ private:
     void acquireKeyedMutex(const Op& op);
     void waitPoint(uint64_t point);
     void retireCompleted(bool all);
+    std::unique_lock<std::mutex> claimProxyValues();
+    void submitFailed(VkResult r, uint64_t point);
+    void retireBatch(uint64_t point, bool submitted);
+    void retireLater(uint64_t point, Object* obj, Semaphore* publishOf, uint64_t ticket, uint64_t value);
     bool retireUpTo(uint64_t point, bool block);
 
 public:
@@ -108,7 +114,7 @@ private:
     uint32_t acquireSlot();
 
     // Ring of ops; head_ = first not yet processed-and-submitted, tail_ = next free.
-    static constexpr uint32_t kRing = 1024;
+    static constexpr uint32_t kRing = kMaxEnqueue;
     Op ring_[kRing];
     uint64_t head_ = 0, tail_ = 0;
     std::atomic<uint64_t> published_{0};  // tail_, readable without the lock (worker's spin)
@@ -120,7 +126,10 @@ private:
     bool inline_ = false;  // a caller is submitting ops itself (enqueue with submitNow)
     bool closing_ = false;
     std::atomic<bool> cancel_{false};
-    std::atomic<Semaphore*> waitingOn_{nullptr};
+    Semaphore* waitingOn_ = nullptr;  // a host wait in progress (waitMutex_)
+    std::mutex waitMutex_;
+    void setWaitingOn(Semaphore* s);
+    bool waitEventResolved(const Op& op, uint64_t index, Stream** other, uint64_t* point);
     std::atomic<int> error_{batonSuccess};
     std::thread worker_;
     bool closed_ = false;
@@ -148,6 +157,7 @@ private:
     struct PendingPublish {
         Semaphore* sem;
         uint64_t proxyValue, value;
+        uint32_t signalIndex;  // its entry in signals_
         bool superseded;  // a stream already submitted a higher signal: dropped (see flush)
     };
     PendingPublish publishes_[kBatch] = {};

@@ -254,7 +254,8 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
         &call, &ops[k > depth_ ? 1 : 0]);
     if (e != batonSuccess) return e;
     const Op recordOp = ops[k > depth_ ? 1 : 0];
-    if ((e = ready->reserveSignal(k)) != batonSuccess) {
+    Semaphore::Reservation reservation;
+    if ((e = ready->reserveSignal(k, UINT64_MAX, false, &reservation)) != batonSuccess) {
         stream->abandonRecord(recordOp);
         return e;
     }
@@ -273,6 +274,8 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
     ops[n++].proxyValue = ready->native() ? 0 : k;
     if ((e = stream->enqueue(ops, n, true)) != batonSuccess) {
         stream->abandonRecord(recordOp);
+        ready->giveBack(reservation);  // defect 6: the value can be signaled again
+        produced_ = k - 1;
         return e;
     }
     published_.store(k, std::memory_order_release);
@@ -450,15 +453,10 @@ batonError_t Channel::releaseFrame(const batonChannelFrame& frame, VkPipelineSta
     if (!e)
         return fail(batonErrorInvalidValue, "frame %llu is not acquired", static_cast<unsigned long long>(frame.frame));
     const uint64_t k = frame.frame;
-    batonError_t err = released->reserveSignal(k, UINT64_MAX, true);
+    VkSemaphore sem = VK_NULL_HANDLE;
+    batonError_t err = released->rendererSignal(k, &sem);  // the renderer submits it next
     if (err != batonSuccess) return err;
     std::memset(out, 0, sizeof *out);
-    VkSemaphore sem = released->vk;
-    if (!released->native()) {
-        sem = released->signalProxy;
-        released->shared->markSubmitted(k);  // the renderer submits it next
-        released->queuePublish(k, k);
-    }
     out->signal = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, sem, k, stage, 0};
     const uint32_t ei = static_cast<uint32_t>(e - ring_);
     if (e->timed) {

@@ -1,6 +1,7 @@
 #include "sync/semaphore.h"
 
 #include <cerrno>
+#include <chrono>
 #include <iterator>
 #include <cstring>
 #include <unistd.h>
@@ -152,25 +153,60 @@ batonError_t Semaphore::importFd(Context* ctx, SemKind kind, int fd, bool portab
     return batonSuccess;
 }
 
-batonError_t Semaphore::reserveSignal(uint64_t v, uint64_t knownCurrent, bool byRenderer) {
-    batonError_t e = reserveValue(v, knownCurrent);
-    if (e == batonSuccess) {
-        std::atomic<uint64_t>& mark = byRenderer ? rendererReserved : streamReserved;
-        uint64_t cur = mark.load(std::memory_order_relaxed);
-        while (cur < v && !mark.compare_exchange_weak(cur, v, std::memory_order_acq_rel)) {
-        }
+batonError_t Semaphore::reserveSignal(uint64_t v, uint64_t knownCurrent, bool byRenderer, Reservation* r) {
+    uint64_t prevPending = 0;
+    batonError_t e = reserveValue(v, knownCurrent, &prevPending);
+    if (e != batonSuccess) return e;
+    std::atomic<uint64_t>& mark = byRenderer ? rendererReserved : streamReserved;
+    uint64_t cur = mark.load(std::memory_order_relaxed);
+    const uint64_t prevMark = cur;
+    while (cur < v && !mark.compare_exchange_weak(cur, v, std::memory_order_acq_rel)) {
     }
-    return e;
+    if (r) *r = {v, prevPending, prevMark < v ? prevMark : v, byRenderer, true};
+    return batonSuccess;
 }
 
-batonError_t Semaphore::reserveValue(uint64_t v, uint64_t knownCurrent) {
+void Semaphore::giveBack(Reservation& r) {
+    if (!r.held) return;
+    r.held = false;
+    // Only if nothing claimed a higher value meanwhile (CAS from exactly r.value).
+    std::atomic<uint64_t>& pending = shared ? shared->s().pending : localPending;
+    uint64_t expected = r.value;
+    pending.compare_exchange_strong(expected, r.prevPending, std::memory_order_acq_rel);
+    std::atomic<uint64_t>& mark = r.byRenderer ? rendererReserved : streamReserved;
+    expected = r.value;
+    mark.compare_exchange_strong(expected, r.prevMark, std::memory_order_acq_rel);
+}
+
+batonError_t Semaphore::rendererSignal(uint64_t v, VkSemaphore* semOut) {
+    if (!shared) {
+        *semOut = vk;
+        return kind == SemKind::Timeline ? reserveSignal(v, UINT64_MAX, true) : batonSuccess;
+    }
+    batonError_t e = reserveSignal(v, UINT64_MAX, true);
+    if (e != batonSuccess) return e;
+    {
+        // The renderer submits v to the proxy next: a stream's lower value submitted after it
+        // would move the proxy backwards, so streams now treat v as already signaled (flush).
+        std::lock_guard lock(ctx->proxySignalMutex);
+        if (v > streamSignalMax) streamSignalMax = v;
+    }
+    shared->markSubmitted(v);
+    queuePublish(v, v);
+    *semOut = signalProxy;
+    return batonSuccess;
+}
+
+batonError_t Semaphore::reserveValue(uint64_t v, uint64_t knownCurrent, uint64_t* prevPending) {
     if (shared) {
         uint64_t floor = 0;
-        if (!shared->reserve(v, &floor))
+        if (shared->reserve(v, &floor)) {
+            *prevPending = floor;
+            return batonSuccess;
+        }
             return fail(batonErrorInvalidValue,
                         "timeline signal value %llu is not above %llu, the highest value signaled or pending",
                         static_cast<unsigned long long>(v), static_cast<unsigned long long>(floor));
-        return batonSuccess;
     }
     uint64_t current = knownCurrent;
     if (current == UINT64_MAX) ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, vk, &current);
@@ -181,7 +217,10 @@ batonError_t Semaphore::reserveValue(uint64_t v, uint64_t knownCurrent) {
             return fail(batonErrorInvalidValue,
                         "timeline signal value %llu is not above %llu, the highest value signaled or pending",
                         static_cast<unsigned long long>(v), static_cast<unsigned long long>(floor));
-        if (localPending.compare_exchange_weak(p, v, std::memory_order_acq_rel)) return batonSuccess;
+        if (localPending.compare_exchange_weak(p, v, std::memory_order_acq_rel)) {
+            *prevPending = p;
+            return batonSuccess;
+        }
     }
 }
 
@@ -216,16 +255,8 @@ void Semaphore::waitPublished(uint64_t ticket) {
 // and a signal the GPU has passed is never held up behind one nobody submitted yet.
 void Semaphore::publisherLoop() {
     for (;;) {
-        uint64_t lowest = UINT64_MAX;
-        {
-            std::unique_lock lock(publishMutex_);
-            publishCv_.wait(lock, [&] { return publishTail_ != publishHead_ || stopping_.load(); });
-            if (publishTail_ == publishHead_) return;  // stopping with nothing left to publish
-            for (uint64_t t = publishHead_; t < publishTail_; ++t) {
-                const PublishEntry& e = publishRing_[t % kPublishRing];
-                if (!e.done && e.proxyValue < lowest) lowest = e.proxyValue;
-            }
-        }
+        const uint64_t lowest = waitForLowestPending();
+        if (lowest == 0) return;  // stopping with nothing left to publish
         // Wait for the GPU to reach the signal, in slices so that a destructor is not held up
         // by a signal that never comes. (Not VK_SEMAPHORE_WAIT_ANY_BIT with a host-signaled
         // wake-up semaphore: Mesa's drivers implement a wait for any of several semaphores as
@@ -234,42 +265,66 @@ void Semaphore::publisherLoop() {
         VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &signalProxy, &lowest};
         VkResult r = ctx->vkd.vkWaitSemaphores(ctx->device, &wi, kPublisherSliceNs);
         uint64_t reached = 0;
-        ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, signalProxy, &reached);
-        if (r != VK_SUCCESS || reached < lowest) {
+        VkResult rc = ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, signalProxy, &reached);
+        if (r == VK_ERROR_DEVICE_LOST || rc == VK_ERROR_DEVICE_LOST) ctx->markLost("the portable publisher");
+        if (r != VK_SUCCESS || rc != VK_SUCCESS || reached < lowest) {
             if (stopping_.load()) return;  // destroyed with a signal that never reached the GPU
+            if (r != VK_TIMEOUT) {
+                // A wait that fails at once (device lost, out of memory) must not spin: sleep
+                // one slice, or until destroy.
+                std::unique_lock lock(publishMutex_);
+                publishCv_.wait_for(lock, std::chrono::nanoseconds(kPublisherSliceNs), [&] { return stopping_.load(); });
+            }
             continue;
         }
-        // Publish every entry the GPU has passed (the shared state is outside our lock).
-        uint64_t due[kPublishRing / 16];
-        uint32_t n = 0;
-        {
-            std::lock_guard lock(publishMutex_);
-            for (uint64_t t = publishHead_; t < publishTail_ && n < std::size(due); ++t) {
-                const PublishEntry& e = publishRing_[t % kPublishRing];
-                if (!e.done && e.proxyValue <= reached) due[n++] = t;
-            }
-        }
-        uint64_t highest = 0;
-        for (uint32_t i = 0; i < n; ++i) {
-            const PublishEntry& e = publishRing_[due[i] % kPublishRing];  // not reused until done
-            if (kind == SemKind::Timeline) {
-                if (e.value > highest) highest = e.value;
-            } else if (kind == SemKind::KeyedMutex) {
-                keyedMutex->release(e.value);  // e.value: the key
-            } else {
-                shared->signalBinary();
-            }
-            notePublish(ctx, this, e.value);
-        }
-        if (kind == SemKind::Timeline && highest) shared->publish(highest);
-        {
-            std::lock_guard lock(publishMutex_);
-            for (uint32_t i = 0; i < n; ++i) publishRing_[due[i] % kPublishRing].done = true;
-            while (publishHead_ < publishTail_ && publishRing_[publishHead_ % kPublishRing].done) ++publishHead_;
-            publishedCount_.store(publishHead_, std::memory_order_release);
-        }
-        publishCv_.notify_all();
+        publishReached(reached);
     }
+}
+
+// The lowest proxy value not yet published; 0 when stopping with nothing left.
+uint64_t Semaphore::waitForLowestPending() {
+    std::unique_lock lock(publishMutex_);
+    publishCv_.wait(lock, [&] { return publishTail_ != publishHead_ || stopping_.load(); });
+    if (publishTail_ == publishHead_) return 0;
+    uint64_t lowest = UINT64_MAX;
+    for (uint64_t t = publishHead_; t < publishTail_; ++t) {
+        const PublishEntry& e = publishRing_[t % kPublishRing];
+        if (!e.done && e.proxyValue < lowest) lowest = e.proxyValue;
+    }
+    return lowest;
+}
+
+// Publishes every entry the GPU has passed (the shared state is written outside our lock).
+void Semaphore::publishReached(uint64_t reached) {
+    uint64_t due[kPublishRing / 16];
+    uint32_t n = 0;
+    {
+        std::lock_guard lock(publishMutex_);
+        for (uint64_t t = publishHead_; t < publishTail_ && n < std::size(due); ++t) {
+            const PublishEntry& e = publishRing_[t % kPublishRing];
+            if (!e.done && e.proxyValue <= reached) due[n++] = t;
+        }
+    }
+    uint64_t highest = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        const PublishEntry& e = publishRing_[due[i] % kPublishRing];  // not reused until done
+        if (kind == SemKind::Timeline) {
+            if (e.value > highest) highest = e.value;
+        } else if (kind == SemKind::KeyedMutex) {
+            keyedMutex->release(e.value);  // e.value: the key
+        } else {
+            shared->signalBinary();
+        }
+        notePublish(ctx, this, e.value);
+    }
+    if (kind == SemKind::Timeline && highest) shared->publish(highest);
+    {
+        std::lock_guard lock(publishMutex_);
+        for (uint32_t i = 0; i < n; ++i) publishRing_[due[i] % kPublishRing].done = true;
+        while (publishHead_ < publishTail_ && publishRing_[publishHead_ % kPublishRing].done) ++publishHead_;
+        publishedCount_.store(publishHead_, std::memory_order_release);
+    }
+    publishCv_.notify_all();
 }
 
 void Semaphore::noteSubmitted(uint64_t v) {
@@ -280,6 +335,10 @@ void Semaphore::noteSubmitted(uint64_t v) {
 
 batonError_t Semaphore::startMirror() {
     std::call_once(mirrorOnce_, [this] {
+        VkPhysicalDeviceTimelineSemaphoreProperties tp{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TIMELINE_SEMAPHORE_PROPERTIES};
+        VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, &tp};
+        ctx->vki.vkGetPhysicalDeviceProperties2(ctx->physicalDevice, &p2);
+        if (tp.maxTimelineSemaphoreValueDifference) maxValueDifference_ = tp.maxTimelineSemaphoreValueDifference;
         VkResult r = createTimeline(ctx, shared->s().value.load(), &waitProxy);
         if (r != VK_SUCCESS) {
             mirrorError_ = failVk(r, "vkCreateSemaphore (wait proxy)");
@@ -304,12 +363,22 @@ void Semaphore::mirrorLoop() {
         if (stopping_.load()) return;
         uint64_t v = shared->s().value.load();
         if (v > mirrored) {
+            // The page is the peers' to write: never a jump the driver forbids (a value more
+            // than maxTimelineSemaphoreValueDifference away); the rest follows in steps.
+            if (v - mirrored > maxValueDifference_) v = mirrored + maxValueDifference_;
             VkSemaphoreSignalInfo si{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO, nullptr, waitProxy, v};
-            if (ctx->vkd.vkSignalSemaphore(ctx->device, &si) != VK_SUCCESS) return;
-            mirrored = v;
-            continue;
+            VkResult r = ctx->vkd.vkSignalSemaphore(ctx->device, &si);
+            if (r == VK_SUCCESS) {
+                mirrored = v;
+                continue;
+            }
+            if (r == VK_ERROR_DEVICE_LOST) {
+                ctx->markLost("the portable mirror");
+                return;  // nothing waits on a lost device's proxy any more
+            }
+            // Out of memory or the like: retry after a slice rather than leave waits stuck.
         }
-        shared->waitChange(seen, 0);
+        shared->waitChange(seen, monotonicNs() + kSharedWaitSliceNs);
     }
 }
 
@@ -351,15 +420,18 @@ batonError_t Semaphore::hostWait(uint64_t value, uint64_t timeoutNs) {
                                          static_cast<unsigned long long>(value));
         return r == VK_SUCCESS ? batonSuccess : failVk(r, "vkWaitSemaphores");
     }
-    uint64_t deadline = timeoutNs == UINT64_MAX ? 0 : monotonicNs() + timeoutNs;
-    if (deadline == 0 && timeoutNs != UINT64_MAX) deadline = 1;
+    // A deadline past the clock's range is no deadline (timeoutNs near UINT64_MAX would wrap).
+    const uint64_t now = monotonicNs();
+    const uint64_t deadline = timeoutNs >= UINT64_MAX - now ? UINT64_MAX : now + timeoutNs;
     for (;;) {
         uint32_t seen = shared->s().seq.load();
         bool reached = kind == SemKind::Timeline ? shared->s().value.load() >= value
                                                  : shared->s().value.load() > shared->s().consumed.load();
         if (reached) return batonSuccess;
-        if (timeoutNs == 0 || !shared->waitChange(seen, deadline))
-            return fail(batonErrorTimeout, "semaphore not reached within the timeout");
+        const uint64_t t = monotonicNs();
+        if (timeoutNs == 0 || t >= deadline) return fail(batonErrorTimeout, "semaphore not reached within the timeout");
+        // In slices: the waker may skip the wake-up (see kSharedWaitSliceNs).
+        shared->waitChange(seen, deadline - t > kSharedWaitSliceNs ? t + kSharedWaitSliceNs : deadline);
     }
 }
 

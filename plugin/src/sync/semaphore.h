@@ -27,6 +27,10 @@ class Context;
 
 enum class SemKind { Binary, Timeline, KeyedMutex };
 
+// How long a sleep on a shared page lasts at most. The waiter count that lets a waker skip
+// FUTEX_WAKE is writable by every peer: a sleeper never trusts it to be woken.
+inline constexpr uint64_t kSharedWaitSliceNs = 100'000'000;
+
 class Semaphore final : public Object {
 public:
     Semaphore(Context* c, SemKind k) : Object(ObjectType::Semaphore), ctx(c), kind(k) {}
@@ -41,11 +45,29 @@ public:
 
     bool native() const { return vk != VK_NULL_HANDLE && !shared; }
 
+    // What a reservation changed, so that a signal that never gets enqueued can give it back.
+    struct Reservation {
+        uint64_t value = 0;
+        uint64_t prevPending = 0;  // the pending value (shared or localPending) before it
+        uint64_t prevMark = 0;     // streamReserved / rendererReserved before it
+        bool byRenderer = false;
+        bool held = false;
+    };
     // Timeline: claims value v for a signal (strictly above every value signaled or pending).
     // knownCurrent: the counter value the caller just read (native), so it is not read twice.
     // byRenderer: the value goes to a renderer's own submit (batonGetSignalSubmitInfo), not a stream.
-    batonError_t reserveSignal(uint64_t v, uint64_t knownCurrent = UINT64_MAX, bool byRenderer = false);
-    // Portable: the proxy value a GPU signal must reach for this signal to be published.
+    // *r (optional) records what to undo with giveBack() if the signal is not enqueued after all.
+    batonError_t reserveSignal(uint64_t v, uint64_t knownCurrent = UINT64_MAX, bool byRenderer = false,
+                               Reservation* r = nullptr);
+    // Undoes a reservation whose signal was never enqueued (as far as nothing reserved a
+    // higher value since: then that one stands, and so does the floor it sets).
+    void giveBack(Reservation& r);
+    // A renderer's signal of v (batonGetSignalSubmitInfo, the channel's release): reserves v,
+    // and for portable queues its publication and tells the streams (so that none of their
+    // lower values follows it onto the proxy). *semOut: the VkSemaphore the renderer signals.
+    batonError_t rendererSignal(uint64_t v, VkSemaphore* semOut);
+    // Portable binary/keyed mutex: the proxy value of the next GPU signal. Called in
+    // submission order (under ctx->proxySignalMutex), so the proxy only moves forward.
     uint64_t nextBinaryProxyValue() { return ++binaryProxyNext_; }
     // Portable: after a submission that signals signalProxy to proxyValue, publish `value`
     // once the GPU gets there. Returns a ticket for published()/waitPublished().
@@ -83,7 +105,9 @@ public:
 
 private:
     batonError_t createProxies();
-    batonError_t reserveValue(uint64_t v, uint64_t knownCurrent);
+    batonError_t reserveValue(uint64_t v, uint64_t knownCurrent, uint64_t* prevPending);
+    uint64_t waitForLowestPending();
+    void publishReached(uint64_t reached);
     void publisherLoop();
     void mirrorLoop();
 
@@ -106,6 +130,7 @@ private:
     std::once_flag mirrorOnce_;
     batonError_t mirrorError_ = batonSuccess;
     std::atomic<bool> stopping_{false};
+    uint64_t maxValueDifference_ = UINT64_MAX;  // maxTimelineSemaphoreValueDifference (mirror)
 };
 
 }  // namespace baton
