@@ -8,7 +8,6 @@
 #include "exec/context.h"
 #include "core/error.h"
 #include "fd/fd_check.h"
-#include "fd/fd_probe.h"
 #include "sync/semaphore.h"
 #include "exec/stream.h"
 #include "telemetry/telemetry.h"
@@ -48,24 +47,6 @@ batonError_t checkWindowsDesc(const batonExternalSemaphoreHandleDesc& d, int typ
                     typeName(type));
     return fail(batonErrorNotSupported, "%s is a Windows handle type; on Linux baton imports OpaqueFd, "
                 "TimelineSemaphoreFd and KeyedMutex fds", typeName(type));
-}
-
-bool kindOfType(int t, SemKind* kind) {
-    switch (t) {
-        case batonExternalSemaphoreHandleTypeOpaqueFd: *kind = SemKind::Binary; return true;
-        case batonExternalSemaphoreHandleTypeTimelineSemaphoreFd: *kind = SemKind::Timeline; return true;
-        case batonExternalSemaphoreHandleTypeKeyedMutex: *kind = SemKind::KeyedMutex; return true;
-        default: return false;
-    }
-}
-
-batonExternalSemaphoreHandleType typeOfKind(SemKind k) {
-    switch (k) {
-        case SemKind::Binary: return batonExternalSemaphoreHandleTypeOpaqueFd;
-        case SemKind::Timeline: return batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
-        case SemKind::KeyedMutex: return batonExternalSemaphoreHandleTypeKeyedMutex;
-    }
-    return batonExternalSemaphoreHandleTypeOpaqueFd;
 }
 
 Semaphore* lookupSemaphore(batonExternalSemaphore_t h) {
@@ -121,10 +102,9 @@ batonError_t checkSignalValues(const SemRefs& refs, const batonExternalSemaphore
     for (unsigned i = 0; i < n; ++i) {
         Semaphore* s = refs.sems[i];
         current[i] = UINT64_MAX;
-        if (s->kind != SemKind::Timeline) continue;
-        current[i] = s->native() ? s->currentValue() : UINT64_MAX;
+        if (!s->has(kSemTimeline)) continue;
         uint64_t v = params[i].params.fence.value;
-        uint64_t floor = s->native() ? std::max<uint64_t>(current[i], s->localPending.load()) : s->pendingValue();
+        uint64_t floor = s->signalFloor(&current[i]);
         for (unsigned j = 0; j < i; ++j)
             if (refs.sems[j] == s && params[j].params.fence.value > floor) floor = params[j].params.fence.value;
         if (v <= floor)
@@ -150,10 +130,8 @@ public:
     batonError_t take(const SmallVector<Semaphore*, 16>& sems, unsigned n, const Stream* st, bool acquire) {
         for (unsigned i = 0; i < n; ++i) {
             count_ = i + 1;
-            if (!sems[i]->keyedMutex) continue;
-            KeyedMutex& km = *sems[i]->keyedMutex;
-            batonError_t e = acquire ? km.beginAcquire(st, &tickets_[i], &saved_[i])
-                                     : km.beginRelease(st, &tickets_[i], &saved_[i]);
+            if (!sems[i]->has(kSemKeyedMutex)) continue;
+            batonError_t e = sems[i]->beginTurn(st, acquire, &tickets_[i], &saved_[i]);
             if (e != batonSuccess) {
                 giveBack(0);  // sems_[i] is not set: only the turns taken before it
                 return e;
@@ -167,7 +145,7 @@ public:
     // ends as it was before the call.
     void giveBack(unsigned from) {
         for (unsigned i = count_; i-- > from;)
-            if (sems_[i]) sems_[i]->keyedMutex->undo(saved_[i]);
+            if (sems_[i]) sems_[i]->undoTurn(saved_[i]);
     }
     // The acquire that op i takes (wait) or releases (signal).
     uint32_t ticket(unsigned i) const { return tickets_[i]; }
@@ -203,7 +181,7 @@ BATON_API batonError_t batonImportExternalSemaphore(batonExternalSemaphore_t* ex
             break;
     }
     SemKind kind;
-    if (!kindOfType(type, &kind))
+    if (!semKindOfHandleType(type, &kind))
         return fail(batonErrorInvalidValue, "semHandleDesc->type %d is not a handle type", type);
     const int fd = desc->handle.fd;
     if (fd < 0) return fail(batonErrorInvalidValue, "semHandleDesc->handle.fd is %d", fd);
@@ -216,19 +194,7 @@ BATON_API batonError_t batonImportExternalSemaphore(batonExternalSemaphore_t* ex
     batonError_t e = currentContext(&ctx);
     if (e != batonSuccess) return e;
     Semaphore* s = nullptr;
-    if (cls == FdClass::BatonMemfd) {
-        e = Semaphore::importFd(ctx, kind, fd, true, &s);
-    } else if (kind == SemKind::KeyedMutex) {
-        e = fail(batonErrorInvalidResourceHandle, "fd %d is %s, not a baton keyed mutex", fd, fdClassName(cls));
-    } else if (!ctx->nativeSemaphoreFd) {
-        e = fail(batonErrorInvalidResourceHandle, "fd %d is %s; this device has no semaphore fds, so only baton's "
-                 "portable semaphores can be imported", fd, fdClassName(cls));
-    } else if ((e = checkNativeSemaphoreFd(fd, ctx->properties.vendorID)) == batonSuccess &&
-               (cls != FdClass::NvidiaControl ||
-                (e = probeSemaphoreFd(fd, kind == SemKind::Timeline, ctx->deviceUUID)) == batonSuccess)) {
-        // Only now, with the fd known to be one the driver accepts, does the driver see it.
-        e = Semaphore::importFd(ctx, kind, fd, false, &s);
-    }
+    e = Semaphore::importClassified(ctx, kind, fd, cls, &s);
     if (e == batonSuccess) adopt(ctx, s, extSem_out);
     ctx->release();
     return e == batonSuccess ? ok() : e;
@@ -244,16 +210,13 @@ BATON_API batonError_t batonExportExternalSemaphore(int* fdOut, batonExternalSem
         if (r) return fail(batonErrorInvalidValue, "desc->reserved must be zero");
     SemKind kind;
     const int type = rawEnum(desc->type);
-    if (!kindOfType(type, &kind))
+    if (!semKindOfHandleType(type, &kind))
         return fail(type >= 1 && type <= 10 ? batonErrorNotSupported : batonErrorInvalidValue,
                     "baton exports OpaqueFd, TimelineSemaphoreFd and KeyedMutex, not %s (type %d)", typeName(type), type);
-    if (kind != SemKind::Timeline && desc->initialValue)
-        return fail(batonErrorInvalidValue, "only a timeline has an initial value (got %llu); a keyed mutex takes "
-                    "initialKey", desc->initialValue);
-    if (kind != SemKind::KeyedMutex && desc->initialKey)
-        return fail(batonErrorInvalidValue, "only a keyed mutex has an initial key (got %llu)", desc->initialKey);
+    batonError_t e = Semaphore::checkExportDesc(kind, *desc);
+    if (e != batonSuccess) return e;
     Context* ctx = nullptr;
-    batonError_t e = currentContext(&ctx);
+    e = currentContext(&ctx);
     if (e != batonSuccess) return e;
     Semaphore* s = nullptr;
     e = Semaphore::exportNew(ctx, *desc, fdOut, &s);
@@ -286,7 +249,7 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
     for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i) {
         if (paramsArray[i].flags)
             e = fail(batonErrorInvalidValue, "%s: paramsArray[%u].flags must be 0", fn, i);
-        else if (refs.sems[i]->kind == SemKind::Timeline && paramsArray[i].params.fence.value == 0)
+        else if (refs.sems[i]->has(kSemTimeline) && paramsArray[i].params.fence.value == 0)
             e = fail(batonErrorInvalidValue, "%s: paramsArray[%u]: a timeline cannot be signaled to 0", fn, i);
     }
     // Timeline values: every one must be above what is signaled or pending (also earlier in
@@ -299,7 +262,7 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
     if (e == batonSuccess) e = turns.take(refs.sems, numExtSems, st, false);
     SmallVector<Semaphore::Reservation, 16> reservations(numExtSems);
     for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i)
-        if (refs.sems[i]->kind == SemKind::Timeline)
+        if (refs.sems[i]->has(kSemTimeline))
             e = refs.sems[i]->reserveSignal(paramsArray[i].params.fence.value, current[i], false, &reservations[i]);
     if (e == batonSuccess) {
         SmallVector<Op, 16> ops(numExtSems);
@@ -309,8 +272,7 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
             ops[i].kind = OpKind::Signal;
             ops[i].sem = s;
             ops[i].value = paramsArray[i].params.fence.value;
-            ops[i].proxyValue = s->kind == SemKind::Timeline && !s->native() ? ops[i].value : 0;
-            if (s->keyedMutex) {
+            if (s->has(kSemKeyedMutex)) {
                 ops[i].value = paramsArray[i].params.keyedMutex.key;
                 ops[i].slot = turns.ticket(i);
             }
@@ -355,7 +317,7 @@ BATON_API batonError_t batonWaitExternalSemaphoresAsync(const batonExternalSemap
         op.kind = OpKind::Wait;
         op.sem = refs.sems[i];
         op.value = paramsArray[i].params.fence.value;
-        if (op.sem->keyedMutex) {
+        if (op.sem->has(kSemKeyedMutex)) {
             op.value = paramsArray[i].params.keyedMutex.key;
             op.proxyValue = paramsArray[i].params.keyedMutex.timeoutMs;
             op.slot = turns.ticket(i);
@@ -374,11 +336,7 @@ BATON_API batonError_t batonExternalSemaphoreGetInfo(batonExternalSemaphore_t ex
     Semaphore* s = lookupSemaphore(extSem);
     if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
     std::memset(info, 0, sizeof *info);
-    info->type = typeOfKind(s->kind);
-    info->backend = s->shared ? batonSemaphoreBackendPortable : batonSemaphoreBackendNative;
-    info->currentValue = s->currentValue();
-    info->pendingValue = s->pendingValue();
-    if (s->shared) std::memcpy(info->id, s->shared->s().id, sizeof info->id);
+    s->describe(info);
     s->release();
     return ok();
 }
@@ -387,9 +345,7 @@ BATON_API batonError_t batonExternalSemaphoreHostWait(batonExternalSemaphore_t e
                                                       uint64_t timeoutNs) {
     Semaphore* s = lookupSemaphore(extSem);
     if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
-    batonError_t e = s->kind == SemKind::KeyedMutex
-                         ? fail(batonErrorNotSupported, "a keyed mutex is acquired on a stream, not waited on the host")
-                         : s->hostWait(value, timeoutNs);
+    batonError_t e = s->hostWait(value, timeoutNs);
     s->release();
     return e == batonSuccess ? ok() : e;
 }
@@ -399,28 +355,10 @@ BATON_API batonError_t batonGetWaitSubmitInfo(batonExternalSemaphore_t extSem, u
     if (!info) return fail(batonErrorInvalidValue, "batonGetWaitSubmitInfo: info is NULL");
     Semaphore* s = lookupSemaphore(extSem);
     if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
-    batonError_t e = batonSuccess;
-    VkSemaphore vk = s->vk;
-    if (s->kind == SemKind::KeyedMutex || (s->shared && s->kind == SemKind::Binary)) {
-        e = fail(batonErrorNotSupported, "only timelines and native binary semaphores can be waited in a renderer's submit");
-    } else if (s->kind == SemKind::Timeline && (value <= s->streamSubmitted.load() ||
-                                                (value <= s->streamReserved.load() && !s->ctx->queueShared))) {
-        // A stream of this process signals it, on a queue already or on one that is not the
-        // renderer's: wait for that signal on the GPU (for portable, on its local proxy).
-        vk = s->native() ? s->vk : s->signalProxy;
-    } else if (s->kind == SemKind::Timeline && value <= s->streamReserved.load() && s->currentValue() < value) {
-        e = fail(batonErrorNotReady, "the stream that signals %llu has not submitted it yet; on a shared queue the "
-                 "wait would stall the queue that has to run it", value);
-    } else if (s->shared) {
-        const SharedLayout& st = s->shared->s();
-        if (s->ctx->queueShared && st.value.load() < value && st.submitted.load() < value)
-            e = fail(batonErrorNotReady, "no signal of %llu has been submitted yet; on a shared queue the wait would "
-                     "stall the queue that has to run it", value);
-        else if ((e = s->startMirror()) == batonSuccess)
-            vk = s->waitProxy;
-    }
+    VkSemaphore vk = VK_NULL_HANDLE;
+    batonError_t e = s->rendererWait(value, &vk);
     if (e == batonSuccess)
-        *info = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, vk, s->kind == SemKind::Timeline ? value : 0, stageMask, 0};
+        *info = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, vk, s->has(kSemTimeline) ? value : 0, stageMask, 0};
     s->release();
     return e == batonSuccess ? ok() : e;
 }
@@ -430,17 +368,10 @@ BATON_API batonError_t batonGetSignalSubmitInfo(batonExternalSemaphore_t extSem,
     if (!info) return fail(batonErrorInvalidValue, "batonGetSignalSubmitInfo: info is NULL");
     Semaphore* s = lookupSemaphore(extSem);
     if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
-    batonError_t e = batonSuccess;
-    VkSemaphore vk = s->vk;
-    if (s->kind == SemKind::KeyedMutex || (s->shared && s->kind == SemKind::Binary)) {
-        e = fail(batonErrorNotSupported, "only timelines and native binary semaphores can be signaled by a renderer's submit");
-    } else if (s->kind == SemKind::Timeline && value == 0) {
-        e = fail(batonErrorInvalidValue, "a timeline cannot be signaled to 0");
-    } else {
-        e = s->rendererSignal(value, &vk);
-    }
+    VkSemaphore vk = VK_NULL_HANDLE;
+    batonError_t e = s->rendererSignal(value, &vk);
     if (e == batonSuccess)
-        *info = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, vk, s->kind == SemKind::Timeline ? value : 0, stageMask, 0};
+        *info = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, vk, s->has(kSemTimeline) ? value : 0, stageMask, 0};
     s->release();
     return e == batonSuccess ? ok() : e;
 }

@@ -8,6 +8,7 @@
 #include "exec/context.h"
 #include "core/error.h"
 #include "exec/event.h"
+#include "exec/submit_batch.h"
 #include "sync/semaphore.h"
 #include "sync/shared_state.h"
 #include "telemetry/telemetry.h"
@@ -276,7 +277,7 @@ void Stream::close(bool cancel) {
         // Under waitMutex_: the stream thread clears waitingOn_ under it before it lets go of
         // its reference, so the semaphore is alive while we wake it (defect 10).
         std::lock_guard wl(waitMutex_);
-        if (waitingOn_ && waitingOn_->shared) waitingOn_->shared->wakeAll();
+        if (waitingOn_) waitingOn_->wakeWaiters();
     }
     {
         std::lock_guard lock(mutex_);
@@ -349,36 +350,17 @@ void Stream::processOne(const Op& op, uint64_t index, WaitPlan plan) {
 void Stream::process(const Op& op, uint64_t index, WaitPlan plan) {
     switch (op.kind) {
         case OpKind::Record:
-            if (signalCount_) flush();  // work after a signal must not delay it
-            cmdInfos_[cmdCount_] = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, cmds_[op.slot], 0};
-            slotsInBatch_[cmdCount_++] = op.slot;
-            if (cmdCount_ == kBatch) flush();
+            if (batch_.signalCount) flush();  // work after a signal must not delay it
+            batch_.addCommandBuffer(cmds_[op.slot], op.slot);
+            if (batch_.cmdCount == SubmitBatch::kMax) flush();
             break;
         case OpKind::Wait:
             processWait(op, index, plan);
             break;
-        case OpKind::Signal: {
-            Semaphore* s = op.sem;
-            if (s->keyedMutex && !s->keyedMutex->holds(op.slot)) {
-                s->release();  // its acquire failed (already reported): nothing to release
-                break;
-            }
-            if (signalCount_ == kBatch || batchRefCount_ + 1 >= 2 * kBatch) flush();
-            if (s->kind == SemKind::Timeline) submittedSignals_[submittedSignalCount_++] = {s, op.value};
-            if (s->native()) {
-                signals_[signalCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, s->vk,
-                                            s->kind == SemKind::Timeline ? op.value : 0,
-                                            VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-                batchRefs_[batchRefCount_++] = s;
-            } else {
-                signals_[signalCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, s->signalProxy,
-                                            op.proxyValue, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-                // The batch holds the op's reference now. A binary's proxy value is given at
-                // submission (claimProxyValues), in the order the proxy sees them (defect 2).
-                publishes_[publishCount_++] = {s, op.proxyValue, op.value, signalCount_ - 1, false};
-            }
+        case OpKind::Signal:
+            if (batch_.signalNeedsFlush()) flush();
+            if (!op.sem->addSignal(batch_, op)) op.sem->release();  // nothing to signal
             break;
-        }
         case OpKind::HostFn:
             flush();
             markProcessed(index);
@@ -391,23 +373,25 @@ void Stream::process(const Op& op, uint64_t index, WaitPlan plan) {
             op.event->resolve(op.value, this, submittedPoint.load());
             op.event->release();
             break;
-        case OpKind::WaitEvent: {
-            Stream* other = nullptr;
-            uint64_t point = 0;
-            if (waitEventResolved(op, index, &other, &point)) {
-                if (other != this && point != 0) {
-                    if (cmdCount_ || signalCount_ || waitCount_ == kBatch) flush();
-                    waits_[waitCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, other->timeline, point,
-                                            VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-                    batchRefs_[batchRefCount_++] = other;  // keeps its timeline alive until we pass
-                } else {
-                    other->release();
-                }
-            }
-            op.event->release();
+        case OpKind::WaitEvent:
+            processWaitEvent(op, index);
             break;
+    }
+}
+
+void Stream::processWaitEvent(const Op& op, uint64_t index) {
+    Stream* other = nullptr;
+    uint64_t point = 0;
+    if (waitEventResolved(op, index, &other, &point)) {
+        if (other != this && point != 0) {
+            if (batch_.waitNeedsFlush()) flush();
+            batch_.addWait(other->timeline, point);
+            batch_.addRef(other);  // keeps its timeline alive until we pass
+        } else {
+            other->release();
         }
     }
+    op.event->release();
 }
 
 // Whether the event's recording has been resolved (submitted) yet; if not, submits what came
@@ -425,53 +409,10 @@ void Stream::setWaitingOn(Semaphore* s) {
     waitingOn_ = s;
 }
 
-void Stream::addGpuWait(VkSemaphore sem, uint64_t value, Object* ref) {
-    // A wait gates everything in its submission: keep earlier work out of it.
-    if (cmdCount_ || signalCount_ || waitCount_ == kBatch || batchRefCount_ + 1 >= 2 * kBatch) flush();
-    waits_[waitCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, sem, value,
-                            VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-    auto* s = ref->type() == ObjectType::Semaphore ? static_cast<Semaphore*>(ref) : nullptr;
-    if (s && s->shared && sem == s->signalProxy) {
-        // Waited on the local proxy: once this submission completes, the value is reached,
-        // so the stream publishes it itself (synchronize must not return before it shows).
-        waitedPortable_[waitedPortableCount_++] = {s, value};
-        return;
-    }
-    batchRefs_[batchRefCount_++] = ref;  // the batch owns the op's reference now
-}
-
-// Chooses how a wait is carried out. A GPU wait (a real semaphore wait: no host round trip,
-// and a memory dependency) is used whenever the signal that satisfies it cannot be stuck
-// behind it on a queue: it is already on a queue, or it will be submitted to a queue that is
-// not one baton's streams share with the waiter, or it has already taken effect. Otherwise
-// the stream thread waits on the host first and submits what follows afterwards. (A signal
-// merely enqueued on some stream proves nothing: it may be ordered after this very wait,
-// e.g. wait(1) then signal(2).)
-Stream::WaitPlan Stream::planWait(const Op& op) const {
-    const Semaphore* s = op.sem;
-    const uint64_t v = op.value;
-    if (s->keyedMutex) return WaitPlan::Host;
-    if (s->kind != SemKind::Timeline)
-        return s->native() ? WaitPlan::Gpu : WaitPlan::Host;  // Vulkan's rule: a binary signal is submitted first
-    if (v <= s->streamSubmitted.load() || (!ctx->queueShared && v <= s->rendererReserved.load())) return WaitPlan::Gpu;
-    // A native semaphore on a queue this stream has to itself: whoever signals it (another
-    // stream, the renderer, another process, CUDA), the wait can only hold up this stream,
-    // which is what stream order asks for. Recomputed per wait: streams come and go.
-    if (s->native() && ctx->queueExclusive(*queue)) return WaitPlan::Gpu;
-    // Already reached: nothing to wait for. A native wait stays on the GPU (it cannot block
-    // and keeps the memory dependency); a portable value was published only after its GPU
-    // signal completed, and what follows is submitted after this host observation.
-    if (s->native()) {
-        uint64_t now = 0;
-        if (ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, s->vk, &now) == VK_SUCCESS && now >= v) return WaitPlan::Gpu;
-    } else if (s->shared->s().value.load() >= v) {
-        return WaitPlan::Skip;
-    }
-    // Not yet on any queue we know of: a stream's signal still to be submitted (possibly to
-    // this stream's own queue), a renderer's on the queue we share, or another process's or
-    // API's. A GPU wait now could block a queue that has to run the signal.
-    return WaitPlan::Host;
-}
+// How a wait is carried out is the backend's choice (Semaphore::planWait): on the GPU
+// whenever the signal that satisfies it cannot be stuck behind it on a queue, else on this
+// thread before what follows is submitted.
+Stream::WaitPlan Stream::planWait(const Op& op) const { return op.sem->planWait(op.value, *queue); }
 
 // Whether process(op) never blocks the calling thread on the host (submitInline's test).
 bool Stream::runsWithoutHostWait(const Op& op, WaitPlan* plan) const {
@@ -479,7 +420,7 @@ bool Stream::runsWithoutHostWait(const Op& op, WaitPlan* plan) const {
         case OpKind::Record:
             return true;
         case OpKind::Signal:
-            return !op.sem->keyedMutex;
+            return !op.sem->has(kSemSignalOnStreamThread);
         case OpKind::Wait:
             return (*plan = planWait(op)) != WaitPlan::Host;
         default:
@@ -489,10 +430,10 @@ bool Stream::runsWithoutHostWait(const Op& op, WaitPlan* plan) const {
 
 void Stream::processWait(const Op& op, uint64_t index, WaitPlan plan) {
     Semaphore* s = op.sem;
-    const uint64_t v = op.value;
     switch (plan) {
         case WaitPlan::Gpu:
-            addGpuWait(s->native() ? s->vk : s->signalProxy, s->kind == SemKind::Timeline ? v : 0, s);
+            if (batch_.waitNeedsFlush()) flush();  // a wait gates everything in its submission
+            s->addWait(batch_, op.value);          // the batch owns the op's reference now
             return;
         case WaitPlan::Skip:
             s->release();
@@ -502,144 +443,53 @@ void Stream::processWait(const Op& op, uint64_t index, WaitPlan plan) {
     }
     flush();
     markProcessed(index);
-    if (s->keyedMutex)
-        acquireKeyedMutex(op);
-    else if (s->native())
-        hostWaitNative(s, v);
-    else
-        hostWaitPortable(s, v);  // a binary one consumes the signal
+    StreamTelemetry* tel = s->has(kSemHostWaitTimed) ? telemetry() : nullptr;
+    const uint64_t t0 = tel ? monotonicNs() : 0;
+    setWaitingOn(s);  // lets close(cancel) wake the wait
+    batonError_t e = s->streamHostWait(op, cancel_);
+    setWaitingOn(nullptr);
+    if (tel) tel->hostWait(s, op.value, t0, monotonicNs());
+    if (e != batonSuccess && !cancel_.load()) setError(e);
     s->release();
 }
 
-void Stream::hostWaitNative(Semaphore* s, uint64_t value) {
-    setWaitingOn(s);
-    // Bounded slices so that a context going away can cancel the wait.
-    while (!cancel_.load()) {
-        VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &s->vk, &value};
-        VkResult r = ctx->vkd.vkWaitSemaphores(ctx->device, &wi, 100000000ull);
-        if (r == VK_SUCCESS) break;
-        if (r != VK_TIMEOUT) {
-            if (r == VK_ERROR_DEVICE_LOST) ctx->markLost("vkWaitSemaphores (stream wait)");
-            setError(failVk(r, "vkWaitSemaphores (stream wait)"));
-            break;
-        }
-    }
-    setWaitingOn(nullptr);
-}
-
-bool Stream::hostWaitPortable(Semaphore* s, uint64_t value) {
-    SharedState& st = *s->shared;
-    setWaitingOn(s);
-    StreamTelemetry* tel = telemetry();
-    const uint64_t t0 = tel ? monotonicNs() : 0;
-    bool done = false;
-    for (;;) {
-        // seq first, then the cancel flag: a close() that bumps seq after this read wakes us.
-        uint32_t seen = st.s().seq.load();
-        if (cancel_.load()) break;
-        if (s->kind == SemKind::Timeline ? st.s().value.load() >= value : st.tryConsumeBinary()) {
-            done = true;
-            break;
-        }
-        st.waitChange(seen, monotonicNs() + kSharedWaitSliceNs);  // slices: see kSharedWaitSliceNs
-    }
-    setWaitingOn(nullptr);
-    if (tel) tel->hostWait(s, value, t0, monotonicNs());
-    return done;
-}
-
-// Keyed mutex: acquire on this thread (futex sleep, see keyed_mutex.h); what follows is
-// submitted once it is held. Timeout and abandoned become the stream's error, reported once.
-void Stream::acquireKeyedMutex(const Op& op) {
-    setWaitingOn(op.sem);  // lets close(cancel) wake the wait
-    batonError_t e = op.sem->keyedMutex->acquire(op.value, static_cast<uint32_t>(op.proxyValue), op.slot, cancel_);
-    setWaitingOn(nullptr);
-    if (e != batonSuccess && !cancel_.load()) setError(e);
-}
-
 void Stream::flush() {
-    if (!waitCount_ && !cmdCount_ && !signalCount_) return;
+    if (batch_.empty()) return;
     const uint64_t prev = submittedPoint.load(std::memory_order_relaxed);
     const uint64_t point = prev + 1;
     // Chain to the previous submission: queues do not order completion by themselves.
-    waits_[waitCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, timeline, prev,
-                            VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-    signals_[signalCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, timeline, point,
-                                VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+    batch_.addWait(timeline, prev);
+    batch_.addSignal(timeline, point);
     StreamTelemetry* tel = telemetry();
-    uint32_t cmdInfoCount = cmdCount_;
+    uint32_t cmdInfoCount = batch_.cmdCount;
     VkCommandBufferSubmitInfo first{}, last{};
     if (tel && tel->bracket(&first, &last)) {  // GPU timestamps around the submission's work
-        std::memmove(cmdInfos_ + 1, cmdInfos_, cmdCount_ * sizeof cmdInfos_[0]);
-        cmdInfos_[0] = first;
-        cmdInfos_[cmdCount_ + 1] = last;
-        cmdInfoCount = cmdCount_ + 2;
+        std::memmove(batch_.cmds + 1, batch_.cmds, batch_.cmdCount * sizeof batch_.cmds[0]);
+        batch_.cmds[0] = first;
+        batch_.cmds[batch_.cmdCount + 1] = last;
+        cmdInfoCount = batch_.cmdCount + 2;
     }
     std::unique_lock<std::mutex> proxyLock;
-    if (publishCount_ || submittedSignalCount_) proxyLock = claimProxyValues();
+    if (batch_.publishCount || batch_.timelineSignalCount) proxyLock = Semaphore::claimProxySignals(ctx, batch_);
     VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
-    si.waitSemaphoreInfoCount = waitCount_;
-    si.pWaitSemaphoreInfos = waits_;
+    si.waitSemaphoreInfoCount = batch_.waitCount;
+    si.pWaitSemaphoreInfos = batch_.waits;
     si.commandBufferInfoCount = cmdInfoCount;
-    si.pCommandBufferInfos = cmdInfos_;
-    si.signalSemaphoreInfoCount = signalCount_;
-    si.pSignalSemaphoreInfos = signals_;
+    si.pCommandBufferInfos = batch_.cmds;
+    si.signalSemaphoreInfoCount = batch_.signalCount;
+    si.pSignalSemaphoreInfos = batch_.signals;
     VkResult r = ctx->submit(*queue, si);
     if (proxyLock.owns_lock()) proxyLock.unlock();
     if (r != VK_SUCCESS) submitFailed(r, point);
     submittedPoint.store(point, std::memory_order_release);
     if (tel) tel->submitted(point, r == VK_SUCCESS);
-    for (uint32_t i = 0; i < cmdCount_; ++i) slotPoint_[slotsInBatch_[i]].store(point, std::memory_order_release);
-    // The batch still holds references to these semaphores (batchRefs_/publishes_).
+    for (uint32_t i = 0; i < batch_.cmdCount; ++i) slotPoint_[batch_.slots[i]].store(point, std::memory_order_release);
+    // The batch still holds references to these semaphores (refs/publishes).
     if (r == VK_SUCCESS)
-        for (uint32_t i = 0; i < submittedSignalCount_; ++i)
-            submittedSignals_[i].sem->noteSubmitted(submittedSignals_[i].value);
-    submittedSignalCount_ = 0;
+        for (uint32_t i = 0; i < batch_.timelineSignalCount; ++i)
+            batch_.timelineSignals[i].sem->noteSubmitted(batch_.timelineSignals[i].value);
     retireBatch(point, r == VK_SUCCESS);
-    waitCount_ = cmdCount_ = signalCount_ = publishCount_ = batchRefCount_ = 0;
-}
-
-// Under ctx->proxySignalMutex (returned locked), in the order submissions reach the queues:
-// several streams (and renderers) signal one local proxy timeline per portable semaphore, and
-// a lower value reaching it after a higher one would move it backwards (invalid in Vulkan).
-// Binary signals take the next proxy value now. A timeline signal that a stream's or a
-// renderer's higher one already passed is dropped from the submission: for a timeline (waits
-// are >=) it changes nothing, and the stream publishes its value itself once its work is done
-// (retireBatch). Native timelines likewise, for the streams of this process.
-std::unique_lock<std::mutex> Stream::claimProxyValues() {
-    std::unique_lock<std::mutex> lock(ctx->proxySignalMutex);
-    for (uint32_t i = 0; i < publishCount_; ++i) {
-        PendingPublish& p = publishes_[i];
-        if (p.sem->kind == SemKind::Timeline) continue;
-        p.proxyValue = p.sem->nextBinaryProxyValue();
-        signals_[p.signalIndex].value = p.proxyValue;
-    }
-    bool dropped[kBatch + 1] = {};
-    for (uint32_t i = 0; i < publishCount_; ++i) {
-        PendingPublish& p = publishes_[i];
-        if (p.sem->kind != SemKind::Timeline) continue;
-        if (p.proxyValue > p.sem->streamSignalMax) {
-            p.sem->streamSignalMax = p.proxyValue;
-            continue;
-        }
-        p.superseded = true;
-        dropped[p.signalIndex] = true;
-    }
-    for (uint32_t i = 0; i < submittedSignalCount_; ++i) {
-        const SubmittedSignal& n = submittedSignals_[i];
-        if (!n.sem->native()) continue;
-        if (n.value > n.sem->streamSignalMax) {
-            n.sem->streamSignalMax = n.value;
-            continue;
-        }
-        for (uint32_t j = 0; j < signalCount_; ++j)
-            if (signals_[j].semaphore == n.sem->vk && signals_[j].value == n.value) dropped[j] = true;
-    }
-    uint32_t kept = 0;
-    for (uint32_t j = 0; j < signalCount_; ++j)
-        if (!dropped[j]) signals_[kept++] = signals_[j];
-    signalCount_ = kept;
-    return lock;
+    batch_.clear();
 }
 
 // A submission that failed never runs. What it would have signaled on the stream's timeline
@@ -657,27 +507,18 @@ void Stream::submitFailed(VkResult r, uint64_t point) {
 }
 
 // Hands the batch's references to the retire queue, with what each must publish once the GPU
-// passed `point`.
+// passed `point` (the backend says what: Semaphore::afterSubmit).
 void Stream::retireBatch(uint64_t point, bool submitted) {
-    for (uint32_t i = 0; i < publishCount_; ++i) {
-        const PendingPublish& p = publishes_[i];
-        if (!submitted) {
-            retireLater(point, p.sem, nullptr, 0, 0);  // never reaches the GPU: nothing to publish
-        } else if (p.superseded) {
-            // Not on the proxy (a higher value passed it there): the stream publishes it.
-            p.sem->shared->markSubmitted(p.value);
-            retireLater(point, p.sem, p.sem, 0, p.value);
-        } else {
-            if (p.sem->kind == SemKind::Timeline) p.sem->shared->markSubmitted(p.value);
-            retireLater(point, p.sem, p.sem, p.sem->queuePublish(p.proxyValue, p.value), p.value);
-        }
+    for (uint32_t i = 0; i < batch_.publishCount; ++i) {
+        const SubmitBatch::Publish& p = batch_.publishes[i];
+        Semaphore::RetireNote n = p.sem->afterSubmit(p.proxyValue, p.value, p.superseded, submitted);
+        retireLater(point, p.sem, n.publishOf, n.ticket, n.value);
     }
-    for (uint32_t i = 0; i < waitedPortableCount_; ++i) {
-        const SubmittedSignal& w = waitedPortable_[i];
+    for (uint32_t i = 0; i < batch_.waitedProxyCount; ++i) {
+        const SubmitBatch::SemValue& w = batch_.waitedProxies[i];
         retireLater(point, w.sem, submitted ? w.sem : nullptr, 0, w.value);
     }
-    waitedPortableCount_ = 0;
-    for (uint32_t i = 0; i < batchRefCount_; ++i) retireLater(point, batchRefs_[i], nullptr, 0, 0);
+    for (uint32_t i = 0; i < batch_.refCount; ++i) retireLater(point, batch_.refs[i], nullptr, 0, 0);
 }
 
 // Appends to the retire ring. When it is full, waits for the GPU to pass its oldest entry's
@@ -695,11 +536,7 @@ void Stream::retireLater(uint64_t point, Object* obj, Semaphore* publishOf, uint
             oldest = retire_[retireHead_ % kRetire].point;
         }
         waitPoint(oldest);
-        if (ctx->lost()) {
-            retireUpTo(oldest, false);  // the GPU will not get there: release, publish nothing
-            continue;
-        }
-        retireUpTo(oldest, true);
+        retireUpTo(oldest, !ctx->lost());  // lost: the GPU will not get there; publish nothing
     }
 }
 
@@ -751,14 +588,9 @@ bool Stream::retireUpTo(uint64_t point, bool block) {
                     break;
                 }
                 const Retire& r = retire_[retireHead_ % kRetire];
-                if (r.publishOf && r.publishOf->kind == SemKind::Timeline) {
-                    if (!ctx->lost()) r.publishOf->shared->publish(r.value);
-                } else if (r.publishOf && !r.publishOf->published(r.ticket) && !ctx->lost()) {
-                    if (!block) {
-                        done = false;
-                        break;
-                    }
-                    r.publishOf->waitPublished(r.ticket);
+                if (r.publishOf && !ctx->lost() && !r.publishOf->publishRetired(r.value, r.ticket, block)) {
+                    done = false;
+                    break;
                 }
                 ++retireHead_;
                 drop[n++] = r.obj;

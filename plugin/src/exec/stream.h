@@ -19,6 +19,8 @@
 #include <baton/baton.h>
 
 #include "core/object.h"
+#include "exec/submit_batch.h"
+#include "sync/backend.h"
 
 namespace baton {
 
@@ -84,21 +86,17 @@ private:
     explicit Stream(Context* c) : Object(ObjectType::Stream), ctx(c) {}
     void workerLoop();
     void submitInline();
-    enum class WaitPlan : uint8_t { Gpu, Skip, Host };
+    using WaitPlan = baton::WaitPlan;
     void processOne(const Op& op, uint64_t index, WaitPlan plan);
     void process(const Op& op, uint64_t index, WaitPlan plan);
     void flush();
     void markProcessed(uint64_t upTo);
-    bool hostWaitPortable(Semaphore* s, uint64_t value);
-    void hostWaitNative(Semaphore* s, uint64_t value);
     WaitPlan planWait(const Op& op) const;  // how a Wait op is carried out (see processWait)
     bool runsWithoutHostWait(const Op& op, WaitPlan* plan) const;
     void processWait(const Op& op, uint64_t index, WaitPlan plan);
-    void addGpuWait(VkSemaphore sem, uint64_t value, Object* ref);
-    void acquireKeyedMutex(const Op& op);
+    void processWaitEvent(const Op& op, uint64_t index);
     void waitPoint(uint64_t point);
     void retireCompleted(bool all);
-    std::unique_lock<std::mutex> claimProxyValues();
     void submitFailed(VkResult r, uint64_t point);
     void retireBatch(uint64_t point, bool submitted);
     void retireLater(uint64_t point, Object* obj, Semaphore* publishOf, uint64_t ticket, uint64_t value);
@@ -146,30 +144,7 @@ private:
 
     // The batch being built by the worker, or by a caller submitting inline: whoever runs the
     // ring (handed over under mutex_).
-    static constexpr uint32_t kBatch = 32;
-    VkSemaphoreSubmitInfo waits_[kBatch + 1] = {};
-    VkSemaphoreSubmitInfo signals_[kBatch + 1] = {};
-    VkCommandBufferSubmitInfo cmdInfos_[kBatch + 2] = {};  // + telemetry's timestamp brackets
-    uint32_t slotsInBatch_[kBatch] = {};
-    uint32_t waitCount_ = 0, signalCount_ = 0, cmdCount_ = 0;
-    Object* batchRefs_[2 * kBatch] = {};
-    uint32_t batchRefCount_ = 0;
-    struct PendingPublish {
-        Semaphore* sem;
-        uint64_t proxyValue, value;
-        uint32_t signalIndex;  // its entry in signals_
-        bool superseded;  // a stream already submitted a higher signal: dropped (see flush)
-    };
-    PendingPublish publishes_[kBatch] = {};
-    uint32_t publishCount_ = 0;
-    struct SubmittedSignal {
-        Semaphore* sem;
-        uint64_t value;
-    };
-    SubmittedSignal submittedSignals_[kBatch] = {};  // timelines this batch signals
-    uint32_t submittedSignalCount_ = 0;
-    SubmittedSignal waitedPortable_[kBatch] = {};  // portable timelines this batch waits on (proxy)
-    uint32_t waitedPortableCount_ = 0;
+    SubmitBatch batch_;
 
     // References kept until the GPU passes a point (deferred release) and, for a portable
     // signal, until it has taken effect: synchronize() drains these up to its point, so that

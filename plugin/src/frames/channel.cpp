@@ -271,7 +271,7 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
     ops[n].kind = OpKind::Signal;
     ops[n].sem = ready;
     ops[n].value = k;
-    ops[n++].proxyValue = ready->native() ? 0 : k;
+    ++n;
     if ((e = stream->enqueue(ops, n, true)) != batonSuccess) {
         stream->abandonRecord(recordOp);
         ready->giveBack(reservation);  // defect 6: the value can be signaled again
@@ -366,13 +366,10 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
         return fail(batonErrorNotReady, "no frame after %llu has been produced yet",
                     static_cast<unsigned long long>(lastAcquired_));
     }
-    if (!ready->native() && ctx->queueShared) {
-        const SharedLayout& st = ready->shared->s();
-        if (st.value.load() < k && st.submitted.load() < k) {
-            notReady_.fetch_add(1, std::memory_order_relaxed);
-            return fail(batonErrorNotReady, "frame %llu is not submitted yet; on a shared queue the wait would stall "
-                        "the queue that has to run it", static_cast<unsigned long long>(k));
-        }
+    if (ctx->queueShared && !ready->signalOnQueue(k)) {
+        notReady_.fetch_add(1, std::memory_order_relaxed);
+        return fail(batonErrorNotReady, "frame %llu is not submitted yet; on a shared queue the wait would stall "
+                    "the queue that has to run it", static_cast<unsigned long long>(k));
     }
     Entry& e = ring_[ringNext_ % kConsumerRing];
     if (e.state != Entry::Free) {
@@ -392,7 +389,7 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
     // Portable: the producer is a stream of this process, whose GPU signal lands on the local
     // signal proxy (proxy value == value for timelines). Waiting on it directly keeps the
     // handoff GPU to GPU, with no host hop through the mirror thread.
-    out->wait = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, ready->native() ? ready->vk : ready->signalProxy, k,
+    out->wait = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, ready->localSignalSemaphore(), k,
                  timed ? VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT : waitStage, 0};
     VkImageMemoryBarrier2& b = out->acquireBarrier;
     b.sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2;
@@ -493,7 +490,7 @@ void Channel::getInfo(batonChannelInfo* out) const {
     out->format = format_;
     out->extent = extent_;
     out->policy = policy_;
-    out->backend = ready->native() ? batonSemaphoreBackendNative : batonSemaphoreBackendPortable;
+    out->backend = ready->publicBackend();
     for (uint32_t i = 0; i < depth_; ++i) {
         out->images[i] = images_[i];
         out->memory[i] = memory_[i];

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "exec/context.h"
+#include "exec/submit_batch.h"
+#include "fd/fd_probe.h"
 #include "core/error.h"
 #include "telemetry/telemetry.h"
 
@@ -85,6 +87,7 @@ batonError_t Semaphore::exportNew(Context* ctx, const batonExternalSemaphoreExpo
     }
     std::unique_ptr<Semaphore> s(new Semaphore(ctx, kind));
     const bool portable = kind == SemKind::KeyedMutex || !ctx->nativeSemaphoreFd || (desc.flags & batonExportFlagPortable);
+    s->setBackend(portable);
     if (!portable) {
         VkResult r = createExportable(ctx, kind, desc.initialValue, &s->vk);
         if (r != VK_SUCCESS) return failVk(r, "vkCreateSemaphore (exportable)");
@@ -118,6 +121,7 @@ batonError_t Semaphore::importFd(Context* ctx, SemKind kind, int fd, bool portab
         if (e != batonSuccess) return e;
     }
     std::unique_ptr<Semaphore> s(new Semaphore(ctx, kind));
+    s->setBackend(portable);
     if (portable) {
         s->shared = std::make_unique<SharedState>();
         batonError_t e = s->shared->open(fd, sharedKind(kind));
@@ -155,7 +159,7 @@ batonError_t Semaphore::importFd(Context* ctx, SemKind kind, int fd, bool portab
 
 batonError_t Semaphore::reserveSignal(uint64_t v, uint64_t knownCurrent, bool byRenderer, Reservation* r) {
     uint64_t prevPending = 0;
-    batonError_t e = reserveValue(v, knownCurrent, &prevPending);
+    batonError_t e = backend_->reserveValue(*this, v, knownCurrent, &prevPending);
     if (e != batonSuccess) return e;
     std::atomic<uint64_t>& mark = byRenderer ? rendererReserved : streamReserved;
     uint64_t cur = mark.load(std::memory_order_relaxed);
@@ -170,58 +174,12 @@ void Semaphore::giveBack(Reservation& r) {
     if (!r.held) return;
     r.held = false;
     // Only if nothing claimed a higher value meanwhile (CAS from exactly r.value).
-    std::atomic<uint64_t>& pending = shared ? shared->s().pending : localPending;
+    std::atomic<uint64_t>& pending = backend_->pendingWord(*this);
     uint64_t expected = r.value;
     pending.compare_exchange_strong(expected, r.prevPending, std::memory_order_acq_rel);
     std::atomic<uint64_t>& mark = r.byRenderer ? rendererReserved : streamReserved;
     expected = r.value;
     mark.compare_exchange_strong(expected, r.prevMark, std::memory_order_acq_rel);
-}
-
-batonError_t Semaphore::rendererSignal(uint64_t v, VkSemaphore* semOut) {
-    if (!shared) {
-        *semOut = vk;
-        return kind == SemKind::Timeline ? reserveSignal(v, UINT64_MAX, true) : batonSuccess;
-    }
-    batonError_t e = reserveSignal(v, UINT64_MAX, true);
-    if (e != batonSuccess) return e;
-    {
-        // The renderer submits v to the proxy next: a stream's lower value submitted after it
-        // would move the proxy backwards, so streams now treat v as already signaled (flush).
-        std::lock_guard lock(ctx->proxySignalMutex);
-        if (v > streamSignalMax) streamSignalMax = v;
-    }
-    shared->markSubmitted(v);
-    queuePublish(v, v);
-    *semOut = signalProxy;
-    return batonSuccess;
-}
-
-batonError_t Semaphore::reserveValue(uint64_t v, uint64_t knownCurrent, uint64_t* prevPending) {
-    if (shared) {
-        uint64_t floor = 0;
-        if (shared->reserve(v, &floor)) {
-            *prevPending = floor;
-            return batonSuccess;
-        }
-            return fail(batonErrorInvalidValue,
-                        "timeline signal value %llu is not above %llu, the highest value signaled or pending",
-                        static_cast<unsigned long long>(v), static_cast<unsigned long long>(floor));
-    }
-    uint64_t current = knownCurrent;
-    if (current == UINT64_MAX) ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, vk, &current);
-    uint64_t p = localPending.load(std::memory_order_acquire);
-    for (;;) {
-        uint64_t floor = p > current ? p : current;
-        if (v <= floor)
-            return fail(batonErrorInvalidValue,
-                        "timeline signal value %llu is not above %llu, the highest value signaled or pending",
-                        static_cast<unsigned long long>(v), static_cast<unsigned long long>(floor));
-        if (localPending.compare_exchange_weak(p, v, std::memory_order_acq_rel)) {
-            *prevPending = p;
-            return batonSuccess;
-        }
-    }
 }
 
 uint64_t Semaphore::queuePublish(uint64_t proxyValue, uint64_t value) {
@@ -382,57 +340,144 @@ void Semaphore::mirrorLoop() {
     }
 }
 
-uint64_t Semaphore::currentValue() const {
-    if (keyedMutex) return keyedMutex->lastKey();
-    if (shared) {
-        if (kind == SemKind::Binary) return shared->s().value.load() > shared->s().consumed.load() ? 1 : 0;
-        uint64_t v = shared->s().value.load();
-        // Waiters of this process may pass a value on the GPU (on signalProxy) before the
-        // publisher thread has published it: what the proxy reached is reached, so publish it
-        // now rather than let a reader see less than work that depended on it.
-        uint64_t reached = 0;
-        if (kind == SemKind::Timeline && signalProxy &&
-            ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, signalProxy, &reached) == VK_SUCCESS && reached > v) {
-            shared->publish(reached);
-            v = reached;
+void Semaphore::rendererSignalPortable(uint64_t v) {
+    {
+        // The renderer submits v to the proxy next: a stream's lower value submitted after it
+        // would move the proxy backwards, so streams now treat v as already signaled.
+        std::lock_guard lock(ctx->proxySignalMutex);
+        if (v > streamSignalMax) streamSignalMax = v;
+    }
+    shared->markSubmitted(v);
+    queuePublish(v, v);
+}
+
+void Semaphore::describe(batonExternalSemaphoreInfo* info) const {
+    info->type = backend_->handleType;
+    info->backend = backend_->publicBackend;
+    info->currentValue = currentValue();
+    info->pendingValue = pendingValue();
+    if (shared) std::memcpy(info->id, shared->s().id, sizeof info->id);
+}
+
+bool Semaphore::signalOnQueue(uint64_t v) const {
+    if (!shared) return true;
+    const SharedLayout& st = shared->s();
+    return st.value.load() >= v || st.submitted.load() >= v;
+}
+
+batonError_t Semaphore::beginTurn(const void* st, bool acquire, uint32_t* ticket, KeyedMutex::EnqueueState* saved) {
+    if (!keyedMutex) return batonSuccess;
+    return acquire ? keyedMutex->beginAcquire(st, ticket, saved) : keyedMutex->beginRelease(st, ticket, saved);
+}
+
+void Semaphore::undoTurn(const KeyedMutex::EnqueueState& saved) {
+    if (keyedMutex) keyedMutex->undo(saved);
+}
+
+std::unique_lock<std::mutex> Semaphore::claimProxySignals(Context* ctx, SubmitBatch& b) {
+    std::unique_lock<std::mutex> lock(ctx->proxySignalMutex);
+    bool dropped[SubmitBatch::kMax + 1] = {};
+    for (uint32_t i = 0; i < b.publishCount; ++i) {
+        SubmitBatch::Publish& p = b.publishes[i];
+        Semaphore& s = *p.sem;
+        if (s.kind != SemKind::Timeline) {
+            // Binary and keyed mutex: the next proxy value, in submission order (defect 2).
+            p.proxyValue = s.nextBinaryProxyValue();
+            b.signals[p.signalIndex].value = p.proxyValue;
+        } else if (p.proxyValue > s.streamSignalMax) {
+            s.streamSignalMax = p.proxyValue;
+        } else {
+            // A higher one (a stream's or a renderer's) is on the proxy already.
+            p.superseded = true;
+            dropped[p.signalIndex] = true;
         }
-        return v;
     }
-    uint64_t v = 0;
-    if (kind == SemKind::Timeline) ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, vk, &v);
-    return v;
+    for (uint32_t i = 0; i < b.timelineSignalCount; ++i) {
+        Semaphore& s = *b.timelineSignals[i].sem;
+        const uint64_t v = b.timelineSignals[i].value;
+        if (!s.native()) continue;  // portable: above
+        if (v > s.streamSignalMax) {
+            s.streamSignalMax = v;
+            continue;
+        }
+        for (uint32_t j = 0; j < b.signalCount; ++j)
+            if (b.signals[j].semaphore == s.vk && b.signals[j].value == v) dropped[j] = true;
+    }
+    uint32_t kept = 0;
+    for (uint32_t j = 0; j < b.signalCount; ++j)
+        if (!dropped[j]) b.signals[kept++] = b.signals[j];
+    b.signalCount = kept;
+    return lock;
 }
 
-uint64_t Semaphore::pendingValue() const {
-    if (keyedMutex) return keyedMutex->held() ? 1 : 0;
-    if (shared) return kind == SemKind::Timeline ? shared->s().pending.load() : 0;
-    uint64_t c = currentValue(), p = localPending.load();
-    return p > c ? p : c;
+Semaphore::RetireNote Semaphore::afterSubmit(uint64_t proxyValue, uint64_t value, bool superseded, bool submitted) {
+    if (!submitted) return {nullptr, 0, 0};  // never reaches the GPU: nothing to publish
+    if (kind == SemKind::Timeline) shared->markSubmitted(value);
+    // Superseded: not on the proxy (a higher value passed it there); the stream publishes it.
+    if (superseded) return {this, 0, value};
+    return {this, queuePublish(proxyValue, value), value};
 }
 
-batonError_t Semaphore::hostWait(uint64_t value, uint64_t timeoutNs) {
-    if (!shared) {
-        if (kind != SemKind::Timeline)
-            return fail(batonErrorNotSupported, "Vulkan cannot wait for a native binary semaphore on the host");
-        VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &vk, &value};
-        VkResult r = ctx->vkd.vkWaitSemaphores(ctx->device, &wi, timeoutNs);
-        if (r == VK_TIMEOUT) return fail(batonErrorTimeout, "timeline did not reach %llu in time",
-                                         static_cast<unsigned long long>(value));
-        return r == VK_SUCCESS ? batonSuccess : failVk(r, "vkWaitSemaphores");
+bool Semaphore::publishRetired(uint64_t value, uint64_t ticket, bool block) {
+    if (kind == SemKind::Timeline) {
+        // Idempotent: the publisher's later publish of it changes nothing. Published here so
+        // that this never waits behind the publisher's queue, where a renderer's reserved but
+        // not yet submitted signal may sit.
+        shared->publish(value);
+        return true;
     }
-    // A deadline past the clock's range is no deadline (timeoutNs near UINT64_MAX would wrap).
-    const uint64_t now = monotonicNs();
-    const uint64_t deadline = timeoutNs >= UINT64_MAX - now ? UINT64_MAX : now + timeoutNs;
+    if (published(ticket)) return true;
+    if (!block) return false;
+    waitPublished(ticket);
+    return true;
+}
+
+bool Semaphore::waitShared(uint64_t value, uint64_t deadlineNs, bool consume, const std::atomic<bool>* cancel) {
+    SharedState& st = *shared;
     for (;;) {
-        uint32_t seen = shared->s().seq.load();
-        bool reached = kind == SemKind::Timeline ? shared->s().value.load() >= value
-                                                 : shared->s().value.load() > shared->s().consumed.load();
-        if (reached) return batonSuccess;
-        const uint64_t t = monotonicNs();
-        if (timeoutNs == 0 || t >= deadline) return fail(batonErrorTimeout, "semaphore not reached within the timeout");
+        // seq first, then the cancel flag: a close() that bumps seq after this read wakes us.
+        uint32_t seen = st.s().seq.load();
+        if (cancel && cancel->load()) return false;
+        if (kind == SemKind::Timeline ? st.s().value.load() >= value
+                                      : consume ? st.tryConsumeBinary() : st.s().value.load() > st.s().consumed.load())
+            return true;
+        const uint64_t now = monotonicNs();
+        if (now >= deadlineNs) return false;
         // In slices: the waker may skip the wake-up (see kSharedWaitSliceNs).
-        shared->waitChange(seen, deadline - t > kSharedWaitSliceNs ? t + kSharedWaitSliceNs : deadline);
+        st.waitChange(seen, deadlineNs - now > kSharedWaitSliceNs ? now + kSharedWaitSliceNs : deadlineNs);
     }
+}
+
+bool semKindOfHandleType(int t, SemKind* kind) {
+    switch (t) {
+        case batonExternalSemaphoreHandleTypeOpaqueFd: *kind = SemKind::Binary; return true;
+        case batonExternalSemaphoreHandleTypeTimelineSemaphoreFd: *kind = SemKind::Timeline; return true;
+        case batonExternalSemaphoreHandleTypeKeyedMutex: *kind = SemKind::KeyedMutex; return true;
+        default: return false;
+    }
+}
+
+batonError_t Semaphore::checkExportDesc(SemKind kind, const batonExternalSemaphoreExportDesc& desc) {
+    if (kind != SemKind::Timeline && desc.initialValue)
+        return fail(batonErrorInvalidValue, "only a timeline has an initial value (got %llu); a keyed mutex takes "
+                    "initialKey", desc.initialValue);
+    if (kind != SemKind::KeyedMutex && desc.initialKey)
+        return fail(batonErrorInvalidValue, "only a keyed mutex has an initial key (got %llu)", desc.initialKey);
+    return batonSuccess;
+}
+
+batonError_t Semaphore::importClassified(Context* ctx, SemKind kind, int fd, FdClass cls, Semaphore** out) {
+    if (cls == FdClass::BatonMemfd) return importFd(ctx, kind, fd, true, out);
+    if (kind == SemKind::KeyedMutex)
+        return fail(batonErrorInvalidResourceHandle, "fd %d is %s, not a baton keyed mutex", fd, fdClassName(cls));
+    if (!ctx->nativeSemaphoreFd)
+        return fail(batonErrorInvalidResourceHandle, "fd %d is %s; this device has no semaphore fds, so only baton's "
+                    "portable semaphores can be imported", fd, fdClassName(cls));
+    batonError_t e = checkNativeSemaphoreFd(fd, ctx->properties.vendorID);
+    if (e == batonSuccess && cls == FdClass::NvidiaControl)
+        e = probeSemaphoreFd(fd, kind == SemKind::Timeline, ctx->deviceUUID);
+    // Only now, with the fd known to be one the driver accepts, does the driver see it.
+    return e == batonSuccess ? importFd(ctx, kind, fd, false, out) : e;
 }
 
 }  // namespace baton

@@ -301,7 +301,7 @@ void StreamTelemetry::stash(const Op& op) {
     if (op.kind == OpKind::Signal && op.sem) {
         stash_ = {batonTelemetrySignal, reinterpret_cast<uintptr_t>(op.sem), op.value};
         stashed_ = true;
-    } else if (op.kind == OpKind::Wait && op.sem && op.sem->native()) {
+    } else if (op.kind == OpKind::Wait && op.sem && op.sem->has(kSemNative)) {
         stash_ = {batonTelemetryWait, reinterpret_cast<uintptr_t>(op.sem), op.value};
         stashed_ = true;
     }
