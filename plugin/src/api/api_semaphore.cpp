@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "api/c_enum.h"
+#include "core/ref.h"
 #include "core/small_vector.h"
 #include "exec/context.h"
 #include "core/error.h"
@@ -49,8 +50,16 @@ batonError_t checkWindowsDesc(const batonExternalSemaphoreHandleDesc& d, int typ
                 "TimelineSemaphoreFd and KeyedMutex fds", typeName(type));
 }
 
-Semaphore* lookupSemaphore(batonExternalSemaphore_t h) {
-    return static_cast<Semaphore*>(lookupHandle(h, ObjectType::Semaphore));
+Ref<Semaphore> lookupSemaphore(batonExternalSemaphore_t h) {
+    return Ref<Semaphore>::adopt(static_cast<Semaphore*>(lookupHandle(h, ObjectType::Semaphore)));
+}
+
+// The stream a call names (NULL: the current context's default stream).
+batonError_t lookupStream(batonStream_t stream, Ref<Stream>* out) {
+    Stream* st = nullptr;
+    batonError_t e = resolveStream(stream, &st);
+    *out = Ref<Stream>::adopt(st);
+    return e;
 }
 
 void adopt(Context* ctx, Semaphore* s, batonExternalSemaphore_t* out) {
@@ -61,13 +70,8 @@ void adopt(Context* ctx, Semaphore* s, batonExternalSemaphore_t* out) {
 
 // Holds references taken while validating an array, released however the call ends.
 struct SemRefs {
-    SmallVector<Semaphore*, 16> sems;
-    unsigned count = 0;
+    SmallVector<Ref<Semaphore>, 16> sems;
     explicit SemRefs(unsigned n) : sems(n) {}
-    ~SemRefs() {
-        for (unsigned i = 0; i < count; ++i)
-            if (sems[i]) sems[i]->release();
-    }
 };
 
 batonError_t checkArrayArgs(const void* sems, const void* params, unsigned n, const char* fn) {
@@ -82,9 +86,8 @@ batonError_t checkArrayArgs(const void* sems, const void* params, unsigned n, co
 
 batonError_t lookupAll(const batonExternalSemaphore_t* arr, unsigned n, Stream* stream, SemRefs& refs, const char* fn) {
     for (unsigned i = 0; i < n; ++i) {
-        Semaphore* s = lookupSemaphore(arr[i]);
-        refs.sems[i] = s;
-        refs.count = i + 1;
+        refs.sems[i] = lookupSemaphore(arr[i]);
+        Semaphore* s = refs.sems[i].get();
         if (!s)
             return fail(batonErrorInvalidResourceHandle, "%s: extSemArray[%u] (%p) is not a live baton semaphore", fn, i,
                         static_cast<void*>(arr[i]));
@@ -100,13 +103,13 @@ batonError_t lookupAll(const batonExternalSemaphore_t* arr, unsigned n, Stream* 
 batonError_t checkSignalValues(const SemRefs& refs, const batonExternalSemaphoreSignalParams* params, unsigned n,
                                SmallVector<uint64_t, 16>& current, const char* fn) {
     for (unsigned i = 0; i < n; ++i) {
-        Semaphore* s = refs.sems[i];
+        Semaphore* s = refs.sems[i].get();
         current[i] = UINT64_MAX;
         if (!s->has(kSemTimeline)) continue;
         uint64_t v = params[i].params.fence.value;
         uint64_t floor = s->signalFloor(&current[i]);
         for (unsigned j = 0; j < i; ++j)
-            if (refs.sems[j] == s && params[j].params.fence.value > floor) floor = params[j].params.fence.value;
+            if (refs.sems[j].get() == s && params[j].params.fence.value > floor) floor = params[j].params.fence.value;
         if (v <= floor)
             return fail(batonErrorInvalidValue, "%s: paramsArray[%u].params.fence.value %llu is not above %llu, the "
                         "highest value signaled or pending", fn, i, static_cast<unsigned long long>(v),
@@ -122,12 +125,8 @@ batonError_t checkSignalValues(const SemRefs& refs, const batonExternalSemaphore
 class KeyedMutexTurns {
 public:
     explicit KeyedMutexTurns(unsigned n) : tickets_(n), saved_(n), sems_(n) {}
-    ~KeyedMutexTurns() {
-        for (unsigned i = 0; i < count_; ++i)
-            if (sems_[i]) sems_[i]->release();
-    }
     // Takes a turn for every keyed mutex in sems; on a refusal gives back those taken.
-    batonError_t take(const SmallVector<Semaphore*, 16>& sems, unsigned n, const Stream* st, bool acquire) {
+    batonError_t take(const SmallVector<Ref<Semaphore>, 16>& sems, unsigned n, const Stream* st, bool acquire) {
         for (unsigned i = 0; i < n; ++i) {
             count_ = i + 1;
             if (!sems[i]->has(kSemKeyedMutex)) continue;
@@ -136,8 +135,7 @@ public:
                 giveBack(0);  // sems_[i] is not set: only the turns taken before it
                 return e;
             }
-            sems[i]->retain();
-            sems_[i] = sems[i];
+            sems_[i] = sems[i];  // a reference of its own
         }
         return batonSuccess;
     }
@@ -153,7 +151,7 @@ public:
 private:
     SmallVector<uint32_t, 16> tickets_;
     SmallVector<KeyedMutex::EnqueueState, 16> saved_;
-    SmallVector<Semaphore*, 16> sems_;
+    SmallVector<Ref<Semaphore>, 16> sems_;
     unsigned count_ = 0;
 };
 
@@ -242,10 +240,10 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
     const uint64_t t0 = apiClockStart();
     batonError_t e = checkArrayArgs(extSemArray, paramsArray, numExtSems, fn);
     if (e != batonSuccess) return e;
-    Stream* st = nullptr;
-    if ((e = resolveStream(stream, &st)) != batonSuccess) return e;
+    Ref<Stream> st;
+    if ((e = lookupStream(stream, &st)) != batonSuccess) return e;
     SemRefs refs(numExtSems);
-    e = lookupAll(extSemArray, numExtSems, st, refs, fn);
+    e = lookupAll(extSemArray, numExtSems, st.get(), refs, fn);
     for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i) {
         if (paramsArray[i].flags)
             e = fail(batonErrorInvalidValue, "%s: paramsArray[%u].flags must be 0", fn, i);
@@ -259,7 +257,7 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
     if (e == batonSuccess) e = checkSignalValues(refs, paramsArray, numExtSems, current, fn);
     // Keyed mutexes: each release must follow an acquire of the same handle on this stream.
     KeyedMutexTurns turns(numExtSems);
-    if (e == batonSuccess) e = turns.take(refs.sems, numExtSems, st, false);
+    if (e == batonSuccess) e = turns.take(refs.sems, numExtSems, st.get(), false);
     SmallVector<Semaphore::Reservation, 16> reservations(numExtSems);
     for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i)
         if (refs.sems[i]->has(kSemTimeline))
@@ -267,8 +265,7 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
     if (e == batonSuccess) {
         SmallVector<Op, 16> ops(numExtSems);
         for (unsigned i = 0; i < numExtSems; ++i) {
-            Semaphore* s = refs.sems[i];
-            refs.sems[i]->retain();  // the op's own reference (refs keeps its own until the end)
+            Semaphore* s = Ref<Semaphore>(refs.sems[i]).detach();  // the op's own reference
             ops[i].kind = OpKind::Signal;
             ops[i].sem = s;
             ops[i].value = paramsArray[i].params.fence.value;
@@ -287,7 +284,6 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
         turns.giveBack(0);
     }
     noteApiCost(st->ctx, batonTelemetryApiSignal, t0);
-    st->release();
     return e == batonSuccess ? ok() : e;
 }
 
@@ -298,81 +294,72 @@ BATON_API batonError_t batonWaitExternalSemaphoresAsync(const batonExternalSemap
     const uint64_t t0 = apiClockStart();
     batonError_t e = checkArrayArgs(extSemArray, paramsArray, numExtSems, fn);
     if (e != batonSuccess) return e;
-    Stream* st = nullptr;
-    if ((e = resolveStream(stream, &st)) != batonSuccess) return e;
+    Ref<Stream> st;
+    if ((e = lookupStream(stream, &st)) != batonSuccess) return e;
     SemRefs refs(numExtSems);
-    e = lookupAll(extSemArray, numExtSems, st, refs, fn);
+    e = lookupAll(extSemArray, numExtSems, st.get(), refs, fn);
     for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i)
         if (paramsArray[i].flags) e = fail(batonErrorInvalidValue, "%s: paramsArray[%u].flags must be 0", fn, i);
     // Keyed mutexes: a handle acquires again only after its release (or a failed acquire).
     KeyedMutexTurns turns(numExtSems);
-    if (e == batonSuccess) e = turns.take(refs.sems, numExtSems, st, true);
-    if (e != batonSuccess) {
-        st->release();
-        return e;
-    }
+    if (e == batonSuccess) e = turns.take(refs.sems, numExtSems, st.get(), true);
+    if (e != batonSuccess) return e;
     SmallVector<Op, 16> ops(numExtSems);
     for (unsigned i = 0; i < numExtSems; ++i) {
         Op& op = ops[i];
         op.kind = OpKind::Wait;
-        op.sem = refs.sems[i];
+        op.sem = refs.sems[i].detach();  // the op owns the reference now
         op.value = paramsArray[i].params.fence.value;
         if (op.sem->has(kSemKeyedMutex)) {
             op.value = paramsArray[i].params.keyedMutex.key;
             op.proxyValue = paramsArray[i].params.keyedMutex.timeoutMs;
             op.slot = turns.ticket(i);
         }
-        refs.sems[i] = nullptr;
     }
     e = st->enqueue(ops.data(), numExtSems);  // all or none
     if (e != batonSuccess) turns.giveBack(0);
     noteApiCost(st->ctx, batonTelemetryApiWait, t0);
-    st->release();
     return e == batonSuccess ? ok() : e;
 }
 
 BATON_API batonError_t batonExternalSemaphoreGetInfo(batonExternalSemaphore_t extSem, batonExternalSemaphoreInfo* info) {
     if (!info) return fail(batonErrorInvalidValue, "batonExternalSemaphoreGetInfo: info is NULL");
-    Semaphore* s = lookupSemaphore(extSem);
+    Ref<Semaphore> s = lookupSemaphore(extSem);
     if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
     std::memset(info, 0, sizeof *info);
     s->describe(info);
-    s->release();
     return ok();
 }
 
 BATON_API batonError_t batonExternalSemaphoreHostWait(batonExternalSemaphore_t extSem, unsigned long long value,
                                                       uint64_t timeoutNs) {
-    Semaphore* s = lookupSemaphore(extSem);
+    Ref<Semaphore> s = lookupSemaphore(extSem);
     if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
     batonError_t e = s->hostWait(value, timeoutNs);
-    s->release();
     return e == batonSuccess ? ok() : e;
 }
 
 BATON_API batonError_t batonGetWaitSubmitInfo(batonExternalSemaphore_t extSem, unsigned long long value,
                                               VkPipelineStageFlags2 stageMask, VkSemaphoreSubmitInfo* info) {
     if (!info) return fail(batonErrorInvalidValue, "batonGetWaitSubmitInfo: info is NULL");
-    Semaphore* s = lookupSemaphore(extSem);
+    Ref<Semaphore> s = lookupSemaphore(extSem);
     if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
     VkSemaphore vk = VK_NULL_HANDLE;
     batonError_t e = s->rendererWait(value, &vk);
     if (e == batonSuccess)
         *info = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, vk, s->has(kSemTimeline) ? value : 0, stageMask, 0};
-    s->release();
     return e == batonSuccess ? ok() : e;
 }
 
 BATON_API batonError_t batonGetSignalSubmitInfo(batonExternalSemaphore_t extSem, unsigned long long value,
                                                 VkPipelineStageFlags2 stageMask, VkSemaphoreSubmitInfo* info) {
     if (!info) return fail(batonErrorInvalidValue, "batonGetSignalSubmitInfo: info is NULL");
-    Semaphore* s = lookupSemaphore(extSem);
+    Ref<Semaphore> s = lookupSemaphore(extSem);
     if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
     VkSemaphore vk = VK_NULL_HANDLE;
     batonError_t e = s->rendererSignal(value, &vk);
     if (e == batonSuccess)
         *info = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, vk, s->has(kSemTimeline) ? value : 0, stageMask, 0};
-    s->release();
     return e == batonSuccess ? ok() : e;
 }
 

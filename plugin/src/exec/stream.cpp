@@ -8,6 +8,7 @@
 #include "exec/context.h"
 #include "core/error.h"
 #include "exec/event.h"
+#include "exec/retire_queue.h"
 #include "exec/submit_batch.h"
 #include "sync/semaphore.h"
 #include "sync/shared_state.h"
@@ -521,85 +522,31 @@ void Stream::retireBatch(uint64_t point, bool submitted) {
     for (uint32_t i = 0; i < batch_.refCount; ++i) retireLater(point, batch_.refs[i], nullptr, 0, 0);
 }
 
-// Appends to the retire ring. When it is full, waits for the GPU to pass its oldest entry's
-// point before retiring that: nothing is published or released before the GPU got there
-// (defect 1).
+// Appends to the retire queue; when it is full, the queue waits for the GPU to pass its
+// oldest entry before retiring that (defect 1).
 void Stream::retireLater(uint64_t point, Object* obj, Semaphore* publishOf, uint64_t ticket, uint64_t value) {
-    for (;;) {
-        uint64_t oldest = 0;
-        {
-            std::lock_guard lock(retireMutex_);
-            if (retireTail_ - retireHead_ < kRetire) {
-                retire_[retireTail_++ % kRetire] = {point, obj, publishOf, ticket, value};
-                return;
-            }
-            oldest = retire_[retireHead_ % kRetire].point;
-        }
+    retire_.push({point, obj, publishOf, ticket, value}, [this](uint64_t oldest) {
         waitPoint(oldest);
-        retireUpTo(oldest, !ctx->lost());  // lost: the GPU will not get there; publish nothing
-    }
+        return !ctx->lost();
+    });
 }
 
 void Stream::retireCompleted(bool all) {
     // On close, wait for every submission even when no reference is pending: the command
     // buffers of plain records are freed with the pool right after.
     if (all) waitPoint(submittedPoint.load());
-    {
-        std::lock_guard lock(retireMutex_);
-        if (retireHead_ == retireTail_) return;
-    }
+    if (retire_.empty()) return;
     if (all) {
         // The stream is closing (the GPU is done: waited above); its semaphores publish on
         // their own (or on destruction).
-        Object* drop[64];
-        for (;;) {
-            uint32_t n = 0;
-            {
-                std::lock_guard lock(retireMutex_);
-                while (retireHead_ != retireTail_ && n < std::size(drop)) drop[n++] = retire_[retireHead_++ % kRetire].obj;
-            }
-            if (n == 0) return;
-            for (uint32_t i = 0; i < n; ++i) drop[i]->release();  // outside the lock
-        }
+        retire_.releaseAll();
+        return;
     }
     uint64_t done = 0;
-    ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done);
-    retireUpTo(done, false);
+    if (ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done) == VK_SUCCESS) retireUpTo(done, false);
 }
 
-// Releases the references of submissions up to point (which the GPU has passed), in order,
-// making sure their portable signals have taken effect. A timeline value is published right
-// here (publishing is idempotent: the publisher's later publish of it changes nothing), so
-// this never waits behind the publisher's queue, where a renderer's reserved but not yet
-// submitted signal may sit. A binary signal is not idempotent: it is left to the publisher,
-// which with block this waits for; without, it stops there and returns false.
-bool Stream::retireUpTo(uint64_t point, bool block) {
-    // The last references are dropped outside the lock: a semaphore's destructor joins its
-    // threads, and nothing of that belongs under retireMutex_.
-    Object* drop[64];
-    for (;;) {
-        uint32_t n = 0;
-        bool done = true, more = false;
-        {
-            std::lock_guard lock(retireMutex_);
-            while (retireHead_ != retireTail_ && retire_[retireHead_ % kRetire].point <= point) {
-                if (n == std::size(drop)) {
-                    more = true;
-                    break;
-                }
-                const Retire& r = retire_[retireHead_ % kRetire];
-                if (r.publishOf && !ctx->lost() && !r.publishOf->publishRetired(r.value, r.ticket, block)) {
-                    done = false;
-                    break;
-                }
-                ++retireHead_;
-                drop[n++] = r.obj;
-            }
-        }
-        for (uint32_t i = 0; i < n; ++i) drop[i]->release();
-        if (!more) return done;
-    }
-}
+bool Stream::retireUpTo(uint64_t point, bool block) { return retire_.retireUpTo(point, block, ctx->lost()); }
 
 StreamTelemetry* Stream::telemetry() {
     StreamTelemetry* t = tel_.load(std::memory_order_relaxed);

@@ -19,6 +19,7 @@
 #include <baton/baton.h>
 
 #include "core/object.h"
+#include "exec/retire_queue.h"
 #include "exec/submit_batch.h"
 #include "sync/backend.h"
 
@@ -146,20 +147,8 @@ private:
     // ring (handed over under mutex_).
     SubmitBatch batch_;
 
-    // References kept until the GPU passes a point (deferred release) and, for a portable
-    // signal, until it has taken effect: synchronize() drains these up to its point, so that
-    // a signal is visible (and a destroyed handle released) once it returns.
-    struct Retire {
-        uint64_t point;
-        Object* obj;
-        Semaphore* publishOf;  // portable signal: obj itself
-        uint64_t ticket;       // binary: its publisher ticket
-        uint64_t value;        // timeline: the value, which the stream may publish itself
-    };
-    static constexpr uint32_t kRetire = 4096;
-    Retire retire_[kRetire] = {};
-    uint64_t retireHead_ = 0, retireTail_ = 0;
-    std::mutex retireMutex_;  // the worker appends and retires; synchronize() retires too
+    // References the GPU still needs, and portable signals still to take effect.
+    RetireQueue retire_;
 
     // Telemetry (telemetry.h): made by the worker the first time the context records.
     StreamTelemetry* telemetry();

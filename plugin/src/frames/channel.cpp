@@ -346,13 +346,9 @@ void Channel::resolveConsumer() {
     }
 }
 
-batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame* out) {
-    std::lock_guard lock(consumerMutex_);
-    // The contract: a frame's release is submitted before the next acquire. So every release
-    // handed out so far is on a queue now, and a stream may wait for it on the GPU even on a
-    // queue it shares with the renderer (no host round trip on single-queue devices).
-    if (lastReleased_) released->noteSubmitted(lastReleased_);
-    resolveConsumer();
+// The frame the consumer gets next (FIFO: the next one; mailbox: the newest complete one), if
+// it can be waited for on the consumer's queue now. consumerMutex_ held.
+batonError_t Channel::nextFrame(uint64_t* frame) {
     const uint64_t published = published_.load(std::memory_order_acquire);
     const uint64_t next = lastAcquired_ + 1;
     uint64_t k = next;
@@ -371,6 +367,20 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
         return fail(batonErrorNotReady, "frame %llu is not submitted yet; on a shared queue the wait would stall "
                     "the queue that has to run it", static_cast<unsigned long long>(k));
     }
+    *frame = k;
+    return batonSuccess;
+}
+
+batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame* out) {
+    std::lock_guard lock(consumerMutex_);
+    // The contract: a frame's release is submitted before the next acquire. So every release
+    // handed out so far is on a queue now, and a stream may wait for it on the GPU even on a
+    // queue it shares with the renderer (no host round trip on single-queue devices).
+    if (lastReleased_) released->noteSubmitted(lastReleased_);
+    resolveConsumer();
+    uint64_t k = 0;
+    batonError_t err = nextFrame(&k);
+    if (err != batonSuccess) return err;
     Entry& e = ring_[ringNext_ % kConsumerRing];
     if (e.state != Entry::Free) {
         notReady_.fetch_add(1, std::memory_order_relaxed);
@@ -417,6 +427,7 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
     }
 
     const uint64_t now = monotonicNs();
+    const uint64_t next = lastAcquired_ + 1;
     out->dropped = k - next;
     if (out->dropped) dropped_.fetch_add(out->dropped, std::memory_order_relaxed);
     e = {Entry::Acquired, timed, k, now, 0, 0, 0, e.acquireCmd, e.releaseCmd};
