@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <memory>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -182,6 +183,10 @@ batonError_t Memory::bindAndMap() {
         r = ctx->vkd.vkMapMemory(ctx->device, memory, 0, VK_WHOLE_SIZE, 0, &mapped);
         if (r != VK_SUCCESS) {
             mapped = nullptr;
+            // failVk does not know this one (it would say batonErrorUnknown): it is memory.
+            if (r == VK_ERROR_MEMORY_MAP_FAILED)
+                return fail(batonErrorMemoryAllocation, "vkMapMemory failed: VK_ERROR_MEMORY_MAP_FAILED (%d)",
+                            static_cast<int>(r));
             return failVk(r, "vkMapMemory");
         }
     }
@@ -189,6 +194,7 @@ batonError_t Memory::bindAndMap() {
 }
 
 batonError_t Memory::exportNew(Context* ctx, const batonMemoryDesc& desc, int* fdOut, Memory** out) {
+    if (ctx->lost()) return ctx->lostError();
     if (!ctx->externalMemoryFd || !ctx->vkd.vkGetMemoryFdKHR)
         return fail(batonErrorNotSupported, "the device has no VK_KHR_external_memory_fd");
     std::unique_ptr<Memory> m(new Memory(ctx));  // its destructor undoes any partial work
@@ -224,6 +230,7 @@ batonError_t Memory::exportNew(Context* ctx, const batonMemoryDesc& desc, int* f
 }
 
 batonError_t Memory::importFd(Context* ctx, const batonMemoryImportDesc& in, Memory** out) {
+    if (ctx->lost()) return ctx->lostError();
     if (!ctx->externalMemoryFd) return fail(batonErrorNotSupported, "the device has no VK_KHR_external_memory_fd");
     std::unique_ptr<Memory> m(new Memory(ctx));
     m->desc = in.desc;
@@ -259,14 +266,23 @@ batonError_t Memory::importFd(Context* ctx, const batonMemoryImportDesc& in, Mem
     m->dedicated = in.dedicated;
     m->memoryTypeIndex = in.memoryTypeIndex;
     m->allocationSize = in.allocationSize;
+    // The driver gets a duplicate: a successful vkAllocateMemory owns (and may close) the fd
+    // it was given, and a bind or map can still fail after that. With the duplicate, every
+    // failure leaves the caller's fd open and untouched (ownership passes on success only).
+    const int driverFd = fcntl(in.fd, F_DUPFD_CLOEXEC, 0);
+    if (driverFd < 0) return fail(batonErrorOperatingSystem, "cannot duplicate fd %d: %s", in.fd, std::strerror(errno));
     VkMemoryDedicatedAllocateInfo ded{VK_STRUCTURE_TYPE_MEMORY_DEDICATED_ALLOCATE_INFO, nullptr, m->image, m->buffer};
     VkImportMemoryFdInfoKHR imp{VK_STRUCTURE_TYPE_IMPORT_MEMORY_FD_INFO_KHR, m->dedicated ? &ded : nullptr, kHandleType,
-                                in.fd};
+                                driverFd};
     VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, &imp, in.allocationSize, in.memoryTypeIndex};
     VkResult r = ctx->vkd.vkAllocateMemory(ctx->device, &ai, nullptr, &m->memory);
-    if (r != VK_SUCCESS) return failVk(r, "vkAllocateMemory (import)");  // the fd is still the caller's
-    // The driver owns the fd from here: later failures free the memory, which closes it.
+    if (r != VK_SUCCESS) {
+        close(driverFd);  // a failed import leaves its fd with the application: ours
+        return failVk(r, "vkAllocateMemory (import)");
+    }
+    // The driver owns driverFd now; freeing the memory (m's destructor) releases it.
     if ((e = m->bindAndMap()) != batonSuccess) return e;
+    close(in.fd);  // the import succeeded: the caller's fd was baton's to close
     *out = m.release();
     return batonSuccess;
 }

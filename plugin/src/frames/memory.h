@@ -21,7 +21,8 @@ public:
     static batonError_t validate(const batonMemoryDesc& desc);
     // Creates the object with exportable memory and returns a new fd the caller owns.
     static batonError_t exportNew(Context* ctx, const batonMemoryDesc& desc, int* fdOut, Memory** out);
-    // Recreates the object over imported memory. Takes in.fd only on success.
+    // Recreates the object over imported memory. Takes in.fd only on success (and closes it: the
+    // driver imports a duplicate); on any failure in.fd is the caller's, open and untouched.
     static batonError_t importFd(Context* ctx, const batonMemoryImportDesc& in, Memory** out);
 
     // A new fd for the same memory (exported objects only), owned by the caller.

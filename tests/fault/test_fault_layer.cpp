@@ -1,0 +1,107 @@
+// The fault layer itself: it is in the chain, counts, fails exactly the Nth call with the
+// result asked for, keeps an injected device loss sticky, and lets pass-through calls by.
+#include <gtest/gtest.h>
+
+#include <baton/baton.h>
+
+#include <string>
+#include <unistd.h>
+
+#include "baton_test.h"
+#include "fault_control.h"
+
+namespace {
+
+class FaultLayer : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ASSERT_EQ(batonfault::configure(""), 0);
+        batonContextCreateInfo ci = batontest::contextCreateInfo();
+        BATON_ASSERT_OK(batonContextCreate(&ctx_, &ci));
+        BATON_ASSERT_OK(batonCtxSetCurrent(ctx_));
+        BATON_ASSERT_OK(batonContextGetInfo(ctx_, &info_));
+    }
+    void TearDown() override {
+        batonfault::configure("");
+        EXPECT_EQ(batonContextDestroy(ctx_), batonSuccess);
+        batonCtxSetCurrent(nullptr);
+    }
+    template <typename F>
+    F device(const char* name) {
+        return reinterpret_cast<F>(info_.getDeviceProcAddr(info_.device, name));
+    }
+    VkSemaphore timeline() {
+        VkSemaphoreTypeCreateInfo ti{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO, nullptr, VK_SEMAPHORE_TYPE_TIMELINE, 0};
+        VkSemaphoreCreateInfo ci{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, &ti};
+        VkSemaphore s = VK_NULL_HANDLE;
+        EXPECT_EQ(device<PFN_vkCreateSemaphore>("vkCreateSemaphore")(info_.device, &ci, nullptr, &s), VK_SUCCESS);
+        return s;
+    }
+    batonContext_t ctx_ = nullptr;
+    batonContextInfo info_{};
+};
+
+TEST_F(FaultLayer, RejectsBadSpecs) {
+    EXPECT_EQ(batonfault::configure("vkCreateSemaphore:2"), 1);
+    EXPECT_EQ(batonfault::configure("vkNoSuchFunction:1"), -1);
+    EXPECT_EQ(batonfault::configure("vkCreateSemaphore:0"), -1);
+    EXPECT_EQ(batonfault::configure("vkCreateSemaphore:x"), -1);
+    EXPECT_EQ(batonfault::configure("vkCreateSemaphore:1:VK_NOT_A_RESULT"), -1);
+    EXPECT_EQ(batonfault::configure("vkCreateSemaphore:1:VK_ERROR_DEVICE_LOST,vkAllocateMemory:3"), 2);
+}
+
+TEST_F(FaultLayer, FailsExactlyTheNthCallAndCountsEveryCall) {
+    auto create = device<PFN_vkCreateSemaphore>("vkCreateSemaphore");
+    auto destroy = device<PFN_vkDestroySemaphore>("vkDestroySemaphore");
+    ASSERT_EQ(batonfault::configure("vkCreateSemaphore:2:VK_ERROR_OUT_OF_DEVICE_MEMORY"), 1);
+    VkSemaphoreCreateInfo ci{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
+    VkResult results[3];
+    for (VkResult& r : results) {
+        VkSemaphore s = VK_NULL_HANDLE;
+        r = create(info_.device, &ci, nullptr, &s);
+        if (s) destroy(info_.device, s, nullptr);
+    }
+    EXPECT_EQ(results[0], VK_SUCCESS);
+    EXPECT_EQ(results[1], VK_ERROR_OUT_OF_DEVICE_MEMORY);
+    EXPECT_EQ(results[2], VK_SUCCESS);
+    EXPECT_EQ(batonfault::callCount("vkCreateSemaphore"), 3u);
+    EXPECT_EQ(batonfault::injectedCount(), 1u);
+    // Through baton: the failure comes back with the function's name.
+    ASSERT_EQ(batonfault::configure("vkCreateSemaphore:1"), 1);
+    batonExternalSemaphoreExportDesc ed{};
+    ed.type = batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
+    int fd = -1;
+    batonExternalSemaphore_t sem = nullptr;
+    EXPECT_EQ(batonExportExternalSemaphore(&fd, &sem, &ed), batonErrorMemoryAllocation);
+    EXPECT_NE(std::string(batonGetLastErrorMessage()).find("vkCreateSemaphore"), std::string::npos)
+        << batonGetLastErrorMessage();
+}
+
+TEST_F(FaultLayer, InjectedDeviceLossIsSticky) {
+    VkSemaphore s = timeline();
+    auto counter = device<PFN_vkGetSemaphoreCounterValue>("vkGetSemaphoreCounterValue");
+    auto wait = device<PFN_vkWaitSemaphores>("vkWaitSemaphores");
+    auto submit = device<PFN_vkQueueSubmit2>("vkQueueSubmit2");
+    uint64_t v = 0;
+    ASSERT_EQ(counter(info_.device, s, &v), VK_SUCCESS);
+    ASSERT_FALSE(batonfault::anyDeviceLost());
+    ASSERT_EQ(batonfault::configure("vkGetSemaphoreCounterValue:1:VK_ERROR_DEVICE_LOST"), 1);
+    EXPECT_EQ(counter(info_.device, s, &v), VK_ERROR_DEVICE_LOST);
+    EXPECT_TRUE(batonfault::anyDeviceLost());
+    // Every later call that can say so says so: counter, waits (at once), submits.
+    EXPECT_EQ(counter(info_.device, s, &v), VK_ERROR_DEVICE_LOST);
+    uint64_t one = 1;
+    VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &s, &one};
+    EXPECT_EQ(wait(info_.device, &wi, 5'000'000'000ull), VK_ERROR_DEVICE_LOST);
+    VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
+    {
+        batonfault::PassThrough own;  // a pass-through thread still sees the real device
+        EXPECT_EQ(counter(info_.device, s, &v), VK_SUCCESS);
+    }
+    batonContextLockQueue(ctx_, info_.computeQueue.queue);
+    EXPECT_EQ(submit(info_.computeQueue.queue, 1, &si, VK_NULL_HANDLE), VK_ERROR_DEVICE_LOST);
+    batonContextUnlockQueue(ctx_, info_.computeQueue.queue);
+    device<PFN_vkDestroySemaphore>("vkDestroySemaphore")(info_.device, s, nullptr);
+}
+
+}  // namespace
