@@ -266,6 +266,7 @@ BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSem
         SmallVector<Op, 16> ops(numExtSems);
         for (unsigned i = 0; i < numExtSems; ++i) {
             Semaphore* s = Ref<Semaphore>(refs.sems[i]).detach();  // the op's own reference
+            ops[i] = Op{};
             ops[i].kind = OpKind::Signal;
             ops[i].sem = s;
             ops[i].value = paramsArray[i].params.fence.value;
@@ -307,6 +308,7 @@ BATON_API batonError_t batonWaitExternalSemaphoresAsync(const batonExternalSemap
     SmallVector<Op, 16> ops(numExtSems);
     for (unsigned i = 0; i < numExtSems; ++i) {
         Op& op = ops[i];
+        op = Op{};
         op.kind = OpKind::Wait;
         op.sem = refs.sems[i].detach();  // the op owns the reference now
         op.value = paramsArray[i].params.fence.value;

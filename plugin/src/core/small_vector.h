@@ -1,6 +1,8 @@
 // A vector that keeps its first N elements inline: no allocation for the common small case,
 // a heap array beyond it. For the per-call arrays of the C entry points (one element per
-// semaphore of a call). Elements are default-constructed; the size is fixed at construction.
+// semaphore of a call). The size is fixed at construction. Elements are default-initialized
+// (a plain struct without member initializers is NOT zeroed inline: assign it before use),
+// so that a call does not pay for clearing 16 elements it may not use.
 #pragma once
 
 #include <cstddef>
@@ -29,7 +31,7 @@ public:
     T* end() { return data_ + size_; }
 
 private:
-    T inline_[N]{};
+    T inline_[N];
     std::unique_ptr<T[]> heap_;
     T* data_ = inline_;
     size_t size_;

@@ -1,5 +1,6 @@
 #include "exec/stream.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
@@ -76,9 +77,27 @@ Stream::~Stream() {
     if (timeline) ctx->vkd.vkDestroySemaphore(ctx->device, timeline, nullptr);
 }
 
+// Keeps the first error until reported, with the message of the call that failed (so that the
+// report names it: "vkQueueSubmit2 failed: ...").
 void Stream::setError(batonError_t e) {
+    const char* msg = batonGetLastErrorMessage();
+    std::lock_guard lock(errorMutex_);
     int expected = batonSuccess;
-    error_.compare_exchange_strong(expected, e);  // keep the first error until reported
+    if (error_.compare_exchange_strong(expected, e))
+        std::snprintf(errorMessage_, sizeof errorMessage_, "%s", msg && *msg ? msg : batonGetErrorString(e));
+}
+
+// Takes the pending error, if any, reporting it with its message.
+batonError_t Stream::takeError(const char* what) {
+    char msg[sizeof errorMessage_];
+    int e;
+    {
+        std::lock_guard lock(errorMutex_);
+        e = error_.exchange(batonSuccess);
+        if (e != batonSuccess) std::memcpy(msg, errorMessage_, sizeof msg);
+    }
+    if (e == batonSuccess) return batonSuccess;
+    return fail(static_cast<batonError_t>(e), "%s: %s", what, msg);
 }
 
 static void releaseOpRefs(const Op& op) {
@@ -88,15 +107,13 @@ static void releaseOpRefs(const Op& op) {
 
 batonError_t Stream::enqueue(const Op* ops, uint32_t count, bool submitNow) {
     BATON_ASSERT(count <= kRing);
-    int pending = error_.exchange(batonSuccess);
+    const batonError_t pending = takeError("an earlier operation on this stream failed");
     std::unique_lock lock(mutex_);
     if (pending != batonSuccess || closing_ || ctx->lost()) {
         lock.unlock();
         for (uint32_t i = 0; i < count; ++i) releaseOpRefs(ops[i]);
         if (ctx->lost()) return ctx->lostError();
-        if (pending != batonSuccess)
-            return fail(static_cast<batonError_t>(pending), "an earlier operation on this stream failed: %s",
-                        batonGetErrorString(static_cast<batonError_t>(pending)));
+        if (pending != batonSuccess) return pending;  // its message is set (takeError)
         return fail(batonErrorIllegalState, "the stream is being destroyed");
     }
     progressCv_.wait(lock, [&] { return tail_ - head_ + count <= kRing; });
@@ -242,11 +259,8 @@ batonError_t Stream::synchronize() {
     waitPoint(point);
     if (ctx->lost()) return ctx->lostError();
     retireUpTo(point, true);  // portable signals published, released handles freed
-    int e = error_.exchange(batonSuccess);
-    if (e != batonSuccess)
-        return fail(static_cast<batonError_t>(e), "an operation on this stream failed: %s",
-                    batonGetErrorString(static_cast<batonError_t>(e)));
-    return ok();
+    batonError_t e = takeError("an operation on this stream failed");
+    return e == batonSuccess ? ok() : e;
 }
 
 batonError_t Stream::query() {
@@ -262,11 +276,8 @@ batonError_t Stream::query() {
     if (r == VK_ERROR_DEVICE_LOST) ctx->markLost("vkGetSemaphoreCounterValue (stream query)");
     if (r != VK_SUCCESS) return failVk(r, "vkGetSemaphoreCounterValue (stream query)");
     if (done < point || !retireUpTo(point, false)) return batonErrorNotReady;
-    int e = error_.exchange(batonSuccess);
-    if (e != batonSuccess)
-        return fail(static_cast<batonError_t>(e), "an operation on this stream failed: %s",
-                    batonGetErrorString(static_cast<batonError_t>(e)));
-    return ok();
+    batonError_t e = takeError("an operation on this stream failed");
+    return e == batonSuccess ? ok() : e;
 }
 
 void Stream::close(bool cancel) {

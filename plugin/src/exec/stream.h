@@ -130,6 +130,9 @@ private:
     void setWaitingOn(Semaphore* s);
     bool waitEventResolved(const Op& op, uint64_t index, Stream** other, uint64_t* point);
     std::atomic<int> error_{batonSuccess};
+    std::mutex errorMutex_;      // error_ and its message change together
+    char errorMessage_[256] = {};
+    batonError_t takeError(const char* what);
     std::thread worker_;
     bool closed_ = false;
     std::mutex closeMutex_;
