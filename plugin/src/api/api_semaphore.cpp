@@ -2,13 +2,14 @@
 // then dispatch to the semaphore's backend or to a stream.
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "api/c_enum.h"
+#include "core/ref.h"
+#include "core/small_vector.h"
 #include "exec/context.h"
+#include "core/entry.h"
 #include "core/error.h"
 #include "fd/fd_check.h"
-#include "fd/fd_probe.h"
 #include "sync/semaphore.h"
 #include "exec/stream.h"
 #include "telemetry/telemetry.h"
@@ -50,28 +51,21 @@ batonError_t checkWindowsDesc(const batonExternalSemaphoreHandleDesc& d, int typ
                 "TimelineSemaphoreFd and KeyedMutex fds", typeName(type));
 }
 
-bool kindOfType(int t, SemKind* kind) {
-    switch (t) {
-        case batonExternalSemaphoreHandleTypeOpaqueFd: *kind = SemKind::Binary; return true;
-        case batonExternalSemaphoreHandleTypeTimelineSemaphoreFd: *kind = SemKind::Timeline; return true;
-        case batonExternalSemaphoreHandleTypeKeyedMutex: *kind = SemKind::KeyedMutex; return true;
-        default: return false;
-    }
-}
-
-batonExternalSemaphoreHandleType typeOfKind(SemKind k) {
-    switch (k) {
-        case SemKind::Binary: return batonExternalSemaphoreHandleTypeOpaqueFd;
-        case SemKind::Timeline: return batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
-        case SemKind::KeyedMutex: return batonExternalSemaphoreHandleTypeKeyedMutex;
-    }
-    return batonExternalSemaphoreHandleTypeOpaqueFd;
-}
-
 // Refuses dead handles, handles inherited through fork() and semaphores of a lost context
-// (exec/context.h).
-batonError_t lookupSemaphore(batonExternalSemaphore_t h, Semaphore** out) {
-    return resolveObject(h, ObjectType::Semaphore, "semaphore", out);
+// (exec/context.h): *out stays empty and the error says which.
+batonError_t lookupSemaphore(batonExternalSemaphore_t h, Ref<Semaphore>* out) {
+    Semaphore* s = nullptr;
+    batonError_t e = resolveObject(h, ObjectType::Semaphore, "semaphore", &s);
+    *out = Ref<Semaphore>::adopt(s);
+    return e;
+}
+
+// The stream a call names (NULL: the current context's default stream).
+batonError_t lookupStream(batonStream_t stream, Ref<Stream>* out) {
+    Stream* st = nullptr;
+    batonError_t e = resolveStream(stream, &st);
+    *out = Ref<Stream>::adopt(st);
+    return e;
 }
 
 void adopt(Context* ctx, Semaphore* s, batonExternalSemaphore_t* out) {
@@ -80,35 +74,24 @@ void adopt(Context* ctx, Semaphore* s, batonExternalSemaphore_t* out) {
 
 // Holds references taken while validating an array, released however the call ends.
 struct SemRefs {
-    Semaphore* inline_[16] = {};
-    std::vector<Semaphore*> heap;  // only for calls with more than 16 semaphores
-    Semaphore** sems = inline_;
-    unsigned count = 0;
-    explicit SemRefs(unsigned n) {
-        if (n > 16) {
-            heap.assign(n, nullptr);
-            sems = heap.data();
-        }
-    }
-    ~SemRefs() {
-        for (unsigned i = 0; i < count; ++i)
-            if (sems[i]) sems[i]->release();
-    }
+    SmallVector<Ref<Semaphore>, 16> sems;
+    explicit SemRefs(unsigned n) : sems(n) {}
 };
 
 batonError_t checkArrayArgs(const void* sems, const void* params, unsigned n, const char* fn) {
     if (!sems) return fail(batonErrorInvalidValue, "%s: extSemArray is NULL", fn);
     if (!params) return fail(batonErrorInvalidValue, "%s: paramsArray is NULL", fn);
     if (n == 0) return fail(batonErrorInvalidValue, "%s: numExtSems is 0", fn);
+    // One call is enqueued as a whole or not at all (defect 6): at most what one enqueue takes.
+    if (n > Stream::kMaxEnqueue)
+        return fail(batonErrorInvalidValue, "%s: numExtSems is %u; at most %u per call", fn, n, Stream::kMaxEnqueue);
     return batonSuccess;
 }
 
 batonError_t lookupAll(const batonExternalSemaphore_t* arr, unsigned n, Stream* stream, SemRefs& refs, const char* fn) {
     for (unsigned i = 0; i < n; ++i) {
-        Semaphore* s = nullptr;
-        const batonError_t le = lookupSemaphore(arr[i], &s);
-        refs.sems[i] = s;
-        refs.count = i + 1;
+        const batonError_t le = lookupSemaphore(arr[i], &refs.sems[i]);
+        Semaphore* s = refs.sems[i].get();
         if (le != batonSuccess && le != batonErrorInvalidResourceHandle) return le;  // fork(), device lost
         if (!s)
             return fail(batonErrorInvalidResourceHandle, "%s: extSemArray[%u] (%p) is not a live baton semaphore", fn, i,
@@ -120,19 +103,22 @@ batonError_t lookupAll(const batonExternalSemaphore_t* arr, unsigned n, Stream* 
     return batonSuccess;
 }
 
-// Pushes ops in chunks the ring can hold. Ownership of each op's reference moves to enqueue.
-// *enqueued: how many made it (all but a failed chunk and those after it).
-batonError_t enqueueAll(Stream* stream, Op* ops, unsigned n, unsigned* enqueued) {
-    constexpr unsigned kChunk = 256;
-    *enqueued = 0;
-    for (unsigned i = 0; i < n; i += kChunk) {
-        unsigned c = n - i < kChunk ? n - i : kChunk;
-        batonError_t e = stream->enqueue(ops + i, c);
-        if (e != batonSuccess) {
-            for (unsigned j = i + c; j < n; ++j) ops[j].sem->release();
-            return e;
-        }
-        *enqueued = i + c;
+// Each timeline value above what is signaled or pending, also earlier in the same array;
+// current[i]: the native counter read for it (UINT64_MAX: not read).
+batonError_t checkSignalValues(const SemRefs& refs, const batonExternalSemaphoreSignalParams* params, unsigned n,
+                               SmallVector<uint64_t, 16>& current, const char* fn) {
+    for (unsigned i = 0; i < n; ++i) {
+        Semaphore* s = refs.sems[i].get();
+        current[i] = UINT64_MAX;
+        if (!s->has(kSemTimeline)) continue;
+        uint64_t v = params[i].params.fence.value;
+        uint64_t floor = s->signalFloor(&current[i]);
+        for (unsigned j = 0; j < i; ++j)
+            if (refs.sems[j].get() == s && params[j].params.fence.value > floor) floor = params[j].params.fence.value;
+        if (v <= floor)
+            return fail(batonErrorInvalidValue, "%s: paramsArray[%u].params.fence.value %llu is not above %llu, the "
+                        "highest value signaled or pending", fn, i, static_cast<unsigned long long>(v),
+                        static_cast<unsigned long long>(floor));
     }
     return batonSuccess;
 }
@@ -143,34 +129,18 @@ batonError_t enqueueAll(Stream* stream, Op* ops, unsigned n, unsigned* enqueued)
 // semaphore that a failed enqueue has already let go of.
 class KeyedMutexTurns {
 public:
-    explicit KeyedMutexTurns(unsigned n) {
-        if (n > 16) {
-            heap_.resize(n);
-            saved_ = heap_.data();
-            heapTickets_.resize(n);
-            tickets_ = heapTickets_.data();
-            heapSems_.assign(n, nullptr);
-            sems_ = heapSems_.data();
-        }
-    }
-    ~KeyedMutexTurns() {
-        for (unsigned i = 0; i < count_; ++i)
-            if (sems_[i]) sems_[i]->release();
-    }
+    explicit KeyedMutexTurns(unsigned n) : tickets_(n), saved_(n), sems_(n) {}
     // Takes a turn for every keyed mutex in sems; on a refusal gives back those taken.
-    batonError_t take(Semaphore* const* sems, unsigned n, const Stream* st, bool acquire) {
+    batonError_t take(const SmallVector<Ref<Semaphore>, 16>& sems, unsigned n, const Stream* st, bool acquire) {
         for (unsigned i = 0; i < n; ++i) {
             count_ = i + 1;
-            if (!sems[i]->keyedMutex) continue;
-            KeyedMutex& km = *sems[i]->keyedMutex;
-            batonError_t e = acquire ? km.beginAcquire(st, &tickets_[i], &saved_[i])
-                                     : km.beginRelease(st, &tickets_[i], &saved_[i]);
+            if (!sems[i]->has(kSemKeyedMutex)) continue;
+            batonError_t e = sems[i]->beginTurn(st, acquire, &tickets_[i], &saved_[i]);
             if (e != batonSuccess) {
                 giveBack(0);  // sems_[i] is not set: only the turns taken before it
                 return e;
             }
-            sems[i]->retain();
-            sems_[i] = sems[i];
+            sems_[i] = sems[i];  // a reference of its own
         }
         return batonSuccess;
     }
@@ -178,22 +148,16 @@ public:
     // ends as it was before the call.
     void giveBack(unsigned from) {
         for (unsigned i = count_; i-- > from;)
-            if (sems_[i]) sems_[i]->keyedMutex->undo(saved_[i]);
+            if (sems_[i]) sems_[i]->undoTurn(saved_[i]);
     }
     // The acquire that op i takes (wait) or releases (signal).
     uint32_t ticket(unsigned i) const { return tickets_[i]; }
 
 private:
-    uint32_t inlineTickets_[16] = {};
-    uint32_t* tickets_ = inlineTickets_;
-    KeyedMutex::EnqueueState inlineSaved_[16];
-    KeyedMutex::EnqueueState* saved_ = inlineSaved_;
-    Semaphore* inlineSems_[16] = {};
-    Semaphore** sems_ = inlineSems_;
+    SmallVector<uint32_t, 16> tickets_;
+    SmallVector<KeyedMutex::EnqueueState, 16> saved_;
+    SmallVector<Ref<Semaphore>, 16> sems_;
     unsigned count_ = 0;
-    std::vector<KeyedMutex::EnqueueState> heap_;
-    std::vector<uint32_t> heapTickets_;
-    std::vector<Semaphore*> heapSems_;
 };
 
 }  // namespace
@@ -202,299 +166,226 @@ extern "C" {
 
 BATON_API batonError_t batonImportExternalSemaphore(batonExternalSemaphore_t* extSem_out,
                                                     const batonExternalSemaphoreHandleDesc* desc) {
-    if (!extSem_out) return fail(batonErrorInvalidValue, "batonImportExternalSemaphore: extSem_out is NULL");
-    if (!desc) return fail(batonErrorInvalidValue, "batonImportExternalSemaphore: semHandleDesc is NULL");
-    if (desc->flags) return fail(batonErrorInvalidValue, "semHandleDesc->flags must be 0 (got 0x%x)", desc->flags);
-    const int type = rawEnum(desc->type);
-    switch (type) {
-        case batonExternalSemaphoreHandleTypeOpaqueWin32:
-        case batonExternalSemaphoreHandleTypeOpaqueWin32Kmt:
-        case batonExternalSemaphoreHandleTypeD3D12Fence:
-        case batonExternalSemaphoreHandleTypeD3D11Fence:
-        case batonExternalSemaphoreHandleTypeKeyedMutexKmt:
-        case batonExternalSemaphoreHandleTypeTimelineSemaphoreWin32:
-            return checkWindowsDesc(*desc, type);
-        case batonExternalSemaphoreHandleTypeNvSciSync:
-            return fail(batonErrorNotSupported, "NvSciSync handles are not supported");
-        default:
-            break;
-    }
-    SemKind kind;
-    if (!kindOfType(type, &kind))
-        return fail(batonErrorInvalidValue, "semHandleDesc->type %d is not a handle type", type);
-    const int fd = desc->handle.fd;
-    if (fd < 0) return fail(batonErrorInvalidValue, "semHandleDesc->handle.fd is %d", fd);
+    return guarded("batonImportExternalSemaphore", [&]() -> batonError_t {
+        if (!extSem_out) return fail(batonErrorInvalidValue, "batonImportExternalSemaphore: extSem_out is NULL");
+        if (!desc) return fail(batonErrorInvalidValue, "batonImportExternalSemaphore: semHandleDesc is NULL");
+        if (desc->flags) return fail(batonErrorInvalidValue, "semHandleDesc->flags must be 0 (got 0x%x)", desc->flags);
+        const int type = rawEnum(desc->type);
+        switch (type) {
+            case batonExternalSemaphoreHandleTypeOpaqueWin32:
+            case batonExternalSemaphoreHandleTypeOpaqueWin32Kmt:
+            case batonExternalSemaphoreHandleTypeD3D12Fence:
+            case batonExternalSemaphoreHandleTypeD3D11Fence:
+            case batonExternalSemaphoreHandleTypeKeyedMutexKmt:
+            case batonExternalSemaphoreHandleTypeTimelineSemaphoreWin32:
+                return checkWindowsDesc(*desc, type);
+            case batonExternalSemaphoreHandleTypeNvSciSync:
+                return fail(batonErrorNotSupported, "NvSciSync handles are not supported");
+            default:
+                break;
+        }
+        SemKind kind;
+        if (!semKindOfHandleType(type, &kind))
+            return fail(batonErrorInvalidValue, "semHandleDesc->type %d is not a handle type", type);
+        const int fd = desc->handle.fd;
+        if (fd < 0) return fail(batonErrorInvalidValue, "semHandleDesc->handle.fd is %d", fd);
 
-    // Look before anything touches the fd: only baton's memfds and the driver's own kind of
-    // semaphore fd go further. On failure the fd stays open and the caller's.
-    FdClass cls = classifyFd(fd);
-    if (cls == FdClass::Closed) return fail(batonErrorInvalidResourceHandle, "fd %d is not an open file descriptor", fd);
-    Context* ctx = nullptr;
-    batonError_t e = currentContext(&ctx);
-    if (e != batonSuccess) return e;
-    Semaphore* s = nullptr;
-    if (cls == FdClass::BatonMemfd) {
-        e = Semaphore::importFd(ctx, kind, fd, true, &s);
-    } else if (kind == SemKind::KeyedMutex) {
-        e = fail(batonErrorInvalidResourceHandle, "fd %d is %s, not a baton keyed mutex", fd, fdClassName(cls));
-    } else if (!ctx->nativeSemaphoreFd) {
-        e = fail(batonErrorInvalidResourceHandle, "fd %d is %s; this device has no semaphore fds, so only baton's "
-                 "portable semaphores can be imported", fd, fdClassName(cls));
-    } else if ((e = checkNativeSemaphoreFd(fd, ctx->properties.vendorID)) == batonSuccess &&
-               (cls != FdClass::NvidiaControl ||
-                (e = probeSemaphoreFd(fd, kind == SemKind::Timeline, ctx->deviceUUID)) == batonSuccess)) {
-        // Only now, with the fd known to be one the driver accepts, does the driver see it.
-        e = Semaphore::importFd(ctx, kind, fd, false, &s);
-    }
-    if (e == batonSuccess) adopt(ctx, s, extSem_out);
-    ctx->release();
-    return e == batonSuccess ? ok() : e;
+        // Look before anything touches the fd: only baton's memfds and the driver's own kind of
+        // semaphore fd go further. On failure the fd stays open and the caller's.
+        FdClass cls = classifyFd(fd);
+        if (cls == FdClass::Closed) return fail(batonErrorInvalidResourceHandle, "fd %d is not an open file descriptor", fd);
+        Context* ctx = nullptr;
+        batonError_t e = currentContext(&ctx);
+        if (e != batonSuccess) return e;
+        Semaphore* s = nullptr;
+        e = Semaphore::importClassified(ctx, kind, fd, cls, &s);
+        if (e == batonSuccess) adopt(ctx, s, extSem_out);
+        ctx->release();
+        return e == batonSuccess ? ok() : e;
+    });
 }
 
 BATON_API batonError_t batonExportExternalSemaphore(int* fdOut, batonExternalSemaphore_t* extSemOut,
                                                     const batonExternalSemaphoreExportDesc* desc) {
-    if (!fdOut || !extSemOut || !desc)
-        return fail(batonErrorInvalidValue, "batonExportExternalSemaphore: fdOut, extSemOut and desc must be non-NULL");
-    if (desc->flags & ~static_cast<unsigned>(batonExportFlagPortable))
-        return fail(batonErrorInvalidValue, "desc->flags has unknown bits 0x%x", desc->flags);
-    for (unsigned r : desc->reserved)
-        if (r) return fail(batonErrorInvalidValue, "desc->reserved must be zero");
-    SemKind kind;
-    const int type = rawEnum(desc->type);
-    if (!kindOfType(type, &kind))
-        return fail(type >= 1 && type <= 10 ? batonErrorNotSupported : batonErrorInvalidValue,
-                    "baton exports OpaqueFd, TimelineSemaphoreFd and KeyedMutex, not %s (type %d)", typeName(type), type);
-    if (kind != SemKind::Timeline && desc->initialValue)
-        return fail(batonErrorInvalidValue, "only a timeline has an initial value (got %llu); a keyed mutex takes "
-                    "initialKey", desc->initialValue);
-    if (kind != SemKind::KeyedMutex && desc->initialKey)
-        return fail(batonErrorInvalidValue, "only a keyed mutex has an initial key (got %llu)", desc->initialKey);
-    Context* ctx = nullptr;
-    batonError_t e = currentContext(&ctx);
-    if (e != batonSuccess) return e;
-    Semaphore* s = nullptr;
-    e = Semaphore::exportNew(ctx, *desc, fdOut, &s);
-    if (e == batonSuccess) adopt(ctx, s, extSemOut);
-    ctx->release();
-    return e == batonSuccess ? ok() : e;
+    return guarded("batonExportExternalSemaphore", [&]() -> batonError_t {
+        if (!fdOut || !extSemOut || !desc)
+            return fail(batonErrorInvalidValue, "batonExportExternalSemaphore: fdOut, extSemOut and desc must be non-NULL");
+        if (desc->flags & ~static_cast<unsigned>(batonExportFlagPortable))
+            return fail(batonErrorInvalidValue, "desc->flags has unknown bits 0x%x", desc->flags);
+        for (unsigned r : desc->reserved)
+            if (r) return fail(batonErrorInvalidValue, "desc->reserved must be zero");
+        SemKind kind;
+        const int type = rawEnum(desc->type);
+        if (!semKindOfHandleType(type, &kind))
+            return fail(type >= 1 && type <= 10 ? batonErrorNotSupported : batonErrorInvalidValue,
+                        "baton exports OpaqueFd, TimelineSemaphoreFd and KeyedMutex, not %s (type %d)", typeName(type), type);
+        batonError_t e = Semaphore::checkExportDesc(kind, *desc);
+        if (e != batonSuccess) return e;
+        Context* ctx = nullptr;
+        e = currentContext(&ctx);
+        if (e != batonSuccess) return e;
+        Semaphore* s = nullptr;
+        e = Semaphore::exportNew(ctx, *desc, fdOut, &s);
+        if (e == batonSuccess) adopt(ctx, s, extSemOut);
+        ctx->release();
+        return e == batonSuccess ? ok() : e;
+    });
 }
 
 BATON_API batonError_t batonDestroyExternalSemaphore(batonExternalSemaphore_t extSem) {
-    if (!extSem) return ok();
-    Object* o = nullptr;  // handles are ids (core/object.h); works on a lost context too
-    if (batonError_t le = takeHandle(extSem, ObjectType::Semaphore, "semaphore", &o); le != batonSuccess) return le;
-    auto* s = static_cast<Semaphore*>(o);
-    s->ctx->removeChild(s);
-    s->release();  // in-flight operations hold their own references
-    return ok();
+    return guarded("batonDestroyExternalSemaphore", [&]() -> batonError_t {
+        if (!extSem) return ok();
+        Object* o = nullptr;  // handles are ids (core/object.h); works on a lost context too
+        if (batonError_t le = takeHandle(extSem, ObjectType::Semaphore, "semaphore", &o); le != batonSuccess) return le;
+        auto* s = static_cast<Semaphore*>(o);
+        s->ctx->removeChild(s);
+        s->release();  // in-flight operations hold their own references
+        return ok();
+    });
 }
 
 BATON_API batonError_t batonSignalExternalSemaphoresAsync(const batonExternalSemaphore_t* extSemArray,
                                                           const batonExternalSemaphoreSignalParams* paramsArray,
                                                           unsigned int numExtSems, batonStream_t stream) {
-    static const char* fn = "batonSignalExternalSemaphoresAsync";
-    const uint64_t t0 = apiClockStart();
-    batonError_t e = checkArrayArgs(extSemArray, paramsArray, numExtSems, fn);
-    if (e != batonSuccess) return e;
-    Stream* st = nullptr;
-    if ((e = resolveStream(stream, &st)) != batonSuccess) return e;
-    SemRefs refs(numExtSems);
-    e = lookupAll(extSemArray, numExtSems, st, refs, fn);
-    for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i) {
-        if (paramsArray[i].flags)
-            e = fail(batonErrorInvalidValue, "%s: paramsArray[%u].flags must be 0", fn, i);
-        else if (refs.sems[i]->kind == SemKind::Timeline && paramsArray[i].params.fence.value == 0)
-            e = fail(batonErrorInvalidValue, "%s: paramsArray[%u]: a timeline cannot be signaled to 0", fn, i);
-    }
-    // Timeline values: every one must be above what is signaled or pending (also earlier in
-    // this same array). Checked for all before any is reserved. The driver's counter is read
-    // once per semaphore (it is the costly part of a native signal call).
-    uint64_t currentInline[16];
-    std::vector<uint64_t> currentHeap;
-    uint64_t* current = currentInline;
-    if (numExtSems > 16) {
-        currentHeap.resize(numExtSems);
-        current = currentHeap.data();
-    }
-    for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i) {
-        Semaphore* s = refs.sems[i];
-        if (s->kind != SemKind::Timeline) continue;
-        current[i] = s->native() ? s->currentValue() : UINT64_MAX;
-        uint64_t v = paramsArray[i].params.fence.value;
-        uint64_t floor = s->native() ? std::max<uint64_t>(current[i], s->localPending.load()) : s->pendingValue();
-        for (unsigned j = 0; j < i; ++j)
-            if (refs.sems[j] == s && paramsArray[j].params.fence.value > floor) floor = paramsArray[j].params.fence.value;
-        if (v <= floor)
-            e = fail(batonErrorInvalidValue, "%s: paramsArray[%u].params.fence.value %llu is not above %llu, the highest "
-                     "value signaled or pending", fn, i, static_cast<unsigned long long>(v),
-                     static_cast<unsigned long long>(floor));
-    }
-    // Keyed mutexes: each release must follow an acquire of the same handle on this stream.
-    KeyedMutexTurns turns(numExtSems);
-    if (e == batonSuccess) e = turns.take(refs.sems, numExtSems, st, false);
-    for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i)
-        if (refs.sems[i]->kind == SemKind::Timeline)
-            e = refs.sems[i]->reserveSignal(paramsArray[i].params.fence.value, current[i]);
-    if (e != batonSuccess) {
-        turns.giveBack(0);
-        st->release();
-        return e;
-    }
-    Op inlineOps[16];
-    std::vector<Op> heapOps;
-    Op* ops = inlineOps;
-    if (numExtSems > 16) {
-        heapOps.resize(numExtSems);
-        ops = heapOps.data();
-    }
-    for (unsigned i = 0; i < numExtSems; ++i) {
-        Semaphore* s = refs.sems[i];
-        Op& op = ops[i];
-        op = Op{};
-        op.kind = OpKind::Signal;
-        op.sem = s;
-        op.value = paramsArray[i].params.fence.value;
-        op.proxyValue = s->native() ? 0 : s->kind == SemKind::Timeline ? op.value : s->nextBinaryProxyValue();
-        if (s->keyedMutex) {
-            op.value = paramsArray[i].params.keyedMutex.key;
-            op.slot = turns.ticket(i);
+    return guarded("batonSignalExternalSemaphoresAsync", [&]() -> batonError_t {
+        static const char* fn = "batonSignalExternalSemaphoresAsync";
+        const uint64_t t0 = apiClockStart();
+        batonError_t e = checkArrayArgs(extSemArray, paramsArray, numExtSems, fn);
+        if (e != batonSuccess) return e;
+        Ref<Stream> st;
+        if ((e = lookupStream(stream, &st)) != batonSuccess) return e;
+        SemRefs refs(numExtSems);
+        e = lookupAll(extSemArray, numExtSems, st.get(), refs, fn);
+        for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i) {
+            if (paramsArray[i].flags)
+                e = fail(batonErrorInvalidValue, "%s: paramsArray[%u].flags must be 0", fn, i);
+            else if (refs.sems[i]->has(kSemTimeline) && paramsArray[i].params.fence.value == 0)
+                e = fail(batonErrorInvalidValue, "%s: paramsArray[%u]: a timeline cannot be signaled to 0", fn, i);
         }
-        refs.sems[i] = nullptr;  // the op owns the reference now
-    }
-    unsigned enqueued = 0;
-    e = enqueueAll(st, ops, numExtSems, &enqueued);
-    if (e != batonSuccess) turns.giveBack(enqueued);
-    noteApiCost(st->ctx, batonTelemetryApiSignal, t0);
-    st->release();
-    return e == batonSuccess ? ok() : e;
+        // Timeline values: every one must be above what is signaled or pending (also earlier in
+        // this same array). Checked for all before any is reserved. The driver's counter is read
+        // once per semaphore (it is the costly part of a native signal call).
+        SmallVector<uint64_t, 16> current(numExtSems);
+        if (e == batonSuccess) e = checkSignalValues(refs, paramsArray, numExtSems, current, fn);
+        // Keyed mutexes: each release must follow an acquire of the same handle on this stream.
+        KeyedMutexTurns turns(numExtSems);
+        if (e == batonSuccess) e = turns.take(refs.sems, numExtSems, st.get(), false);
+        SmallVector<Semaphore::Reservation, 16> reservations(numExtSems);
+        for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i)
+            if (refs.sems[i]->has(kSemTimeline))
+                e = refs.sems[i]->reserveSignal(paramsArray[i].params.fence.value, current[i], false, &reservations[i]);
+        if (e == batonSuccess) {
+            SmallVector<Op, 16> ops(numExtSems);
+            for (unsigned i = 0; i < numExtSems; ++i) {
+                Semaphore* s = Ref<Semaphore>(refs.sems[i]).detach();  // the op's own reference
+                ops[i] = Op{};
+                ops[i].kind = OpKind::Signal;
+                ops[i].sem = s;
+                ops[i].value = paramsArray[i].params.fence.value;
+                if (s->has(kSemKeyedMutex)) {
+                    ops[i].value = paramsArray[i].params.keyedMutex.key;
+                    ops[i].slot = turns.ticket(i);
+                }
+            }
+            e = st->enqueue(ops.data(), numExtSems);  // all or none; takes the ops' references
+        }
+        if (e != batonSuccess) {
+            // Nothing of this call was enqueued: every reservation and turn goes back (defect 6).
+            for (unsigned i = numExtSems; i-- > 0;) {
+                if (refs.sems[i] && reservations[i].held) refs.sems[i]->giveBack(reservations[i]);
+            }
+            turns.giveBack(0);
+        }
+        noteApiCost(st->ctx, batonTelemetryApiSignal, t0);
+        return e == batonSuccess ? ok() : e;
+    });
 }
 
 BATON_API batonError_t batonWaitExternalSemaphoresAsync(const batonExternalSemaphore_t* extSemArray,
                                                         const batonExternalSemaphoreWaitParams* paramsArray,
                                                         unsigned int numExtSems, batonStream_t stream) {
-    static const char* fn = "batonWaitExternalSemaphoresAsync";
-    const uint64_t t0 = apiClockStart();
-    batonError_t e = checkArrayArgs(extSemArray, paramsArray, numExtSems, fn);
-    if (e != batonSuccess) return e;
-    Stream* st = nullptr;
-    if ((e = resolveStream(stream, &st)) != batonSuccess) return e;
-    SemRefs refs(numExtSems);
-    e = lookupAll(extSemArray, numExtSems, st, refs, fn);
-    for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i)
-        if (paramsArray[i].flags) e = fail(batonErrorInvalidValue, "%s: paramsArray[%u].flags must be 0", fn, i);
-    // Keyed mutexes: a handle acquires again only after its release (or a failed acquire).
-    KeyedMutexTurns turns(numExtSems);
-    if (e == batonSuccess) e = turns.take(refs.sems, numExtSems, st, true);
-    if (e != batonSuccess) {
-        st->release();
-        return e;
-    }
-    Op inlineOps[16];
-    std::vector<Op> heapOps;
-    Op* ops = inlineOps;
-    if (numExtSems > 16) {
-        heapOps.resize(numExtSems);
-        ops = heapOps.data();
-    }
-    for (unsigned i = 0; i < numExtSems; ++i) {
-        Op& op = ops[i];
-        op = Op{};
-        op.kind = OpKind::Wait;
-        op.sem = refs.sems[i];
-        op.value = paramsArray[i].params.fence.value;
-        if (op.sem->keyedMutex) {
-            op.value = paramsArray[i].params.keyedMutex.key;
-            op.proxyValue = paramsArray[i].params.keyedMutex.timeoutMs;
-            op.slot = turns.ticket(i);
+    return guarded("batonWaitExternalSemaphoresAsync", [&]() -> batonError_t {
+        static const char* fn = "batonWaitExternalSemaphoresAsync";
+        const uint64_t t0 = apiClockStart();
+        batonError_t e = checkArrayArgs(extSemArray, paramsArray, numExtSems, fn);
+        if (e != batonSuccess) return e;
+        Ref<Stream> st;
+        if ((e = lookupStream(stream, &st)) != batonSuccess) return e;
+        SemRefs refs(numExtSems);
+        e = lookupAll(extSemArray, numExtSems, st.get(), refs, fn);
+        for (unsigned i = 0; e == batonSuccess && i < numExtSems; ++i)
+            if (paramsArray[i].flags) e = fail(batonErrorInvalidValue, "%s: paramsArray[%u].flags must be 0", fn, i);
+        // Keyed mutexes: a handle acquires again only after its release (or a failed acquire).
+        KeyedMutexTurns turns(numExtSems);
+        if (e == batonSuccess) e = turns.take(refs.sems, numExtSems, st.get(), true);
+        if (e != batonSuccess) return e;
+        SmallVector<Op, 16> ops(numExtSems);
+        for (unsigned i = 0; i < numExtSems; ++i) {
+            Op& op = ops[i];
+            op = Op{};
+            op.kind = OpKind::Wait;
+            op.sem = refs.sems[i].detach();  // the op owns the reference now
+            op.value = paramsArray[i].params.fence.value;
+            if (op.sem->has(kSemKeyedMutex)) {
+                op.value = paramsArray[i].params.keyedMutex.key;
+                op.proxyValue = paramsArray[i].params.keyedMutex.timeoutMs;
+                op.slot = turns.ticket(i);
+            }
         }
-        refs.sems[i] = nullptr;
-    }
-    unsigned enqueued = 0;
-    e = enqueueAll(st, ops, numExtSems, &enqueued);
-    if (e != batonSuccess) turns.giveBack(enqueued);
-    noteApiCost(st->ctx, batonTelemetryApiWait, t0);
-    st->release();
-    return e == batonSuccess ? ok() : e;
+        e = st->enqueue(ops.data(), numExtSems);  // all or none
+        if (e != batonSuccess) turns.giveBack(0);
+        noteApiCost(st->ctx, batonTelemetryApiWait, t0);
+        return e == batonSuccess ? ok() : e;
+    });
 }
 
 BATON_API batonError_t batonExternalSemaphoreGetInfo(batonExternalSemaphore_t extSem, batonExternalSemaphoreInfo* info) {
-    if (!info) return fail(batonErrorInvalidValue, "batonExternalSemaphoreGetInfo: info is NULL");
-    Semaphore* s = nullptr;
-    if (batonError_t le = lookupSemaphore(extSem, &s); le != batonSuccess) return le;
-    std::memset(info, 0, sizeof *info);
-    info->type = typeOfKind(s->kind);
-    info->backend = s->shared ? batonSemaphoreBackendPortable : batonSemaphoreBackendNative;
-    info->currentValue = s->currentValue();
-    info->pendingValue = s->pendingValue();
-    if (s->shared) std::memcpy(info->id, s->shared->s().id, sizeof info->id);
-    s->release();
-    return ok();
+    return guarded("batonExternalSemaphoreGetInfo", [&]() -> batonError_t {
+        if (!info) return fail(batonErrorInvalidValue, "batonExternalSemaphoreGetInfo: info is NULL");
+        Ref<Semaphore> s;
+        if (batonError_t le = lookupSemaphore(extSem, &s); le != batonSuccess) return le;
+        std::memset(info, 0, sizeof *info);
+        s->describe(info);
+        return ok();
+    });
 }
 
 BATON_API batonError_t batonExternalSemaphoreHostWait(batonExternalSemaphore_t extSem, unsigned long long value,
                                                       uint64_t timeoutNs) {
-    Semaphore* s = nullptr;
-    if (batonError_t le = lookupSemaphore(extSem, &s); le != batonSuccess) return le;
-    batonError_t e = s->kind == SemKind::KeyedMutex
-                         ? fail(batonErrorNotSupported, "a keyed mutex is acquired on a stream, not waited on the host")
-                         : s->hostWait(value, timeoutNs);
-    s->release();
-    return e == batonSuccess ? ok() : e;
+    return guarded("batonExternalSemaphoreHostWait", [&]() -> batonError_t {
+        Ref<Semaphore> s;
+        if (batonError_t le = lookupSemaphore(extSem, &s); le != batonSuccess) return le;
+        batonError_t e = s->hostWait(value, timeoutNs);
+        return e == batonSuccess ? ok() : e;
+    });
 }
 
 BATON_API batonError_t batonGetWaitSubmitInfo(batonExternalSemaphore_t extSem, unsigned long long value,
                                               VkPipelineStageFlags2 stageMask, VkSemaphoreSubmitInfo* info) {
-    if (!info) return fail(batonErrorInvalidValue, "batonGetWaitSubmitInfo: info is NULL");
-    Semaphore* s = nullptr;
-    if (batonError_t le = lookupSemaphore(extSem, &s); le != batonSuccess) return le;
-    batonError_t e = batonSuccess;
-    VkSemaphore vk = s->vk;
-    if (s->kind == SemKind::KeyedMutex || (s->shared && s->kind == SemKind::Binary)) {
-        e = fail(batonErrorNotSupported, "only timelines and native binary semaphores can be waited in a renderer's submit");
-    } else if (s->kind == SemKind::Timeline && (value <= s->streamSubmitted.load() ||
-                                                (value <= s->streamReserved.load() && !s->ctx->queueShared))) {
-        // A stream of this process signals it, on a queue already or on one that is not the
-        // renderer's: wait for that signal on the GPU (for portable, on its local proxy).
-        vk = s->native() ? s->vk : s->signalProxy;
-    } else if (s->kind == SemKind::Timeline && value <= s->streamReserved.load() && s->currentValue() < value) {
-        e = fail(batonErrorNotReady, "the stream that signals %llu has not submitted it yet; on a shared queue the "
-                 "wait would stall the queue that has to run it", value);
-    } else if (s->shared) {
-        const SharedLayout& st = s->shared->s();
-        if (s->ctx->queueShared && st.value.load() < value && st.submitted.load() < value)
-            e = fail(batonErrorNotReady, "no signal of %llu has been submitted yet; on a shared queue the wait would "
-                     "stall the queue that has to run it", value);
-        else if (s->shared->faulted())  // never hand out a GPU wait that a corrupt page will not end
-            e = s->shared->faultError();
-        else if ((e = s->startMirror()) == batonSuccess)
-            vk = s->waitProxy;
-    }
-    if (e == batonSuccess)
-        *info = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, vk, s->kind == SemKind::Timeline ? value : 0, stageMask, 0};
-    s->release();
-    return e == batonSuccess ? ok() : e;
+    return guarded("batonGetWaitSubmitInfo", [&]() -> batonError_t {
+        if (!info) return fail(batonErrorInvalidValue, "batonGetWaitSubmitInfo: info is NULL");
+        Ref<Semaphore> s;
+        if (batonError_t le = lookupSemaphore(extSem, &s); le != batonSuccess) return le;
+        VkSemaphore vk = VK_NULL_HANDLE;
+        batonError_t e = s->rendererWait(value, &vk);
+        if (e == batonSuccess)
+            *info = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, vk, s->has(kSemTimeline) ? value : 0, stageMask, 0};
+        return e == batonSuccess ? ok() : e;
+    });
 }
 
 BATON_API batonError_t batonGetSignalSubmitInfo(batonExternalSemaphore_t extSem, unsigned long long value,
                                                 VkPipelineStageFlags2 stageMask, VkSemaphoreSubmitInfo* info) {
-    if (!info) return fail(batonErrorInvalidValue, "batonGetSignalSubmitInfo: info is NULL");
-    Semaphore* s = nullptr;
-    if (batonError_t le = lookupSemaphore(extSem, &s); le != batonSuccess) return le;
-    batonError_t e = batonSuccess;
-    VkSemaphore vk = s->vk;
-    if (s->kind == SemKind::KeyedMutex || (s->shared && s->kind == SemKind::Binary)) {
-        e = fail(batonErrorNotSupported, "only timelines and native binary semaphores can be signaled by a renderer's submit");
-    } else if (s->kind == SemKind::Timeline && value == 0) {
-        e = fail(batonErrorInvalidValue, "a timeline cannot be signaled to 0");
-    } else if (s->kind == SemKind::Timeline && (e = s->reserveSignal(value, UINT64_MAX, true)) == batonSuccess && s->shared) {
-        vk = s->signalProxy;
-        s->shared->markSubmitted(value);  // the renderer submits it next
-        s->queuePublish(value, value);
-    }
-    if (e == batonSuccess)
-        *info = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, vk, s->kind == SemKind::Timeline ? value : 0, stageMask, 0};
-    s->release();
-    return e == batonSuccess ? ok() : e;
+    return guarded("batonGetSignalSubmitInfo", [&]() -> batonError_t {
+        if (!info) return fail(batonErrorInvalidValue, "batonGetSignalSubmitInfo: info is NULL");
+        Ref<Semaphore> s;
+        if (batonError_t le = lookupSemaphore(extSem, &s); le != batonSuccess) return le;
+        VkSemaphore vk = VK_NULL_HANDLE;
+        batonError_t e = s->rendererSignal(value, &vk);
+        if (e == batonSuccess)
+            *info = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, vk, s->has(kSemTimeline) ? value : 0, stageMask, 0};
+        return e == batonSuccess ? ok() : e;
+    });
 }
 
 }  // extern "C"

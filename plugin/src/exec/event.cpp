@@ -1,5 +1,7 @@
 #include "exec/event.h"
 
+#include <chrono>
+
 #include "exec/context.h"
 #include "core/error.h"
 #include "exec/stream.h"
@@ -56,6 +58,20 @@ bool Event::resolved(uint64_t gen, Stream** stream, uint64_t* point, bool block)
         cv_.wait(lock, [&] { return resolvedGen_ >= gen; });
     else if (resolvedGen_ < gen)
         return false;
+    stream_->retain();
+    *stream = stream_;
+    *point = point_;
+    return true;
+}
+
+bool Event::resolved(uint64_t gen, Stream** stream, uint64_t* point, const std::atomic<bool>* cancel) {
+    if (!cancel) return resolved(gen, stream, point, false);
+    std::unique_lock lock(mutex_);
+    if (gen == 0) return false;
+    while (resolvedGen_ < gen) {
+        if (cancel->load()) return false;
+        cv_.wait_for(lock, std::chrono::milliseconds(5));
+    }
     stream_->retain();
     *stream = stream_;
     *point = point_;

@@ -2,6 +2,7 @@
 // timestamp, for batonEventSynchronize/Query/ElapsedTime and cross-stream waits.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -24,9 +25,11 @@ public:
     uint64_t beginRecord();
     // Worker thread: the recording `gen` lies at `point` of stream's timeline.
     void resolve(uint64_t gen, Stream* stream, uint64_t point);
-    // Waits until recording gen is resolved; returns the stream (retained) and point, or
-    // false if it never was recorded.
+    // Whether recording gen is resolved; if so returns the stream (retained) and point.
+    // block: waits until it is; cancel (optional): stop waiting once it is set (checked every
+    // few milliseconds), returning false.
     bool resolved(uint64_t gen, Stream** stream, uint64_t* point, bool block);
+    bool resolved(uint64_t gen, Stream** stream, uint64_t* point, const std::atomic<bool>* cancel);
     uint64_t latestGeneration();
 
     Context* const ctx;

@@ -1,11 +1,16 @@
 #include "exec/stream.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 
+#include "core/assert.h"
 #include "exec/context.h"
 #include "core/error.h"
 #include "exec/event.h"
+#include "exec/retire_queue.h"
+#include "exec/submit_batch.h"
 #include "sync/semaphore.h"
 #include "sync/shared_state.h"
 #include "telemetry/telemetry.h"
@@ -74,9 +79,27 @@ Stream::~Stream() {
     if (timeline) ctx->vkd.vkDestroySemaphore(ctx->device, timeline, nullptr);
 }
 
+// Keeps the first error until reported, with the message of the call that failed (so that the
+// report names it: "vkQueueSubmit2 failed: ...").
 void Stream::setError(batonError_t e) {
+    const char* msg = batonGetLastErrorMessage();
+    std::lock_guard lock(errorMutex_);
     int expected = batonSuccess;
-    error_.compare_exchange_strong(expected, e);  // keep the first error until reported
+    if (error_.compare_exchange_strong(expected, e))
+        std::snprintf(errorMessage_, sizeof errorMessage_, "%s", msg && *msg ? msg : batonGetErrorString(e));
+}
+
+// Takes the pending error, if any, reporting it with its message.
+batonError_t Stream::takeError(const char* what) {
+    char msg[sizeof errorMessage_];
+    int e;
+    {
+        std::lock_guard lock(errorMutex_);
+        e = error_.exchange(batonSuccess);
+        if (e != batonSuccess) std::memcpy(msg, errorMessage_, sizeof msg);
+    }
+    if (e == batonSuccess) return batonSuccess;
+    return fail(static_cast<batonError_t>(e), "%s: %s", what, msg);
 }
 
 static void releaseOpRefs(const Op& op) {
@@ -85,21 +108,27 @@ static void releaseOpRefs(const Op& op) {
 }
 
 batonError_t Stream::enqueue(const Op* ops, uint32_t count, bool submitNow) {
-    int pending = error_.exchange(batonSuccess);
+    BATON_ASSERT(count <= kRing);
+    const batonError_t pending = takeError("an earlier operation on this stream failed");
     std::unique_lock lock(mutex_);
-    if (pending != batonSuccess || closing_) {
+    if (pending != batonSuccess || closing_ || ctx->lost()) {
         lock.unlock();
         for (uint32_t i = 0; i < count; ++i) releaseOpRefs(ops[i]);
-        if (pending != batonSuccess)
-            return fail(static_cast<batonError_t>(pending), "an earlier operation on this stream failed: %s",
-                        batonGetErrorString(static_cast<batonError_t>(pending)));
+        if (ctx->lost()) return ctx->lostError();
+        if (pending != batonSuccess) return pending;  // its message is set (takeError)
         return fail(batonErrorIllegalState, "the stream is being destroyed");
     }
     progressCv_.wait(lock, [&] { return tail_ - head_ + count <= kRing; });
     // Submit here when nothing is ahead of these ops and the thread is asleep: it stays so
     // (its wake-up waits for !inline_), and the ring is this caller's until submitInline ends.
     const bool here = submitNow && workerSleeping_ && !inline_ && head_ == tail_;
-    for (uint32_t i = 0; i < count; ++i) ring_[(tail_ + i) % kRing] = ops[i];
+    for (uint32_t i = 0; i < count; ++i) {
+        Op& op = ring_[(tail_ + i) % kRing];
+        op = ops[i];
+        // An event's generation is taken here, with its record in the ring: a wait on this
+        // stream that sees the generation is enqueued after the record (defect 4).
+        if (op.kind == OpKind::EventRecord) op.value = op.event->beginRecord();
+    }
     tail_ += count;
     published_.store(tail_, std::memory_order_release);
     if (here) {
@@ -168,7 +197,13 @@ batonError_t Stream::prepareRecord(batonRecordFn fn, void* user, Op* op) {
     return batonSuccess;
 }
 
-void Stream::abandonRecord(const Op& op) { slotPoint_[op.slot].store(0, std::memory_order_release); }
+void Stream::abandonRecord(const Op& op) {
+    {
+        std::lock_guard lock(mutex_);  // acquireSlot waits for the slot under it (defect 16)
+        slotPoint_[op.slot].store(0, std::memory_order_release);
+    }
+    progressCv_.notify_all();
+}
 
 batonError_t Stream::record(batonRecordFn fn, void* user) {
     Op op{};
@@ -201,14 +236,9 @@ batonError_t Stream::recordEvent(Event* event) {
     }
     event->retain();
     ops[n].kind = OpKind::EventRecord;
-    ops[n].event = event;
-    ops[n++].value = event->beginRecord();
+    ops[n++].event = event;  // its generation is taken by enqueue
     batonError_t e = enqueue(ops, n);
-    if (e != batonSuccess) {
-        if (event->queries) slotPoint_[slot].store(0, std::memory_order_release);
-        // The generation was taken: resolve it at the last point so that waiters never hang.
-        event->resolve(ops[n - 1].value, this, submittedPoint.load());
-    }
+    if (e != batonSuccess && event->queries) abandonRecord(ops[0]);
     return e;
 }
 
@@ -216,6 +246,7 @@ void Stream::waitPoint(uint64_t point) {
     if (point == 0) return;
     VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &timeline, &point};
     VkResult r = ctx->vkd.vkWaitSemaphores(ctx->device, &wi, UINT64_MAX);
+    if (r == VK_ERROR_DEVICE_LOST) ctx->markLost("vkWaitSemaphores (stream)");
     if (r != VK_SUCCESS) setError(failVk(r, "vkWaitSemaphores (stream)"));
 }
 
@@ -228,15 +259,14 @@ batonError_t Stream::synchronize() {
         point = headPoint_;
     }
     waitPoint(point);
+    if (ctx->lost()) return ctx->lostError();
     retireUpTo(point, true);  // portable signals published, released handles freed
-    int e = error_.exchange(batonSuccess);
-    if (e != batonSuccess)
-        return fail(static_cast<batonError_t>(e), "an operation on this stream failed: %s",
-                    batonGetErrorString(static_cast<batonError_t>(e)));
-    return ok();
+    batonError_t e = takeError("an operation on this stream failed");
+    return e == batonSuccess ? ok() : e;
 }
 
 batonError_t Stream::query() {
+    if (ctx->lost()) return ctx->lostError();
     uint64_t point;
     {
         std::lock_guard lock(mutex_);
@@ -244,13 +274,12 @@ batonError_t Stream::query() {
         point = headPoint_;
     }
     uint64_t done = 0;
-    ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done);
+    VkResult r = ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done);
+    if (r == VK_ERROR_DEVICE_LOST) ctx->markLost("vkGetSemaphoreCounterValue (stream query)");
+    if (r != VK_SUCCESS) return failVk(r, "vkGetSemaphoreCounterValue (stream query)");
     if (done < point || !retireUpTo(point, false)) return batonErrorNotReady;
-    int e = error_.exchange(batonSuccess);
-    if (e != batonSuccess)
-        return fail(static_cast<batonError_t>(e), "an operation on this stream failed: %s",
-                    batonGetErrorString(static_cast<batonError_t>(e)));
-    return ok();
+    batonError_t e = takeError("an operation on this stream failed");
+    return e == batonSuccess ? ok() : e;
 }
 
 void Stream::close(bool cancel) {
@@ -259,9 +288,10 @@ void Stream::close(bool cancel) {
     closed_ = true;
     if (cancel) {
         cancel_.store(true);
-        if (Semaphore* s = waitingOn_.load()) {
-            if (s->shared) s->shared->wakeAll();
-        }
+        // Under waitMutex_: the stream thread clears waitingOn_ under it before it lets go of
+        // its reference, so the semaphore is alive while we wake it (defect 10).
+        std::lock_guard wl(waitMutex_);
+        if (waitingOn_) waitingOn_->wakeWaiters();
     }
     {
         std::lock_guard lock(mutex_);
@@ -334,34 +364,17 @@ void Stream::processOne(const Op& op, uint64_t index, WaitPlan plan) {
 void Stream::process(const Op& op, uint64_t index, WaitPlan plan) {
     switch (op.kind) {
         case OpKind::Record:
-            if (signalCount_) flush();  // work after a signal must not delay it
-            cmdInfos_[cmdCount_] = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, cmds_[op.slot], 0};
-            slotsInBatch_[cmdCount_++] = op.slot;
-            if (cmdCount_ == kBatch) flush();
+            if (batch_.signalCount) flush();  // work after a signal must not delay it
+            batch_.addCommandBuffer(cmds_[op.slot], op.slot);
+            if (batch_.cmdCount == SubmitBatch::kMax) flush();
             break;
         case OpKind::Wait:
             processWait(op, index, plan);
             break;
-        case OpKind::Signal: {
-            Semaphore* s = op.sem;
-            if (s->keyedMutex && !s->keyedMutex->holds(op.slot)) {
-                s->release();  // its acquire failed (already reported): nothing to release
-                break;
-            }
-            if (signalCount_ == kBatch || batchRefCount_ + 1 >= 2 * kBatch) flush();
-            if (s->kind == SemKind::Timeline) submittedSignals_[submittedSignalCount_++] = {s, op.value};
-            if (s->native()) {
-                signals_[signalCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, s->vk,
-                                            s->kind == SemKind::Timeline ? op.value : 0,
-                                            VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-                batchRefs_[batchRefCount_++] = s;
-            } else {
-                signals_[signalCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, s->signalProxy,
-                                            op.proxyValue, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-                publishes_[publishCount_++] = {s, op.proxyValue, op.value, false};  // holds the op's reference
-            }
+        case OpKind::Signal:
+            if (batch_.signalNeedsFlush()) flush();
+            if (!op.sem->addSignal(batch_, op)) op.sem->release();  // nothing to signal
             break;
-        }
         case OpKind::HostFn:
             flush();
             markProcessed(index);
@@ -374,72 +387,46 @@ void Stream::process(const Op& op, uint64_t index, WaitPlan plan) {
             op.event->resolve(op.value, this, submittedPoint.load());
             op.event->release();
             break;
-        case OpKind::WaitEvent: {
-            Stream* other = nullptr;
-            uint64_t point = 0;
-            if (op.event->resolved(op.value, &other, &point, true)) {
-                if (other != this && point != 0) {
-                    if (cmdCount_ || signalCount_ || waitCount_ == kBatch) flush();
-                    waits_[waitCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, other->timeline, point,
-                                            VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-                    batchRefs_[batchRefCount_++] = other;  // keeps its timeline alive until we pass
-                } else {
-                    other->release();
-                }
-            }
-            op.event->release();
+        case OpKind::WaitEvent:
+            processWaitEvent(op, index);
             break;
+    }
+}
+
+void Stream::processWaitEvent(const Op& op, uint64_t index) {
+    Stream* other = nullptr;
+    uint64_t point = 0;
+    if (waitEventResolved(op, index, &other, &point)) {
+        if (other != this && point != 0) {
+            if (batch_.waitNeedsFlush()) flush();
+            batch_.addWait(other->timeline, point);
+            batch_.addRef(other);  // keeps its timeline alive until we pass
+        } else {
+            other->release();
         }
     }
+    op.event->release();
 }
 
-void Stream::addGpuWait(VkSemaphore sem, uint64_t value, Object* ref) {
-    // A wait gates everything in its submission: keep earlier work out of it.
-    if (cmdCount_ || signalCount_ || waitCount_ == kBatch || batchRefCount_ + 1 >= 2 * kBatch) flush();
-    waits_[waitCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, sem, value,
-                            VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-    auto* s = ref->type() == ObjectType::Semaphore ? static_cast<Semaphore*>(ref) : nullptr;
-    if (s && s->shared && sem == s->signalProxy) {
-        // Waited on the local proxy: once this submission completes, the value is reached,
-        // so the stream publishes it itself (synchronize must not return before it shows).
-        waitedPortable_[waitedPortableCount_++] = {s, value};
-        return;
-    }
-    batchRefs_[batchRefCount_++] = ref;  // the batch owns the op's reference now
+// Whether the event's recording has been resolved (submitted) yet; if not, submits what came
+// before the wait first (its batch may hold what the recording waits for) and waits for it,
+// abandoning the wait on cancel (defect 4).
+bool Stream::waitEventResolved(const Op& op, uint64_t index, Stream** other, uint64_t* point) {
+    if (op.event->resolved(op.value, other, point, nullptr)) return true;
+    flush();
+    markProcessed(index);
+    return op.event->resolved(op.value, other, point, &cancel_);
 }
 
-// Chooses how a wait is carried out. A GPU wait (a real semaphore wait: no host round trip,
-// and a memory dependency) is used whenever the signal that satisfies it cannot be stuck
-// behind it on a queue: it is already on a queue, or it will be submitted to a queue that is
-// not one baton's streams share with the waiter, or it has already taken effect. Otherwise
-// the stream thread waits on the host first and submits what follows afterwards. (A signal
-// merely enqueued on some stream proves nothing: it may be ordered after this very wait,
-// e.g. wait(1) then signal(2).)
-Stream::WaitPlan Stream::planWait(const Op& op) const {
-    const Semaphore* s = op.sem;
-    const uint64_t v = op.value;
-    if (s->keyedMutex) return WaitPlan::Host;
-    if (s->kind != SemKind::Timeline)
-        return s->native() ? WaitPlan::Gpu : WaitPlan::Host;  // Vulkan's rule: a binary signal is submitted first
-    if (v <= s->streamSubmitted.load() || (!ctx->queueShared && v <= s->rendererReserved.load())) return WaitPlan::Gpu;
-    // A native semaphore on a queue this stream has to itself: whoever signals it (another
-    // stream, the renderer, another process, CUDA), the wait can only hold up this stream,
-    // which is what stream order asks for. Recomputed per wait: streams come and go.
-    if (s->native() && ctx->queueExclusive(*queue)) return WaitPlan::Gpu;
-    // Already reached: nothing to wait for. A native wait stays on the GPU (it cannot block
-    // and keeps the memory dependency); a portable value was published only after its GPU
-    // signal completed, and what follows is submitted after this host observation.
-    if (s->native()) {
-        uint64_t now = 0;
-        if (ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, s->vk, &now) == VK_SUCCESS && now >= v) return WaitPlan::Gpu;
-    } else if (uint64_t now = 0; s->shared->readValue(&now) == batonSuccess && now >= v) {
-        return WaitPlan::Skip;  // checked read: a made-up value goes to the host wait, which reports it
-    }
-    // Not yet on any queue we know of: a stream's signal still to be submitted (possibly to
-    // this stream's own queue), a renderer's on the queue we share, or another process's or
-    // API's. A GPU wait now could block a queue that has to run the signal.
-    return WaitPlan::Host;
+void Stream::setWaitingOn(Semaphore* s) {
+    std::lock_guard lock(waitMutex_);
+    waitingOn_ = s;
 }
+
+// How a wait is carried out is the backend's choice (Semaphore::planWait): on the GPU
+// whenever the signal that satisfies it cannot be stuck behind it on a queue, else on this
+// thread before what follows is submitted.
+Stream::WaitPlan Stream::planWait(const Op& op) const { return op.sem->planWait(op.value, *queue); }
 
 // Whether process(op) never blocks the calling thread on the host (submitInline's test).
 bool Stream::runsWithoutHostWait(const Op& op, WaitPlan* plan) const {
@@ -447,7 +434,7 @@ bool Stream::runsWithoutHostWait(const Op& op, WaitPlan* plan) const {
         case OpKind::Record:
             return true;
         case OpKind::Signal:
-            return !op.sem->keyedMutex;
+            return !op.sem->has(kSemSignalOnStreamThread);
         case OpKind::Wait:
             return (*plan = planWait(op)) != WaitPlan::Host;
         default:
@@ -457,10 +444,10 @@ bool Stream::runsWithoutHostWait(const Op& op, WaitPlan* plan) const {
 
 void Stream::processWait(const Op& op, uint64_t index, WaitPlan plan) {
     Semaphore* s = op.sem;
-    const uint64_t v = op.value;
     switch (plan) {
         case WaitPlan::Gpu:
-            addGpuWait(s->native() ? s->vk : s->signalProxy, s->kind == SemKind::Timeline ? v : 0, s);
+            if (batch_.waitNeedsFlush()) flush();  // a wait gates everything in its submission
+            s->addWait(batch_, op.value);          // the batch owns the op's reference now
             return;
         case WaitPlan::Skip:
             s->release();
@@ -470,218 +457,109 @@ void Stream::processWait(const Op& op, uint64_t index, WaitPlan plan) {
     }
     flush();
     markProcessed(index);
-    if (s->keyedMutex)
-        acquireKeyedMutex(op);
-    else if (s->native())
-        hostWaitNative(s, v);
-    else
-        hostWaitPortable(s, v);  // a binary one consumes the signal
+    StreamTelemetry* tel = s->has(kSemHostWaitTimed) ? telemetry() : nullptr;
+    const uint64_t t0 = tel ? monotonicNs() : 0;
+    setWaitingOn(s);  // lets close(cancel) wake the wait
+    batonError_t e = s->streamHostWait(op, cancel_);
+    setWaitingOn(nullptr);
+    if (tel) tel->hostWait(s, op.value, t0, monotonicNs());
+    if (e != batonSuccess && !cancel_.load()) setError(e);
     s->release();
 }
 
-void Stream::hostWaitNative(Semaphore* s, uint64_t value) {
-    waitingOn_.store(s);
-    // Bounded slices so that a context going away can cancel the wait.
-    while (!cancel_.load()) {
-        VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &s->vk, &value};
-        VkResult r = ctx->vkd.vkWaitSemaphores(ctx->device, &wi, 100000000ull);
-        if (r == VK_SUCCESS) break;
-        if (r != VK_TIMEOUT) {
-            setError(failVk(r, "vkWaitSemaphores (stream wait)"));
-            break;
-        }
-    }
-    waitingOn_.store(nullptr);
-}
-
-bool Stream::hostWaitPortable(Semaphore* s, uint64_t value) {
-    SharedState& st = *s->shared;
-    waitingOn_.store(s);
-    StreamTelemetry* tel = telemetry();
-    const uint64_t t0 = tel ? monotonicNs() : 0;
-    bool done = false;
-    for (;;) {
-        // seq first, then the cancel flag: a close() that bumps seq after this read wakes us.
-        uint32_t seen = st.s().seq.load();
-        if (cancel_.load()) break;
-        uint64_t now = 0;
-        if (s->kind == SemKind::Timeline && st.readValue(&now) == batonSuccess && now >= value) {
-            done = true;
-            break;
-        }
-        if (s->kind != SemKind::Timeline && st.tryConsumeBinary()) {
-            done = true;
-            break;
-        }
-        if (st.faulted()) {  // the page is untrusted: an impossible one is the peer's error
-            setError(st.faultError());
-            break;
-        }
-        st.waitChange(seen, 0);
-    }
-    waitingOn_.store(nullptr);
-    if (tel) tel->hostWait(s, value, t0, monotonicNs());
-    return done;
-}
-
-// Keyed mutex: acquire on this thread (futex sleep, see keyed_mutex.h); what follows is
-// submitted once it is held. Timeout and abandoned become the stream's error, reported once.
-void Stream::acquireKeyedMutex(const Op& op) {
-    waitingOn_.store(op.sem);  // lets close(cancel) wake the wait
-    batonError_t e = op.sem->keyedMutex->acquire(op.value, static_cast<uint32_t>(op.proxyValue), op.slot, cancel_);
-    waitingOn_.store(nullptr);
-    if (e != batonSuccess && !cancel_.load()) setError(e);
-}
-
 void Stream::flush() {
-    if (!waitCount_ && !cmdCount_ && !signalCount_) return;
+    if (batch_.empty()) return;
     const uint64_t prev = submittedPoint.load(std::memory_order_relaxed);
     const uint64_t point = prev + 1;
     // Chain to the previous submission: queues do not order completion by themselves.
-    waits_[waitCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, timeline, prev,
-                            VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-    signals_[signalCount_++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, timeline, point,
-                                VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+    batch_.addWait(timeline, prev);
+    batch_.addSignal(timeline, point);
     StreamTelemetry* tel = telemetry();
-    uint32_t cmdInfoCount = cmdCount_;
+    uint32_t cmdInfoCount = batch_.cmdCount;
     VkCommandBufferSubmitInfo first{}, last{};
     if (tel && tel->bracket(&first, &last)) {  // GPU timestamps around the submission's work
-        std::memmove(cmdInfos_ + 1, cmdInfos_, cmdCount_ * sizeof cmdInfos_[0]);
-        cmdInfos_[0] = first;
-        cmdInfos_[cmdCount_ + 1] = last;
-        cmdInfoCount = cmdCount_ + 2;
+        std::memmove(batch_.cmds + 1, batch_.cmds, batch_.cmdCount * sizeof batch_.cmds[0]);
+        batch_.cmds[0] = first;
+        batch_.cmds[batch_.cmdCount + 1] = last;
+        cmdInfoCount = batch_.cmdCount + 2;
     }
-    // Timelines: several streams signal one local proxy timeline, and a lower value
-    // reaching it after a higher one would move it backwards (invalid in Vulkan). Under one
-    // lock per context, each proxy signal claims its value; one already passed by a stream's
-    // higher signal is dropped: for a timeline (waits are >=) it changes nothing.
-    // Native timelines likewise, for the streams of this process.
     std::unique_lock<std::mutex> proxyLock;
-    if (publishCount_ || submittedSignalCount_) {
-        proxyLock = std::unique_lock<std::mutex>(ctx->proxySignalMutex);
-        auto dropSignal = [&](VkSemaphore sem, uint64_t value) {
-            for (uint32_t j = 0; j < signalCount_; ++j) {
-                if (signals_[j].semaphore == sem && signals_[j].value == value) {
-                    signals_[j] = signals_[--signalCount_];
-                    return;
-                }
-            }
-        };
-        for (uint32_t i = 0; i < publishCount_; ++i) {
-            PendingPublish& p = publishes_[i];
-            if (p.sem->kind != SemKind::Timeline) continue;
-            if (p.proxyValue > p.sem->streamSignalMax) {
-                p.sem->streamSignalMax = p.proxyValue;
-                continue;
-            }
-            p.superseded = true;
-            dropSignal(p.sem->signalProxy, p.proxyValue);
-        }
-        for (uint32_t i = 0; i < submittedSignalCount_; ++i) {
-            const SubmittedSignal& n = submittedSignals_[i];
-            if (!n.sem->native()) continue;
-            if (n.value > n.sem->streamSignalMax)
-                n.sem->streamSignalMax = n.value;
-            else
-                dropSignal(n.sem->vk, n.value);
-        }
-    }
+    if (batch_.publishCount || batch_.timelineSignalCount) proxyLock = Semaphore::claimProxySignals(ctx, batch_);
     VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
-    si.waitSemaphoreInfoCount = waitCount_;
-    si.pWaitSemaphoreInfos = waits_;
+    si.waitSemaphoreInfoCount = batch_.waitCount;
+    si.pWaitSemaphoreInfos = batch_.waits;
     si.commandBufferInfoCount = cmdInfoCount;
-    si.pCommandBufferInfos = cmdInfos_;
-    si.signalSemaphoreInfoCount = signalCount_;
-    si.pSignalSemaphoreInfos = signals_;
+    si.pCommandBufferInfos = batch_.cmds;
+    si.signalSemaphoreInfoCount = batch_.signalCount;
+    si.pSignalSemaphoreInfos = batch_.signals;
     VkResult r = ctx->submit(*queue, si);
     if (proxyLock.owns_lock()) proxyLock.unlock();
-    if (r != VK_SUCCESS) {
-        setError(failVk(r, "vkQueueSubmit2"));
-        // Keep the stream's own timeline consistent so that nothing waits forever on it.
-        VkSemaphoreSignalInfo sig{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO, nullptr, timeline, point};
-        ctx->vkd.vkSignalSemaphore(ctx->device, &sig);
-    }
+    if (r != VK_SUCCESS) submitFailed(r, point);
     submittedPoint.store(point, std::memory_order_release);
     if (tel) tel->submitted(point, r == VK_SUCCESS);
-    for (uint32_t i = 0; i < cmdCount_; ++i) slotPoint_[slotsInBatch_[i]].store(point, std::memory_order_release);
-    // The batch still holds references to these semaphores (batchRefs_/publishes_).
+    for (uint32_t i = 0; i < batch_.cmdCount; ++i) slotPoint_[batch_.slots[i]].store(point, std::memory_order_release);
+    // The batch still holds references to these semaphores (refs/publishes).
     if (r == VK_SUCCESS)
-        for (uint32_t i = 0; i < submittedSignalCount_; ++i)
-            submittedSignals_[i].sem->noteSubmitted(submittedSignals_[i].value);
-    submittedSignalCount_ = 0;
-    auto retireLater = [&](Object* obj, Semaphore* publishOf, uint64_t ticket, uint64_t value) {
-        for (;;) {
-            Retire oldest{};
-            {
-                std::lock_guard lock(retireMutex_);
-                if (retireTail_ - retireHead_ < kRetire) {
-                    retire_[retireTail_++ % kRetire] = {point, obj, publishOf, ticket, value};
-                    return;
-                }
-                oldest = retire_[retireHead_ % kRetire];
-            }
-            retireUpTo(oldest.point, true);  // full: wait for the oldest to be done
-        }
-    };
-    for (uint32_t i = 0; i < publishCount_; ++i) {
-        const PendingPublish& p = publishes_[i];
-        if (r != VK_SUCCESS || p.superseded) {
-            retireLater(p.sem, nullptr, 0, 0);  // never reaches the GPU, or superseded: nothing to publish
-            continue;
-        }
-        if (p.sem->kind == SemKind::Timeline) p.sem->shared->markSubmitted(p.value);
-        retireLater(p.sem, p.sem, p.sem->queuePublish(p.proxyValue, p.value), p.value);
+        for (uint32_t i = 0; i < batch_.timelineSignalCount; ++i)
+            batch_.timelineSignals[i].sem->noteSubmitted(batch_.timelineSignals[i].value);
+    retireBatch(point, r == VK_SUCCESS);
+    batch_.clear();
+}
+
+// A submission that failed never runs. What it would have signaled on the stream's timeline
+// must still come, or everything after it waits forever; but only after the GPU has passed
+// every earlier submission (the host signaling `point` at once would mark still-pending work
+// done and let the GPU's later signals move the timeline backwards: defect 11).
+void Stream::submitFailed(VkResult r, uint64_t point) {
+    if (r == VK_ERROR_DEVICE_LOST) ctx->markLost("vkQueueSubmit2");
+    setError(failVk(r, "vkQueueSubmit2"));
+    if (ctx->lost()) return;  // waits on the timeline fail with VK_ERROR_DEVICE_LOST from now on
+    waitPoint(point - 1);
+    if (ctx->lost()) return;
+    VkSemaphoreSignalInfo sig{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO, nullptr, timeline, point};
+    ctx->vkd.vkSignalSemaphore(ctx->device, &sig);
+}
+
+// Hands the batch's references to the retire queue, with what each must publish once the GPU
+// passed `point` (the backend says what: Semaphore::afterSubmit).
+void Stream::retireBatch(uint64_t point, bool submitted) {
+    for (uint32_t i = 0; i < batch_.publishCount; ++i) {
+        const SubmitBatch::Publish& p = batch_.publishes[i];
+        Semaphore::RetireNote n = p.sem->afterSubmit(p.proxyValue, p.value, p.superseded, submitted);
+        retireLater(point, p.sem, n.publishOf, n.ticket, n.value);
     }
-    for (uint32_t i = 0; i < waitedPortableCount_; ++i) {
-        const SubmittedSignal& w = waitedPortable_[i];
-        retireLater(w.sem, r == VK_SUCCESS ? w.sem : nullptr, 0, w.value);
+    for (uint32_t i = 0; i < batch_.waitedProxyCount; ++i) {
+        const SubmitBatch::SemValue& w = batch_.waitedProxies[i];
+        retireLater(point, w.sem, submitted ? w.sem : nullptr, 0, w.value);
     }
-    waitedPortableCount_ = 0;
-    for (uint32_t i = 0; i < batchRefCount_; ++i) retireLater(batchRefs_[i], nullptr, 0, 0);
-    waitCount_ = cmdCount_ = signalCount_ = publishCount_ = batchRefCount_ = 0;
+    for (uint32_t i = 0; i < batch_.refCount; ++i) retireLater(point, batch_.refs[i], nullptr, 0, 0);
+}
+
+// Appends to the retire queue; when it is full, the queue waits for the GPU to pass its
+// oldest entry before retiring that (defect 1).
+void Stream::retireLater(uint64_t point, Object* obj, Semaphore* publishOf, uint64_t ticket, uint64_t value) {
+    retire_.push({point, obj, publishOf, ticket, value}, [this](uint64_t oldest) {
+        waitPoint(oldest);
+        return !ctx->lost();
+    });
 }
 
 void Stream::retireCompleted(bool all) {
     // On close, wait for every submission even when no reference is pending: the command
     // buffers of plain records are freed with the pool right after.
     if (all) waitPoint(submittedPoint.load());
-    {
-        std::lock_guard lock(retireMutex_);
-        if (retireHead_ == retireTail_) return;
-    }
+    if (retire_.empty()) return;
     if (all) {
         // The stream is closing (the GPU is done: waited above); its semaphores publish on
         // their own (or on destruction).
-        std::lock_guard lock(retireMutex_);
-        while (retireHead_ != retireTail_) retire_[retireHead_++ % kRetire].obj->release();
+        retire_.releaseAll();
         return;
     }
     uint64_t done = 0;
-    ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done);
-    retireUpTo(done, false);
+    if (ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done) == VK_SUCCESS) retireUpTo(done, false);
 }
 
-// Releases the references of submissions up to point (which the GPU has passed), in order,
-// making sure their portable signals have taken effect. A timeline value is published right
-// here (publishing is idempotent: the publisher's later publish of it changes nothing), so
-// this never waits behind the publisher's queue, where a renderer's reserved but not yet
-// submitted signal may sit. A binary signal is not idempotent: it is left to the publisher,
-// which with block this waits for; without, it stops there and returns false.
-bool Stream::retireUpTo(uint64_t point, bool block) {
-    std::lock_guard lock(retireMutex_);
-    while (retireHead_ != retireTail_ && retire_[retireHead_ % kRetire].point <= point) {
-        const Retire& r = retire_[retireHead_ % kRetire];
-        if (r.publishOf && r.publishOf->kind == SemKind::Timeline) {
-            r.publishOf->shared->publish(r.value);
-        } else if (r.publishOf && !r.publishOf->published(r.ticket)) {
-            if (!block) return false;
-            r.publishOf->waitPublished(r.ticket);
-        }
-        ++retireHead_;
-        r.obj->release();
-    }
-    return true;
-}
+bool Stream::retireUpTo(uint64_t point, bool block) { return retire_.retireUpTo(point, block, ctx->lost()); }
 
 StreamTelemetry* Stream::telemetry() {
     StreamTelemetry* t = tel_.load(std::memory_order_relaxed);

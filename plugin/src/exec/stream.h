@@ -19,6 +19,9 @@
 #include <baton/baton.h>
 
 #include "core/object.h"
+#include "exec/retire_queue.h"
+#include "exec/submit_batch.h"
+#include "sync/backend.h"
 
 namespace baton {
 
@@ -66,6 +69,8 @@ public:
     // op, for the caller to enqueue together with other ops, or to give back with abandonRecord.
     batonError_t prepareRecord(batonRecordFn fn, void* user, Op* op);
     void abandonRecord(const Op& op);
+    // The most ops one enqueue takes (all or none).
+    static constexpr uint32_t kMaxEnqueue = 1024;
     // Records a timestamp write for an event and enqueues its resolution.
     batonError_t recordEvent(Event* event);
     batonError_t synchronize();
@@ -82,20 +87,20 @@ private:
     explicit Stream(Context* c) : Object(ObjectType::Stream), ctx(c) {}
     void workerLoop();
     void submitInline();
-    enum class WaitPlan : uint8_t { Gpu, Skip, Host };
+    using WaitPlan = baton::WaitPlan;
     void processOne(const Op& op, uint64_t index, WaitPlan plan);
     void process(const Op& op, uint64_t index, WaitPlan plan);
     void flush();
     void markProcessed(uint64_t upTo);
-    bool hostWaitPortable(Semaphore* s, uint64_t value);
-    void hostWaitNative(Semaphore* s, uint64_t value);
     WaitPlan planWait(const Op& op) const;  // how a Wait op is carried out (see processWait)
     bool runsWithoutHostWait(const Op& op, WaitPlan* plan) const;
     void processWait(const Op& op, uint64_t index, WaitPlan plan);
-    void addGpuWait(VkSemaphore sem, uint64_t value, Object* ref);
-    void acquireKeyedMutex(const Op& op);
+    void processWaitEvent(const Op& op, uint64_t index);
     void waitPoint(uint64_t point);
     void retireCompleted(bool all);
+    void submitFailed(VkResult r, uint64_t point);
+    void retireBatch(uint64_t point, bool submitted);
+    void retireLater(uint64_t point, Object* obj, Semaphore* publishOf, uint64_t ticket, uint64_t value);
     bool retireUpTo(uint64_t point, bool block);
 
 public:
@@ -108,7 +113,7 @@ private:
     uint32_t acquireSlot();
 
     // Ring of ops; head_ = first not yet processed-and-submitted, tail_ = next free.
-    static constexpr uint32_t kRing = 1024;
+    static constexpr uint32_t kRing = kMaxEnqueue;
     Op ring_[kRing];
     uint64_t head_ = 0, tail_ = 0;
     std::atomic<uint64_t> published_{0};  // tail_, readable without the lock (worker's spin)
@@ -120,8 +125,14 @@ private:
     bool inline_ = false;  // a caller is submitting ops itself (enqueue with submitNow)
     bool closing_ = false;
     std::atomic<bool> cancel_{false};
-    std::atomic<Semaphore*> waitingOn_{nullptr};
+    Semaphore* waitingOn_ = nullptr;  // a host wait in progress (waitMutex_)
+    std::mutex waitMutex_;
+    void setWaitingOn(Semaphore* s);
+    bool waitEventResolved(const Op& op, uint64_t index, Stream** other, uint64_t* point);
     std::atomic<int> error_{batonSuccess};
+    std::mutex errorMutex_;      // error_ and its message change together
+    char errorMessage_[256] = {};
+    batonError_t takeError(const char* what);
     std::thread worker_;
     bool closed_ = false;
     std::mutex closeMutex_;
@@ -137,44 +148,10 @@ private:
 
     // The batch being built by the worker, or by a caller submitting inline: whoever runs the
     // ring (handed over under mutex_).
-    static constexpr uint32_t kBatch = 32;
-    VkSemaphoreSubmitInfo waits_[kBatch + 1] = {};
-    VkSemaphoreSubmitInfo signals_[kBatch + 1] = {};
-    VkCommandBufferSubmitInfo cmdInfos_[kBatch + 2] = {};  // + telemetry's timestamp brackets
-    uint32_t slotsInBatch_[kBatch] = {};
-    uint32_t waitCount_ = 0, signalCount_ = 0, cmdCount_ = 0;
-    Object* batchRefs_[2 * kBatch] = {};
-    uint32_t batchRefCount_ = 0;
-    struct PendingPublish {
-        Semaphore* sem;
-        uint64_t proxyValue, value;
-        bool superseded;  // a stream already submitted a higher signal: dropped (see flush)
-    };
-    PendingPublish publishes_[kBatch] = {};
-    uint32_t publishCount_ = 0;
-    struct SubmittedSignal {
-        Semaphore* sem;
-        uint64_t value;
-    };
-    SubmittedSignal submittedSignals_[kBatch] = {};  // timelines this batch signals
-    uint32_t submittedSignalCount_ = 0;
-    SubmittedSignal waitedPortable_[kBatch] = {};  // portable timelines this batch waits on (proxy)
-    uint32_t waitedPortableCount_ = 0;
+    SubmitBatch batch_;
 
-    // References kept until the GPU passes a point (deferred release) and, for a portable
-    // signal, until it has taken effect: synchronize() drains these up to its point, so that
-    // a signal is visible (and a destroyed handle released) once it returns.
-    struct Retire {
-        uint64_t point;
-        Object* obj;
-        Semaphore* publishOf;  // portable signal: obj itself
-        uint64_t ticket;       // binary: its publisher ticket
-        uint64_t value;        // timeline: the value, which the stream may publish itself
-    };
-    static constexpr uint32_t kRetire = 4096;
-    Retire retire_[kRetire] = {};
-    uint64_t retireHead_ = 0, retireTail_ = 0;
-    std::mutex retireMutex_;  // the worker appends and retires; synchronize() retires too
+    // References the GPU still needs, and portable signals still to take effect.
+    RetireQueue retire_;
 
     // Telemetry (telemetry.h): made by the worker the first time the context records.
     StreamTelemetry* telemetry();

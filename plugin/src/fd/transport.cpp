@@ -229,35 +229,27 @@ BATON_API batonError_t batonReceiveHandle(int socket, int timeoutMs, batonHandle
 }
 
 BATON_API batonError_t batonSendExternalSemaphore(int socket, batonExternalSemaphore_t extSem, unsigned long long tag) {
-    Semaphore* s = static_cast<Semaphore*>(lookupHandle(extSem, ObjectType::Semaphore));
-    if (!s) return fail(batonErrorInvalidResourceHandle, "%p is not a live baton semaphore", static_cast<void*>(extSem));
+    return guarded("batonSendExternalSemaphore", [&]() -> batonError_t {
+    Semaphore* s = nullptr;  // refuses dead, fork()-inherited and lost-context handles
+    if (batonError_t le = resolveObject(extSem, ObjectType::Semaphore, "semaphore", &s); le != batonSuccess) return le;
+    ScopedRef<Semaphore> hold(s);
     batonHandleHeader h{};
-    h.kind = s->kind == SemKind::Binary     ? batonHandleKindBinarySemaphore
-             : s->kind == SemKind::Timeline ? batonHandleKindTimelineSemaphore
-                                            : batonHandleKindKeyedMutex;
-    h.backend = s->shared ? batonSemaphoreBackendPortable : batonSemaphoreBackendNative;
+    h.kind = s->has(kSemKeyedMutex) ? batonHandleKindKeyedMutex
+             : s->has(kSemTimeline)  ? batonHandleKindTimelineSemaphore
+                                     : batonHandleKindBinarySemaphore;
+    h.backend = s->publicBackend();
     fillIdentity(&h, *s->ctx);
-    h.value = s->kind == SemKind::Binary ? 0 : s->currentValue();
+    h.value = s->has(kSemTimeline) || s->has(kSemKeyedMutex) ? s->currentValue() : 0;
     h.tag = tag;
-    batonError_t e = batonSuccess;
-    if (s->shared) {
-        e = sendWire(socket, h, s->shared->fd());  // the kernel passes a duplicate
-    } else if (!s->exported) {
-        e = fail(batonErrorNotSupported, "a native semaphore that was imported cannot be sent again; send the exporter's");
-    } else {
-        VkSemaphoreGetFdInfoKHR gi{VK_STRUCTURE_TYPE_SEMAPHORE_GET_FD_INFO_KHR, nullptr, s->vk,
-                                   VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_OPAQUE_FD_BIT};
-        int fd = -1;
-        VkResult r = s->ctx->vkd.vkGetSemaphoreFdKHR(s->ctx->device, &gi, &fd);
-        if (r != VK_SUCCESS) {
-            e = failVk(r, "vkGetSemaphoreFdKHR");
-        } else {
-            e = sendWire(socket, h, fd);
-            close(fd);
-        }
+    int fd = -1;
+    bool owned = false;
+    batonError_t e = s->shareableFd(&fd, &owned);
+    if (e == batonSuccess) {
+        e = sendWire(socket, h, fd);  // the kernel passes a duplicate
+        if (owned) close(fd);
     }
-    s->release();
     return e == batonSuccess ? ok() : e;
+    });
 }
 
 BATON_API batonError_t batonReceiveExternalSemaphore(int socket, batonExternalSemaphoreHandleType expectedType,

@@ -264,7 +264,8 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
         &call, &ops[k > depth_ ? 1 : 0]);
     if (e != batonSuccess) return e;
     const Op recordOp = ops[k > depth_ ? 1 : 0];
-    if ((e = ready->reserveSignal(k)) != batonSuccess) {
+    Semaphore::Reservation reservation;
+    if ((e = ready->reserveSignal(k, UINT64_MAX, false, &reservation)) != batonSuccess) {
         stream->abandonRecord(recordOp);
         return e;
     }
@@ -280,9 +281,11 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
     ops[n].kind = OpKind::Signal;
     ops[n].sem = ready;
     ops[n].value = k;
-    ops[n++].proxyValue = ready->native() ? 0 : k;
+    ++n;
     if ((e = stream->enqueue(ops, n, true)) != batonSuccess) {
         stream->abandonRecord(recordOp);
+        ready->giveBack(reservation);  // defect 6: the value can be signaled again
+        produced_ = k - 1;
         return e;
     }
     published_.store(k, std::memory_order_release);
@@ -353,13 +356,9 @@ void Channel::resolveConsumer() {
     }
 }
 
-batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame* out) {
-    std::lock_guard lock(consumerMutex_);
-    // The contract: a frame's release is submitted before the next acquire. So every release
-    // handed out so far is on a queue now, and a stream may wait for it on the GPU even on a
-    // queue it shares with the renderer (no host round trip on single-queue devices).
-    if (lastReleased_) released->noteSubmitted(lastReleased_);
-    resolveConsumer();
+// The frame the consumer gets next (FIFO: the next one; mailbox: the newest complete one), if
+// it can be waited for on the consumer's queue now. consumerMutex_ held.
+batonError_t Channel::nextFrame(uint64_t* frame) {
     const uint64_t published = published_.load(std::memory_order_acquire);
     const uint64_t next = lastAcquired_ + 1;
     uint64_t k = next;
@@ -373,14 +372,25 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
         return fail(batonErrorNotReady, "no frame after %llu has been produced yet",
                     static_cast<unsigned long long>(lastAcquired_));
     }
-    if (!ready->native() && ctx->queueShared) {
-        const SharedLayout& st = ready->shared->s();
-        if (st.value.load() < k && st.submitted.load() < k) {
-            notReady_.fetch_add(1, std::memory_order_relaxed);
-            return fail(batonErrorNotReady, "frame %llu is not submitted yet; on a shared queue the wait would stall "
-                        "the queue that has to run it", static_cast<unsigned long long>(k));
-        }
+    if (ctx->queueShared && !ready->signalOnQueue(k)) {
+        notReady_.fetch_add(1, std::memory_order_relaxed);
+        return fail(batonErrorNotReady, "frame %llu is not submitted yet; on a shared queue the wait would stall "
+                    "the queue that has to run it", static_cast<unsigned long long>(k));
     }
+    *frame = k;
+    return batonSuccess;
+}
+
+batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame* out) {
+    std::lock_guard lock(consumerMutex_);
+    // The contract: a frame's release is submitted before the next acquire. So every release
+    // handed out so far is on a queue now, and a stream may wait for it on the GPU even on a
+    // queue it shares with the renderer (no host round trip on single-queue devices).
+    if (lastReleased_) released->noteSubmitted(lastReleased_);
+    resolveConsumer();
+    uint64_t k = 0;
+    batonError_t err = nextFrame(&k);
+    if (err != batonSuccess) return err;
     Entry& e = ring_[ringNext_ % kConsumerRing];
     if (e.state != Entry::Free) {
         notReady_.fetch_add(1, std::memory_order_relaxed);
@@ -399,7 +409,7 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
     // Portable: the producer is a stream of this process, whose GPU signal lands on the local
     // signal proxy (proxy value == value for timelines). Waiting on it directly keeps the
     // handoff GPU to GPU, with no host hop through the mirror thread.
-    out->wait = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, ready->native() ? ready->vk : ready->signalProxy, k,
+    out->wait = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, ready->localSignalSemaphore(), k,
                  timed ? VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT : waitStage, 0};
     VkImageMemoryBarrier2& b = out->acquireBarrier;
     b.sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2;
@@ -427,6 +437,7 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
     }
 
     const uint64_t now = monotonicNs();
+    const uint64_t next = lastAcquired_ + 1;
     out->dropped = k - next;
     if (out->dropped) dropped_.fetch_add(out->dropped, std::memory_order_relaxed);
     e = {Entry::Acquired, timed, k, now, 0, 0, 0, e.acquireCmd, e.releaseCmd};
@@ -460,15 +471,10 @@ batonError_t Channel::releaseFrame(const batonChannelFrame& frame, VkPipelineSta
     if (!e)
         return fail(batonErrorInvalidValue, "frame %llu is not acquired", static_cast<unsigned long long>(frame.frame));
     const uint64_t k = frame.frame;
-    batonError_t err = released->reserveSignal(k, UINT64_MAX, true);
+    VkSemaphore sem = VK_NULL_HANDLE;
+    batonError_t err = released->rendererSignal(k, &sem);  // the renderer submits it next
     if (err != batonSuccess) return err;
     std::memset(out, 0, sizeof *out);
-    VkSemaphore sem = released->vk;
-    if (!released->native()) {
-        sem = released->signalProxy;
-        released->shared->markSubmitted(k);  // the renderer submits it next
-        released->queuePublish(k, k);
-    }
     out->signal = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, sem, k, stage, 0};
     const uint32_t ei = static_cast<uint32_t>(e - ring_);
     if (e->timed) {
@@ -505,7 +511,7 @@ void Channel::getInfo(batonChannelInfo* out) const {
     out->format = format_;
     out->extent = extent_;
     out->policy = policy_;
-    out->backend = ready->native() ? batonSemaphoreBackendNative : batonSemaphoreBackendPortable;
+    out->backend = ready->publicBackend();
     for (uint32_t i = 0; i < depth_; ++i) {
         out->images[i] = images_[i];
         out->memory[i] = memory_[i];

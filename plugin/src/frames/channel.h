@@ -46,6 +46,7 @@ private:
     batonError_t createConsumerSide();
     void recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame, batonChannelRecordFn fn, void* user);
     void resolveConsumer();  // under consumerMutex_
+    batonError_t nextFrame(uint64_t* frame);  // under consumerMutex_
     uint64_t producerEndNs(uint64_t frame);
 
     static constexpr uint32_t kMaxDepth = 8;

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <iterator>
 #include <cstring>
 #include <unistd.h>
 
 #include "exec/context.h"
+#include "exec/submit_batch.h"
+#include "fd/fd_probe.h"
 #include "core/error.h"
 #include "telemetry/telemetry.h"
 
@@ -85,6 +88,7 @@ batonError_t Semaphore::exportNew(Context* ctx, const batonExternalSemaphoreExpo
     }
     std::unique_ptr<Semaphore> s(new Semaphore(ctx, kind));
     const bool portable = kind == SemKind::KeyedMutex || !ctx->nativeSemaphoreFd || (desc.flags & batonExportFlagPortable);
+    s->setBackend(portable);
     if (!portable) {
         VkResult r = createExportable(ctx, kind, desc.initialValue, &s->vk);
         if (r != VK_SUCCESS) return failVk(r, "vkCreateSemaphore (exportable)");
@@ -118,6 +122,7 @@ batonError_t Semaphore::importFd(Context* ctx, SemKind kind, int fd, bool portab
         if (e != batonSuccess) return e;
     }
     std::unique_ptr<Semaphore> s(new Semaphore(ctx, kind));
+    s->setBackend(portable);
     if (portable) {
         s->shared = std::make_unique<SharedState>();
         batonError_t e = s->shared->open(fd, sharedKind(kind));
@@ -153,37 +158,29 @@ batonError_t Semaphore::importFd(Context* ctx, SemKind kind, int fd, bool portab
     return batonSuccess;
 }
 
-batonError_t Semaphore::reserveSignal(uint64_t v, uint64_t knownCurrent, bool byRenderer) {
-    batonError_t e = reserveValue(v, knownCurrent);
-    if (e == batonSuccess) {
-        std::atomic<uint64_t>& mark = byRenderer ? rendererReserved : streamReserved;
-        uint64_t cur = mark.load(std::memory_order_relaxed);
-        while (cur < v && !mark.compare_exchange_weak(cur, v, std::memory_order_acq_rel)) {
-        }
+batonError_t Semaphore::reserveSignal(uint64_t v, uint64_t knownCurrent, bool byRenderer, Reservation* r) {
+    uint64_t prevPending = 0;
+    batonError_t e = backend_->reserveValue(*this, v, knownCurrent, &prevPending);
+    if (e != batonSuccess) return e;
+    std::atomic<uint64_t>& mark = byRenderer ? rendererReserved : streamReserved;
+    uint64_t cur = mark.load(std::memory_order_relaxed);
+    const uint64_t prevMark = cur;
+    while (cur < v && !mark.compare_exchange_weak(cur, v, std::memory_order_acq_rel)) {
     }
-    return e;
+    if (r) *r = {v, prevPending, prevMark < v ? prevMark : v, byRenderer, true};
+    return batonSuccess;
 }
 
-batonError_t Semaphore::reserveValue(uint64_t v, uint64_t knownCurrent) {
-    if (shared) {
-        uint64_t floor = 0;
-        if (!shared->reserve(v, &floor))
-            return fail(batonErrorInvalidValue,
-                        "timeline signal value %llu is not above %llu, the highest value signaled or pending",
-                        static_cast<unsigned long long>(v), static_cast<unsigned long long>(floor));
-        return batonSuccess;
-    }
-    uint64_t current = knownCurrent;
-    if (current == UINT64_MAX) ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, vk, &current);
-    uint64_t p = localPending.load(std::memory_order_acquire);
-    for (;;) {
-        uint64_t floor = p > current ? p : current;
-        if (v <= floor)
-            return fail(batonErrorInvalidValue,
-                        "timeline signal value %llu is not above %llu, the highest value signaled or pending",
-                        static_cast<unsigned long long>(v), static_cast<unsigned long long>(floor));
-        if (localPending.compare_exchange_weak(p, v, std::memory_order_acq_rel)) return batonSuccess;
-    }
+void Semaphore::giveBack(Reservation& r) {
+    if (!r.held) return;
+    r.held = false;
+    // Only if nothing claimed a higher value meanwhile (CAS from exactly r.value).
+    std::atomic<uint64_t>& pending = backend_->pendingWord(*this);
+    uint64_t expected = r.value;
+    pending.compare_exchange_strong(expected, r.prevPending, std::memory_order_acq_rel);
+    std::atomic<uint64_t>& mark = r.byRenderer ? rendererReserved : streamReserved;
+    expected = r.value;
+    mark.compare_exchange_strong(expected, r.prevMark, std::memory_order_acq_rel);
 }
 
 uint64_t Semaphore::queuePublish(uint64_t proxyValue, uint64_t value) {
@@ -217,16 +214,8 @@ void Semaphore::waitPublished(uint64_t ticket) {
 // and a signal the GPU has passed is never held up behind one nobody submitted yet.
 void Semaphore::publisherLoop() {
     for (;;) {
-        uint64_t lowest = UINT64_MAX;
-        {
-            std::unique_lock lock(publishMutex_);
-            publishCv_.wait(lock, [&] { return publishTail_ != publishHead_ || stopping_.load(); });
-            if (publishTail_ == publishHead_) return;  // stopping with nothing left to publish
-            for (uint64_t t = publishHead_; t < publishTail_; ++t) {
-                const PublishEntry& e = publishRing_[t % kPublishRing];
-                if (!e.done && e.proxyValue < lowest) lowest = e.proxyValue;
-            }
-        }
+        const uint64_t lowest = waitForLowestPending();
+        if (lowest == 0) return;  // stopping with nothing left to publish
         // Wait for the GPU to reach the signal, in slices so that a destructor is not held up
         // by a signal that never comes. (Not VK_SEMAPHORE_WAIT_ANY_BIT with a host-signaled
         // wake-up semaphore: Mesa's drivers implement a wait for any of several semaphores as
@@ -235,42 +224,66 @@ void Semaphore::publisherLoop() {
         VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &signalProxy, &lowest};
         VkResult r = ctx->vkd.vkWaitSemaphores(ctx->device, &wi, kPublisherSliceNs);
         uint64_t reached = 0;
-        ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, signalProxy, &reached);
-        if (r != VK_SUCCESS || reached < lowest) {
+        VkResult rc = ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, signalProxy, &reached);
+        if (r == VK_ERROR_DEVICE_LOST || rc == VK_ERROR_DEVICE_LOST) ctx->markLost("the portable publisher");
+        if (r != VK_SUCCESS || rc != VK_SUCCESS || reached < lowest) {
             if (stopping_.load()) return;  // destroyed with a signal that never reached the GPU
+            if (r != VK_TIMEOUT) {
+                // A wait that fails at once (device lost, out of memory) must not spin: sleep
+                // one slice, or until destroy.
+                std::unique_lock lock(publishMutex_);
+                publishCv_.wait_for(lock, std::chrono::nanoseconds(kPublisherSliceNs), [&] { return stopping_.load(); });
+            }
             continue;
         }
-        // Publish every entry the GPU has passed (the shared state is outside our lock).
-        uint64_t due[kPublishRing / 16];
-        uint32_t n = 0;
-        {
-            std::lock_guard lock(publishMutex_);
-            for (uint64_t t = publishHead_; t < publishTail_ && n < std::size(due); ++t) {
-                const PublishEntry& e = publishRing_[t % kPublishRing];
-                if (!e.done && e.proxyValue <= reached) due[n++] = t;
-            }
-        }
-        uint64_t highest = 0;
-        for (uint32_t i = 0; i < n; ++i) {
-            const PublishEntry& e = publishRing_[due[i] % kPublishRing];  // not reused until done
-            if (kind == SemKind::Timeline) {
-                if (e.value > highest) highest = e.value;
-            } else if (kind == SemKind::KeyedMutex) {
-                keyedMutex->release(e.value);  // e.value: the key
-            } else {
-                shared->signalBinary();
-            }
-            notePublish(ctx, this, e.value);
-        }
-        if (kind == SemKind::Timeline && highest) shared->publish(highest);
-        {
-            std::lock_guard lock(publishMutex_);
-            for (uint32_t i = 0; i < n; ++i) publishRing_[due[i] % kPublishRing].done = true;
-            while (publishHead_ < publishTail_ && publishRing_[publishHead_ % kPublishRing].done) ++publishHead_;
-            publishedCount_.store(publishHead_, std::memory_order_release);
-        }
-        publishCv_.notify_all();
+        publishReached(reached);
     }
+}
+
+// The lowest proxy value not yet published; 0 when stopping with nothing left.
+uint64_t Semaphore::waitForLowestPending() {
+    std::unique_lock lock(publishMutex_);
+    publishCv_.wait(lock, [&] { return publishTail_ != publishHead_ || stopping_.load(); });
+    if (publishTail_ == publishHead_) return 0;
+    uint64_t lowest = UINT64_MAX;
+    for (uint64_t t = publishHead_; t < publishTail_; ++t) {
+        const PublishEntry& e = publishRing_[t % kPublishRing];
+        if (!e.done && e.proxyValue < lowest) lowest = e.proxyValue;
+    }
+    return lowest;
+}
+
+// Publishes every entry the GPU has passed (the shared state is written outside our lock).
+void Semaphore::publishReached(uint64_t reached) {
+    uint64_t due[kPublishRing / 16];
+    uint32_t n = 0;
+    {
+        std::lock_guard lock(publishMutex_);
+        for (uint64_t t = publishHead_; t < publishTail_ && n < std::size(due); ++t) {
+            const PublishEntry& e = publishRing_[t % kPublishRing];
+            if (!e.done && e.proxyValue <= reached) due[n++] = t;
+        }
+    }
+    uint64_t highest = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        const PublishEntry& e = publishRing_[due[i] % kPublishRing];  // not reused until done
+        if (kind == SemKind::Timeline) {
+            if (e.value > highest) highest = e.value;
+        } else if (kind == SemKind::KeyedMutex) {
+            keyedMutex->release(e.value);  // e.value: the key
+        } else {
+            shared->signalBinary();
+        }
+        notePublish(ctx, this, e.value);
+    }
+    if (kind == SemKind::Timeline && highest) shared->publish(highest);
+    {
+        std::lock_guard lock(publishMutex_);
+        for (uint32_t i = 0; i < n; ++i) publishRing_[due[i] % kPublishRing].done = true;
+        while (publishHead_ < publishTail_ && publishRing_[publishHead_ % kPublishRing].done) ++publishHead_;
+        publishedCount_.store(publishHead_, std::memory_order_release);
+    }
+    publishCv_.notify_all();
 }
 
 void Semaphore::noteSubmitted(uint64_t v) {
@@ -281,6 +294,10 @@ void Semaphore::noteSubmitted(uint64_t v) {
 
 batonError_t Semaphore::startMirror() {
     std::call_once(mirrorOnce_, [this] {
+        VkPhysicalDeviceTimelineSemaphoreProperties tp{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TIMELINE_SEMAPHORE_PROPERTIES};
+        VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, &tp};
+        ctx->vki.vkGetPhysicalDeviceProperties2(ctx->physicalDevice, &p2);
+        if (tp.maxTimelineSemaphoreValueDifference) maxValueDifference_ = tp.maxTimelineSemaphoreValueDifference;
         uint64_t initial = 0;
         if ((mirrorError_ = shared->readValue(&initial)) != batonSuccess) return;  // checked: the page is untrusted
         VkResult r = createTimeline(ctx, initial, &waitProxy);
@@ -315,65 +332,168 @@ void Semaphore::mirrorLoop() {
         uint64_t v = 0;
         if (shared->readValueForSignal(mirrored, maxDifference, &v) != batonSuccess) v = 0;
         if (v > mirrored) {
+            // The page is the peers' to write: never a jump the driver forbids (a value more
+            // than maxTimelineSemaphoreValueDifference away); the rest follows in steps.
+            if (v - mirrored > maxValueDifference_) v = mirrored + maxValueDifference_;
             VkSemaphoreSignalInfo si{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO, nullptr, waitProxy, v};
-            if (ctx->vkd.vkSignalSemaphore(ctx->device, &si) != VK_SUCCESS) return;
-            mirrored = v;
+            VkResult r = ctx->vkd.vkSignalSemaphore(ctx->device, &si);
+            if (r == VK_SUCCESS) {
+                mirrored = v;
+                continue;
+            }
+            if (r == VK_ERROR_DEVICE_LOST) {
+                ctx->markLost("the portable mirror");
+                return;  // nothing waits on a lost device's proxy any more
+            }
+            // Out of memory or the like: retry after a slice rather than leave waits stuck.
+        }
+        shared->waitChange(seen, monotonicNs() + kSharedWaitSliceNs);
+    }
+}
+
+void Semaphore::rendererSignalPortable(uint64_t v) {
+    {
+        // The renderer submits v to the proxy next: a stream's lower value submitted after it
+        // would move the proxy backwards, so streams now treat v as already signaled.
+        std::lock_guard lock(ctx->proxySignalMutex);
+        if (v > streamSignalMax) streamSignalMax = v;
+    }
+    shared->markSubmitted(v);
+    queuePublish(v, v);
+}
+
+void Semaphore::describe(batonExternalSemaphoreInfo* info) const {
+    info->type = backend_->handleType;
+    info->backend = backend_->publicBackend;
+    info->currentValue = currentValue();
+    info->pendingValue = pendingValue();
+    if (shared) std::memcpy(info->id, shared->s().id, sizeof info->id);
+}
+
+bool Semaphore::signalOnQueue(uint64_t v) const {
+    if (!shared) return true;
+    const SharedLayout& st = shared->s();
+    return st.value.load() >= v || st.submitted.load() >= v;
+}
+
+batonError_t Semaphore::beginTurn(const void* st, bool acquire, uint32_t* ticket, KeyedMutex::EnqueueState* saved) {
+    if (!keyedMutex) return batonSuccess;
+    return acquire ? keyedMutex->beginAcquire(st, ticket, saved) : keyedMutex->beginRelease(st, ticket, saved);
+}
+
+void Semaphore::undoTurn(const KeyedMutex::EnqueueState& saved) {
+    if (keyedMutex) keyedMutex->undo(saved);
+}
+
+std::unique_lock<std::mutex> Semaphore::claimProxySignals(Context* ctx, SubmitBatch& b) {
+    std::unique_lock<std::mutex> lock(ctx->proxySignalMutex);
+    bool dropped[SubmitBatch::kMax + 1] = {};
+    for (uint32_t i = 0; i < b.publishCount; ++i) {
+        SubmitBatch::Publish& p = b.publishes[i];
+        Semaphore& s = *p.sem;
+        if (s.kind != SemKind::Timeline) {
+            // Binary and keyed mutex: the next proxy value, in submission order (defect 2).
+            p.proxyValue = s.nextBinaryProxyValue();
+            b.signals[p.signalIndex].value = p.proxyValue;
+        } else if (p.proxyValue > s.streamSignalMax) {
+            s.streamSignalMax = p.proxyValue;
+        } else {
+            // A higher one (a stream's or a renderer's) is on the proxy already.
+            p.superseded = true;
+            dropped[p.signalIndex] = true;
+        }
+    }
+    for (uint32_t i = 0; i < b.timelineSignalCount; ++i) {
+        Semaphore& s = *b.timelineSignals[i].sem;
+        const uint64_t v = b.timelineSignals[i].value;
+        if (!s.native()) continue;  // portable: above
+        if (v > s.streamSignalMax) {
+            s.streamSignalMax = v;
             continue;
         }
-        shared->waitChange(seen, 0);
+        for (uint32_t j = 0; j < b.signalCount; ++j)
+            if (b.signals[j].semaphore == s.vk && b.signals[j].value == v) dropped[j] = true;
     }
+    uint32_t kept = 0;
+    for (uint32_t j = 0; j < b.signalCount; ++j)
+        if (!dropped[j]) b.signals[kept++] = b.signals[j];
+    b.signalCount = kept;
+    return lock;
 }
 
-uint64_t Semaphore::currentValue() const {
-    if (keyedMutex) return keyedMutex->lastKey();
-    if (shared) {
-        if (kind == SemKind::Binary) return shared->s().value.load() > shared->s().consumed.load() ? 1 : 0;
-        uint64_t v = shared->s().value.load();
-        // Waiters of this process may pass a value on the GPU (on signalProxy) before the
-        // publisher thread has published it: what the proxy reached is reached, so publish it
-        // now rather than let a reader see less than work that depended on it.
-        uint64_t reached = 0;
-        if (kind == SemKind::Timeline && signalProxy &&
-            ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, signalProxy, &reached) == VK_SUCCESS && reached > v) {
-            shared->publish(reached);
-            v = reached;
-        }
-        return v;
-    }
-    uint64_t v = 0;
-    if (kind == SemKind::Timeline) ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, vk, &v);
-    return v;
+Semaphore::RetireNote Semaphore::afterSubmit(uint64_t proxyValue, uint64_t value, bool superseded, bool submitted) {
+    if (!submitted) return {nullptr, 0, 0};  // never reaches the GPU: nothing to publish
+    if (kind == SemKind::Timeline) shared->markSubmitted(value);
+    // Superseded: not on the proxy (a higher value passed it there); the stream publishes it.
+    if (superseded) return {this, 0, value};
+    return {this, queuePublish(proxyValue, value), value};
 }
 
-uint64_t Semaphore::pendingValue() const {
-    if (keyedMutex) return keyedMutex->held() ? 1 : 0;
-    if (shared) return kind == SemKind::Timeline ? shared->s().pending.load() : 0;
-    uint64_t c = currentValue(), p = localPending.load();
-    return p > c ? p : c;
+bool Semaphore::publishRetired(uint64_t value, uint64_t ticket, bool block) {
+    if (kind == SemKind::Timeline) {
+        // Idempotent: the publisher's later publish of it changes nothing. Published here so
+        // that this never waits behind the publisher's queue, where a renderer's reserved but
+        // not yet submitted signal may sit.
+        shared->publish(value);
+        return true;
+    }
+    if (published(ticket)) return true;
+    if (!block) return false;
+    waitPublished(ticket);
+    return true;
 }
 
-batonError_t Semaphore::hostWait(uint64_t value, uint64_t timeoutNs) {
-    if (!shared) {
-        if (kind != SemKind::Timeline)
-            return fail(batonErrorNotSupported, "Vulkan cannot wait for a native binary semaphore on the host");
-        VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &vk, &value};
-        VkResult r = ctx->vkd.vkWaitSemaphores(ctx->device, &wi, timeoutNs);
-        if (r == VK_TIMEOUT) return fail(batonErrorTimeout, "timeline did not reach %llu in time",
-                                         static_cast<unsigned long long>(value));
-        return r == VK_SUCCESS ? batonSuccess : failVk(r, "vkWaitSemaphores");
-    }
-    uint64_t deadline = timeoutNs == UINT64_MAX ? 0 : monotonicNs() + timeoutNs;
-    if (deadline == 0 && timeoutNs != UINT64_MAX) deadline = 1;
+bool Semaphore::waitShared(uint64_t value, uint64_t deadlineNs, bool consume, const std::atomic<bool>* cancel) {
+    SharedState& st = *shared;
     for (;;) {
-        uint32_t seen = shared->s().seq.load();
-        // Checked (the page is untrusted): an impossible page is the peer's error (IllegalState).
+        // seq first, then the cancel flag: a close() that bumps seq after this read wakes us.
+        uint32_t seen = st.s().seq.load();
+        if (cancel && cancel->load()) return false;
+        // Checked reads (the page is untrusted, defect 8): an impossible page ends the wait;
+        // the caller turns faulted() into the peer's error.
         PageReading page;
-        if (batonError_t e = shared->read(&page); e != batonSuccess) return e;
-        bool reached = kind == SemKind::Timeline ? page.value >= value : page.value > page.consumed;
-        if (reached) return batonSuccess;
-        if (timeoutNs == 0 || !shared->waitChange(seen, deadline))
-            return fail(batonErrorTimeout, "semaphore not reached within the timeout");
+        if (st.read(&page) != batonSuccess) return false;
+        if (kind == SemKind::Timeline ? page.value >= value
+                                      : consume ? st.tryConsumeBinary() : page.value > page.consumed)
+            return true;
+        if (st.faulted()) return false;
+        const uint64_t now = monotonicNs();
+        if (now >= deadlineNs) return false;
+        // In slices: the waker may skip the wake-up (see kSharedWaitSliceNs).
+        st.waitChange(seen, deadlineNs - now > kSharedWaitSliceNs ? now + kSharedWaitSliceNs : deadlineNs);
     }
+}
+
+bool semKindOfHandleType(int t, SemKind* kind) {
+    switch (t) {
+        case batonExternalSemaphoreHandleTypeOpaqueFd: *kind = SemKind::Binary; return true;
+        case batonExternalSemaphoreHandleTypeTimelineSemaphoreFd: *kind = SemKind::Timeline; return true;
+        case batonExternalSemaphoreHandleTypeKeyedMutex: *kind = SemKind::KeyedMutex; return true;
+        default: return false;
+    }
+}
+
+batonError_t Semaphore::checkExportDesc(SemKind kind, const batonExternalSemaphoreExportDesc& desc) {
+    if (kind != SemKind::Timeline && desc.initialValue)
+        return fail(batonErrorInvalidValue, "only a timeline has an initial value (got %llu); a keyed mutex takes "
+                    "initialKey", desc.initialValue);
+    if (kind != SemKind::KeyedMutex && desc.initialKey)
+        return fail(batonErrorInvalidValue, "only a keyed mutex has an initial key (got %llu)", desc.initialKey);
+    return batonSuccess;
+}
+
+batonError_t Semaphore::importClassified(Context* ctx, SemKind kind, int fd, FdClass cls, Semaphore** out) {
+    if (cls == FdClass::BatonMemfd) return importFd(ctx, kind, fd, true, out);
+    if (kind == SemKind::KeyedMutex)
+        return fail(batonErrorInvalidResourceHandle, "fd %d is %s, not a baton keyed mutex", fd, fdClassName(cls));
+    if (!ctx->nativeSemaphoreFd)
+        return fail(batonErrorInvalidResourceHandle, "fd %d is %s; this device has no semaphore fds, so only baton's "
+                    "portable semaphores can be imported", fd, fdClassName(cls));
+    batonError_t e = checkNativeSemaphoreFd(fd, ctx->properties.vendorID);
+    if (e == batonSuccess && cls == FdClass::NvidiaControl)
+        e = probeSemaphoreFd(fd, kind == SemKind::Timeline, ctx->deviceUUID);
+    // Only now, with the fd known to be one the driver accepts, does the driver see it.
+    return e == batonSuccess ? importFd(ctx, kind, fd, false, out) : e;
 }
 
 }  // namespace baton

@@ -1,4 +1,4 @@
-// An external semaphore: small state plus one of two backends behind one handle.
+// An external semaphore: small state plus its backend's table (sync/backend.h).
 //  - Native: the driver's exportable VkSemaphore (VK_KHR_external_semaphore_fd). Waits and
 //    signals go straight into queue submissions.
 //  - Portable: a SharedState in a memfd. A GPU signal completes on a local "signal proxy"
@@ -17,15 +17,25 @@
 
 #include <baton/baton.h>
 
-#include "sync/keyed_mutex.h"
 #include "core/object.h"
+#include "fd/fd_check.h"
+#include "sync/backend.h"
+#include "sync/keyed_mutex.h"
 #include "sync/shared_state.h"
 
 namespace baton {
 
 class Context;
+struct SubmitBatch;
 
 enum class SemKind { Binary, Timeline, KeyedMutex };
+
+// The kind a handle type imports/exports as; false for types baton does not make.
+bool semKindOfHandleType(int type, SemKind* kind);
+
+// How long a sleep on a shared page lasts at most. The waiter count that lets a waker skip
+// FUTEX_WAKE is writable by every peer: a sleeper never trusts it to be woken.
+inline constexpr uint64_t kSharedWaitSliceNs = 100'000'000;
 
 class Semaphore final : public Object {
 public:
@@ -38,14 +48,78 @@ public:
     // Imports fd, already classified (portable: a baton memfd; else checked to be the
     // driver's kind of fd). Takes the fd only on success.
     static batonError_t importFd(Context* ctx, SemKind kind, int fd, bool portable, Semaphore** out);
+    // Imports fd of class cls (fd_check.h) as kind: a baton memfd goes to the portable
+    // backend; anything else only if it is checked to be the driver's own semaphore fd.
+    static batonError_t importClassified(Context* ctx, SemKind kind, int fd, FdClass cls, Semaphore** out);
+    // The export descriptor's value fields for kind.
+    static batonError_t checkExportDesc(SemKind kind, const batonExternalSemaphoreExportDesc& desc);
 
     bool native() const { return vk != VK_NULL_HANDLE && !shared; }
 
+    // ---- Through the backend table (sync/backend.h) ----
+    const SemaphoreBackend& backend() const { return *backend_; }
+    bool has(uint32_t features) const { return (backend_->features & features) == features; }
+    batonSemaphoreBackend publicBackend() const { return backend_->publicBackend; }
+    // batonExternalSemaphoreGetInfo.
+    void describe(batonExternalSemaphoreInfo* info) const;
+    // Timeline: the floor a new signal value must exceed (*knownCurrent: see reserveSignal).
+    uint64_t signalFloor(uint64_t* knownCurrent) const { return backend_->signalFloor(*this, knownCurrent); }
+    WaitPlan planWait(uint64_t v, Queue& waiterQueue) const { return backend_->planWait(*this, v, waiterQueue); }
+    void addWait(SubmitBatch& b, uint64_t v) { backend_->addWait(*this, b, v); }
+    bool addSignal(SubmitBatch& b, const Op& op) { return backend_->addSignal(*this, b, op); }
+    batonError_t streamHostWait(const Op& op, const std::atomic<bool>& cancel) {
+        return backend_->streamHostWait(*this, op, cancel);
+    }
+    void wakeWaiters() { backend_->wakeWaiters(*this); }
+    batonError_t rendererWait(uint64_t v, VkSemaphore* out) { return backend_->rendererWait(*this, v, out); }
+    batonError_t shareableFd(int* fd, bool* owned) { return backend_->shareableFd(*this, fd, owned); }
+    // The semaphore a stream of this process signals v on (native: itself; portable: the
+    // local proxy), for a GPU wait on that signal; and whether that signal is on a queue yet.
+    VkSemaphore localSignalSemaphore() const { return shared ? signalProxy : vk; }
+    bool signalOnQueue(uint64_t v) const;
+    // Keyed mutex: the enqueue-time turn of an acquire (or release) on stream st; others:
+    // nothing to do. undoTurn restores it when the op is not enqueued after all.
+    batonError_t beginTurn(const void* st, bool acquire, uint32_t* ticket, KeyedMutex::EnqueueState* saved);
+    void undoTurn(const KeyedMutex::EnqueueState& saved);
+
+    // ---- Submission and retirement (exec/stream.cpp) ----
+    // Under ctx->proxySignalMutex (returned locked), in submission order: gives the batch's
+    // portable signals their proxy values and drops those a higher signal already passed.
+    static std::unique_lock<std::mutex> claimProxySignals(Context* ctx, SubmitBatch& b);
+    // What the retire queue does for a portable signal once the GPU passed its batch.
+    struct RetireNote {
+        Semaphore* publishOf;  // nullptr: nothing to publish
+        uint64_t ticket;       // binary/keyed: its publisher ticket
+        uint64_t value;        // timeline: the value, which the stream publishes itself
+    };
+    RetireNote afterSubmit(uint64_t proxyValue, uint64_t value, bool superseded, bool submitted);
+    // Makes a retired signal take effect (timeline: publish; others: whether the publisher
+    // has, waiting for it with block). False: not yet (only without block).
+    bool publishRetired(uint64_t value, uint64_t ticket, bool block);
+
+    // What a reservation changed, so that a signal that never gets enqueued can give it back.
+    struct Reservation {
+        uint64_t value = 0;
+        uint64_t prevPending = 0;  // the pending value (shared or localPending) before it
+        uint64_t prevMark = 0;     // streamReserved / rendererReserved before it
+        bool byRenderer = false;
+        bool held = false;
+    };
     // Timeline: claims value v for a signal (strictly above every value signaled or pending).
     // knownCurrent: the counter value the caller just read (native), so it is not read twice.
     // byRenderer: the value goes to a renderer's own submit (batonGetSignalSubmitInfo), not a stream.
-    batonError_t reserveSignal(uint64_t v, uint64_t knownCurrent = UINT64_MAX, bool byRenderer = false);
-    // Portable: the proxy value a GPU signal must reach for this signal to be published.
+    // *r (optional) records what to undo with giveBack() if the signal is not enqueued after all.
+    batonError_t reserveSignal(uint64_t v, uint64_t knownCurrent = UINT64_MAX, bool byRenderer = false,
+                               Reservation* r = nullptr);
+    // Undoes a reservation whose signal was never enqueued (as far as nothing reserved a
+    // higher value since: then that one stands, and so does the floor it sets).
+    void giveBack(Reservation& r);
+    // A renderer's signal of v (batonGetSignalSubmitInfo, the channel's release): reserves v,
+    // and for portable queues its publication and tells the streams (so that none of their
+    // lower values follows it onto the proxy). *semOut: the VkSemaphore the renderer signals.
+    batonError_t rendererSignal(uint64_t v, VkSemaphore* semOut) { return backend_->rendererSignal(*this, v, semOut); }
+    // Portable binary/keyed mutex: the proxy value of the next GPU signal. Called in
+    // submission order (under ctx->proxySignalMutex), so the proxy only moves forward.
     uint64_t nextBinaryProxyValue() { return ++binaryProxyNext_; }
     // Portable: after a submission that signals signalProxy to proxyValue, publish `value`
     // once the GPU gets there. Returns a ticket for published()/waitPublished().
@@ -57,9 +131,12 @@ public:
     // Portable timeline: make waitProxy follow the shared value (renderer waits).
     batonError_t startMirror();
 
-    uint64_t currentValue() const;
-    uint64_t pendingValue() const;
-    batonError_t hostWait(uint64_t value, uint64_t timeoutNs);
+    uint64_t currentValue() const { return backend_->currentValue(*this); }
+    uint64_t pendingValue() const { return backend_->pendingValue(*this); }
+    batonError_t hostWait(uint64_t value, uint64_t timeoutNs) { return backend_->hostWait(*this, value, timeoutNs); }
+    // Portable: sleeps on the shared page until value (timeline) or a signal (binary, which
+    // it consumes) is there, the deadline passes (false) or cancel is set (false).
+    bool waitShared(uint64_t value, uint64_t deadlineNs, bool consume, const std::atomic<bool>* cancel);
 
     Context* const ctx;
     const SemKind kind;
@@ -80,10 +157,17 @@ public:
     uint64_t streamSignalMax = 0;              // highest value (portable: proxy value) a stream submitted (ctx->proxySignalMutex)
     // Records that a stream submitted a signal of v.
     void noteSubmitted(uint64_t v);
+    // The portable renderer-signal step: raises streamSignalMax, queues the publication.
+    void rendererSignalPortable(uint64_t v);
+
+    uint64_t maxValueDifference() const { return maxValueDifference_; }
 
 private:
+    const SemaphoreBackend* backend_ = nullptr;
+    void setBackend(bool portable) { backend_ = &backendFor(static_cast<int>(kind), portable); }
     batonError_t createProxies();
-    batonError_t reserveValue(uint64_t v, uint64_t knownCurrent);
+    uint64_t waitForLowestPending();
+    void publishReached(uint64_t reached);
     void publisherLoop();
     void mirrorLoop();
 
@@ -106,6 +190,7 @@ private:
     std::once_flag mirrorOnce_;
     batonError_t mirrorError_ = batonSuccess;
     std::atomic<bool> stopping_{false};
+    uint64_t maxValueDifference_ = UINT64_MAX;  // maxTimelineSemaphoreValueDifference (mirror)
 };
 
 }  // namespace baton

@@ -305,7 +305,7 @@ void StreamTelemetry::stash(const Op& op) {
     if (op.kind == OpKind::Signal && op.sem) {
         stash_ = {batonTelemetrySignal, op.sem->handleId(), op.value};
         stashed_ = true;
-    } else if (op.kind == OpKind::Wait && op.sem && op.sem->native()) {
+    } else if (op.kind == OpKind::Wait && op.sem && op.sem->has(kSemNative)) {
         stash_ = {batonTelemetryWait, op.sem->handleId(), op.value};
         stashed_ = true;
     }

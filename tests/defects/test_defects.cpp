@@ -1,0 +1,273 @@
+// Failing-first tests for the defects of issue 10 in the sync core (streams, events,
+// semaphores). Each test names its defect number. Real lavapipe with validation on; where a
+// condition has to be forced, a real API sequence forces it (a gate on a stream, the GPU held
+// by a submission of the test's own that waits on a timeline it signals later, a write into
+// the shared page the test mapped itself). A hang fails the test through a watchdog instead
+// of blocking CI.
+#include <sys/mman.h>
+
+#include "defect_support.h"
+
+using namespace defects;
+
+
+// ---------------------------------------------------------------------------------------
+// Defect 1: a full retire ring published (and released) entries the GPU had not reached.
+// 5,000 portable timeline signals on a stream whose GPU work is held: more than the retire
+// ring holds. No value may become visible before the GPU ran the signal.
+TEST_F(Defects, FullRetireRingPublishesNothingEarly) {
+    if (!info_.queueShared)
+        GTEST_SKIP() << "needs a device whose streams share the one queue the test can hold (lavapipe)";
+    constexpr int kSems = 5, kSignals = 1000;
+    std::vector<batonExternalSemaphore_t> sems;
+    for (int i = 0; i < kSems; ++i) sems.push_back(timeline());
+    batonStream_t s = stream();
+    ASSERT_FALSE(HasFailure());
+    GpuHold hold;
+    ASSERT_TRUE(hold.hold(info_, ctx_));
+    std::atomic<bool> enqueued{false};
+    std::thread producer([&] {
+        for (int i = 0; i < kSems; ++i)
+            for (int v = 1; v <= kSignals; ++v) EXPECT_EQ(signal(sems[i], v, s), batonSuccess);
+        enqueued.store(true);
+    });
+    // Fixed: the stream thread waits for the GPU once the ring is full, so the calls block
+    // here. Before the fix they all returned, the first semaphore's values already published.
+    auto until = std::chrono::steady_clock::now() + 2s;
+    while (!enqueued.load() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+    for (int i = 0; i < kSems; ++i)
+        EXPECT_EQ(current(sems[i]), 0u) << "semaphore " << i << " published while the GPU has not run its signal";
+    hold.release();
+    producer.join();
+    syncBounded(s, "synchronize after the GPU was released");
+    for (int i = 0; i < kSems; ++i) EXPECT_EQ(current(sems[i]), static_cast<uint64_t>(kSignals));
+    hold.destroy();
+}
+
+// ---------------------------------------------------------------------------------------
+// Defect 2: portable binary signals from two streams took their proxy values at the call, so
+// the stream that submits second could signal a lower proxy value than the first had: the
+// proxy timeline moved backwards (a validation error).
+TEST_F(Defects, PortableBinarySignalsFromTwoStreamsKeepProxyOrder) {
+    if (!info_.queueShared)
+        GTEST_SKIP() << "needs a device whose streams share the one queue the test can hold (lavapipe)";
+    batonExternalSemaphore_t b = exportSem(batonExternalSemaphoreHandleTypeOpaqueFd);
+    batonStream_t s1 = stream(), s2 = stream(), s3 = stream();
+    ASSERT_FALSE(HasFailure());
+    Gate* g = gateStream(s1);
+    ASSERT_TRUE(g->waitEntered(5s));
+    BATON_ASSERT_OK(signal(b, 0, s1));  // called first, submitted second
+    BATON_ASSERT_OK(signal(b, 0, s2));
+    syncBounded(s2, "synchronize of the second stream");
+    BATON_ASSERT_OK(wait(b, 0, s3));  // consumes the second stream's signal
+    syncBounded(s3, "a wait for the second stream's signal");
+    GpuHold hold;
+    ASSERT_TRUE(hold.hold(info_, ctx_));
+    g->open();  // the first stream submits its signal, behind the held GPU work
+    // Before the fix its proxy value (1) was below the one the GPU had reached (2): the
+    // signal was published at once, before the GPU ran it.
+    EXPECT_EQ(batonExternalSemaphoreHostWait(b, 0, 200'000'000ull), batonErrorTimeout)
+        << "the first stream's signal took effect while the GPU was held";
+    hold.release();
+    syncBounded(s1, "synchronize of the first stream");
+    EXPECT_EQ(batonExternalSemaphoreHostWait(b, 0, 2'000'000'000ull), batonSuccess) << batonGetLastErrorMessage();
+    EXPECT_EQ(batontest::validationErrorsSoFar(), 0u);
+    hold.destroy();
+}
+
+// ---------------------------------------------------------------------------------------
+// Defect 4: a stream waiting for an event blocked its thread before submitting what came
+// before the wait in the same batch, ignored cancel, and the event's generation was taken
+// before its record was enqueued.
+
+// Stream B waits for t >= 1 and then records E; stream A signals t = 1 and then waits for E.
+// A's signal must reach the queue before A's thread waits for E.
+TEST_F(Defects, WaitEventSubmitsTheSignalBeforeIt) {
+    batonExternalSemaphore_t t = timeline();
+    batonStream_t a = stream(), b = stream();
+    batonEvent_t e = nullptr;
+    BATON_ASSERT_OK(batonEventCreate(&e));
+    ASSERT_FALSE(HasFailure());
+    BATON_ASSERT_OK(wait(t, 1, b));
+    BATON_ASSERT_OK(batonEventRecord(e, b));
+    Gate* g = gateStream(a);  // the signal and the event wait reach A's thread as one batch
+    ASSERT_TRUE(g->waitEntered(5s));
+    BATON_ASSERT_OK(signal(t, 1, a));
+    BATON_ASSERT_OK(batonStreamWaitEvent(a, e, 0));
+    g->open();
+    syncBounded(a, "stream A (signal, then wait for B's event)");
+    syncBounded(b, "stream B");
+    BATON_ASSERT_OK(batonEventDestroy(e));
+}
+
+// A record of E on stream A is still being enqueued (the ring is full) when another thread
+// makes A wait for E: the wait must not wait for a recording that comes after it on A.
+TEST_F(Defects, WaitEventRacingItsRecordOnTheSameStream) {
+    batonStream_t a = stream();
+    batonEvent_t e = nullptr;
+    BATON_ASSERT_OK(batonEventCreate(&e));
+    ASSERT_FALSE(HasFailure());
+    Gate* g = gateStream(a);
+    ASSERT_TRUE(g->waitEntered(5s));
+    // A's ring holds 1,024 ops; the gate is one. Leave room for one op: the event record
+    // (a timestamp and its resolution: two ops) has to wait for room, the event wait (one) not.
+    for (int i = 0; i < 1022; ++i) BATON_ASSERT_OK(batonLaunchHostFunc(a, noop, nullptr));
+    std::thread recorder([&] { EXPECT_EQ(batonEventRecord(e, a), batonSuccess) << batonGetLastErrorMessage(); });
+    // Before the fix the recording's generation was taken before it waited for room; give it
+    // the chance to get there (an event with a generation is no longer "complete").
+    auto until = std::chrono::steady_clock::now() + 500ms;
+    while (batonEventQuery(e) == batonSuccess && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(1ms);
+    BATON_ASSERT_OK(batonStreamWaitEvent(a, e, 0));
+    g->open();
+    mustFinish("the recording thread", 10s, [&] { recorder.join(); });
+    syncBounded(a, "stream A");
+    BATON_ASSERT_OK(batonEventDestroy(e));
+}
+
+// Destroying the context while a stream waits for an event whose recording can never run
+// (it sits behind a wait nobody signals): destroy abandons both waits and returns.
+TEST_F(Defects, ContextDestroyCancelsAnEventWait) {
+    batonExternalSemaphore_t t = timeline();
+    batonStream_t a = stream();
+    batonEvent_t e = nullptr;
+    BATON_ASSERT_OK(batonEventCreate(&e));
+    ASSERT_FALSE(HasFailure());
+    BATON_ASSERT_OK(wait(t, 1, nullptr));  // the default stream: closed last by destroy
+    BATON_ASSERT_OK(batonEventRecord(e, nullptr));
+    BATON_ASSERT_OK(batonStreamWaitEvent(a, e, 0));
+    BATON_ASSERT_OK(batonLaunchHostFunc(a, noop, nullptr));
+    std::this_thread::sleep_for(20ms);  // let A's thread reach the event wait
+    batonContext_t c = ctx_;
+    ctx_ = nullptr;
+    batonCtxSetCurrent(nullptr);
+    mustFinish("batonContextDestroy with a stream waiting for an event", 10s,
+               [c] { EXPECT_EQ(batonContextDestroy(c), batonSuccess); });
+}
+
+// ---------------------------------------------------------------------------------------
+// Defect 6: a signal whose enqueue failed kept its reservation: a retry with the same value
+// was refused, and the shared `pending` rose.
+TEST_F(Defects, FailedEnqueueGivesTheSignalReservationBack) {
+    batonExternalSemaphoreExportDesc d{};
+    d.type = batonExternalSemaphoreHandleTypeKeyedMutex;
+    int fd = -1;
+    batonExternalSemaphore_t km = nullptr;
+    BATON_ASSERT_OK(batonExportExternalSemaphore(&fd, &km, &d));
+    fds_.push_back(fd);
+    batonExternalSemaphore_t t = timeline();
+    batonStream_t s = stream();
+    ASSERT_FALSE(HasFailure());
+    // A keyed-mutex acquire of a key nobody releases: the stream's next call fails with it.
+    batonExternalSemaphoreWaitParams ap{};
+    ap.params.keyedMutex.key = 7;
+    ap.params.keyedMutex.timeoutMs = 1;
+    BATON_ASSERT_OK(batonWaitExternalSemaphoresAsync(&km, &ap, 1, s));
+    std::atomic<int> reached{0};
+    BATON_ASSERT_OK(batonLaunchHostFunc(s, [](void* u) { static_cast<std::atomic<int>*>(u)->store(1); }, &reached));
+    mustFinish("the stream getting past the failed acquire", 10s, [&] {
+        while (!reached.load()) std::this_thread::sleep_for(1ms);
+    });
+    EXPECT_EQ(signal(t, 5, s), batonErrorTimeout) << "the pending error is reported, nothing enqueued";
+    EXPECT_EQ(pending(t), 0u) << "the refused signal still counts as pending";
+    EXPECT_EQ(signal(t, 5, s), batonSuccess) << "a retry with the same value is refused: " << batonGetLastErrorMessage();
+    syncBounded(s, "the retried signal");
+    EXPECT_EQ(current(t), 5u);
+}
+
+// ---------------------------------------------------------------------------------------
+// Defect 9 (renderer part): a renderer's signal from batonGetSignalSubmitInfo was not known
+// to the streams, so a stream's lower value reached the proxy after the renderer's higher
+// one: the proxy timeline moved backwards (a validation error) and the value went back.
+TEST_F(Defects, StreamSignalAfterAHigherRendererSignal) {
+    if (!info_.queueShared)
+        GTEST_SKIP() << "needs a device whose streams share the one queue the test submits to (lavapipe)";
+    batonExternalSemaphore_t t = timeline();
+    batonStream_t s = stream();
+    ASSERT_FALSE(HasFailure());
+    Gate* g = gateStream(s);
+    ASSERT_TRUE(g->waitEntered(5s));
+    BATON_ASSERT_OK(signal(t, 3, s));  // reserved first, submitted last
+    VkSemaphoreSubmitInfo sig{};
+    BATON_ASSERT_OK(batonGetSignalSubmitInfo(t, 5, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, &sig));
+    auto submit = reinterpret_cast<PFN_vkQueueSubmit2>(info_.getDeviceProcAddr(info_.device, "vkQueueSubmit2"));
+    VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
+    si.signalSemaphoreInfoCount = 1;
+    si.pSignalSemaphoreInfos = &sig;
+    VkQueue q = info_.computeQueue.queue;
+    BATON_ASSERT_OK(batonContextLockQueue(ctx_, q));
+    ASSERT_EQ(submit(q, 1, &si, VK_NULL_HANDLE), VK_SUCCESS);
+    BATON_ASSERT_OK(batonContextUnlockQueue(ctx_, q));
+    mustFinish("the renderer's signal", 10s, [&] {
+        EXPECT_EQ(batonExternalSemaphoreHostWait(t, 5, 5'000'000'000ull), batonSuccess) << batonGetLastErrorMessage();
+    });
+    g->open();
+    syncBounded(s, "the stream's lower signal");
+    EXPECT_EQ(batontest::validationErrorsSoFar(), 0u);
+    EXPECT_EQ(current(t), 5u);
+    // The renderer's signal went to the proxy timeline; it must not have moved back to 3.
+    auto counter = reinterpret_cast<PFN_vkGetSemaphoreCounterValue>(
+        info_.getDeviceProcAddr(info_.device, "vkGetSemaphoreCounterValue"));
+    uint64_t proxy = 0;
+    ASSERT_EQ(counter(info_.device, sig.semaphore, &proxy), VK_SUCCESS);
+    EXPECT_GE(proxy, 5u) << "the proxy timeline moved backwards";
+}
+
+// ---------------------------------------------------------------------------------------
+// Defect 8 (semaphore part): the mirror thread slept on the shared page without a timeout,
+// so a peer that zeroed the waiter count (no FUTEX_WAKE then) made destroy hang.
+TEST_F(Defects, DestroyEndsTheMirrorWhenAPeerZeroesTheWaiterCount) {
+    int fd = -1;
+    batonExternalSemaphore_t t = timeline(&fd);
+    batonStream_t s = stream();
+    ASSERT_GE(fd, 0);
+    ASSERT_FALSE(HasFailure());
+    BATON_ASSERT_OK(signal(t, 1, s));
+    syncBounded(s, "signal 1");
+    // A second handle of the same semaphore knows no stream signal of 1: a renderer's wait on
+    // it goes through the mirror thread, which then sleeps on the shared page.
+    batonExternalSemaphoreHandleDesc h{};
+    h.type = batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
+    h.handle.fd = dup(fd);
+    batonExternalSemaphore_t imported = nullptr;
+    BATON_ASSERT_OK(batonImportExternalSemaphore(&imported, &h));
+    VkSemaphoreSubmitInfo wi{};
+    BATON_ASSERT_OK(batonGetWaitSubmitInfo(imported, 1, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, &wi));
+    void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ASSERT_NE(p, MAP_FAILED);
+    // The waiter count sits after magic, version, kind, reserved (4 x 4 bytes), id (16), seq (4).
+    auto* waiters = reinterpret_cast<std::atomic<uint32_t>*>(static_cast<char*>(p) + 36);
+    std::atomic<bool> stop{false};
+    std::thread peer([&] {
+        while (!stop.load()) {
+            waiters->store(0);  // the hostile peer
+            std::this_thread::sleep_for(100us);
+        }
+    });
+    std::this_thread::sleep_for(20ms);  // the mirror is asleep by now
+    mustFinish("batonDestroyExternalSemaphore with a peer zeroing the waiter count", 10s,
+               [imported] { EXPECT_EQ(batonDestroyExternalSemaphore(imported), batonSuccess); });
+    stop.store(true);
+    peer.join();
+    munmap(p, 4096);
+}
+
+// ---------------------------------------------------------------------------------------
+// Defect 16 (host-wait part): a host wait with a timeout near UINT64_MAX overflowed its
+// deadline and timed out at once.
+TEST_F(Defects, HostWaitWithAHugeTimeoutWaits) {
+    batonExternalSemaphore_t t = timeline();
+    batonStream_t s = stream();
+    ASSERT_FALSE(HasFailure());
+    Gate* g = gateStream(s);
+    BATON_ASSERT_OK(signal(t, 1, s));
+    std::atomic<int> result{-1};
+    std::thread waiter([&] { result.store(batonExternalSemaphoreHostWait(t, 1, UINT64_MAX - 1)); });
+    // The value cannot be reached before the gate opens: a wait that ended already timed out.
+    auto until = std::chrono::steady_clock::now() + 200ms;
+    while (result.load() == -1 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+    g->open();
+    mustFinish("the host wait", 10s, [&] { waiter.join(); });
+    EXPECT_EQ(result.load(), batonSuccess);
+    syncBounded(s, "the stream");
+}

@@ -1,0 +1,91 @@
+// Failing-first tests for defects of issue 10 that need a driver failure: the real Vulkan
+// layer of tests/fault (VK_LAYER_BATON_fault, in every instance of this process through
+// fault_env.cpp) fails the chosen call; the test's own Vulkan calls pass through it.
+#include <cstring>
+
+#include "defect_support.h"
+#include "fault_control.h"
+
+using namespace defects;
+
+namespace {
+
+class DefectsFault : public Defects {
+protected:
+    // Validation errors still fail a test; baton's own report of the injected device loss
+    // (an error-severity message) is what a lost device is expected to say.
+    static void messages(batonMessageSeverity severity, const char* message, void* user) {
+        if (std::strstr(message, "device was lost")) return;
+        batontest::messageCallback(severity, message, user);
+    }
+    batonContextCreateInfo createInfo() override {
+        batonContextCreateInfo ci = batontest::contextCreateInfo();
+        ci.messageCallback = messages;
+        return ci;
+    }
+    void SetUp() override {
+        Defects::SetUp();
+        batonfault::configure("");
+    }
+    void TearDown() override {
+        batonfault::configure("");
+        Defects::TearDown();
+    }
+    bool holdGpu(GpuHold& hold) {
+        batonfault::PassThrough pt;  // the test's own submission is not one of baton's calls
+        return hold.hold(info_, ctx_);
+    }
+};
+
+}  // namespace
+
+// Defect 11: a failed submit made the host signal the stream's timeline to the failed batch's
+// point at once, while an earlier submission was still pending on the GPU: the earlier work
+// counted as done (its portable signal published, its command buffers free to re-record) and
+// the GPU's later signal would move the timeline backwards.
+TEST_F(DefectsFault, FailedSubmitKeepsEarlierWorkPending) {
+    if (!info_.queueShared)
+        GTEST_SKIP() << "needs a device whose streams share the one queue the test can hold (lavapipe)";
+    batonExternalSemaphore_t t = timeline(), u = timeline();
+    batonStream_t s = stream();
+    ASSERT_FALSE(HasFailure());
+    GpuHold hold;
+    ASSERT_TRUE(holdGpu(hold));
+    BATON_ASSERT_OK(signal(t, 1, s));
+    // Once that is submitted (pending behind the held GPU), the stream's next submit fails.
+    mustFinish("the first submission", 10s, [] {
+        while (batonfault::callCount("vkQueueSubmit2") == 0) std::this_thread::sleep_for(1ms);
+    });
+    ASSERT_GE(batonfault::configure("vkQueueSubmit2:1:VK_ERROR_OUT_OF_HOST_MEMORY"), 0);
+    BATON_ASSERT_OK(signal(u, 1, s));
+    mustFinish("the failing submission", 10s, [] {
+        while (batonfault::injectedCount() == 0) std::this_thread::sleep_for(1ms);
+    });
+    // Before the fix the stream thread then counted point 1 done: idle, it published t.
+    auto until = std::chrono::steady_clock::now() + 300ms;
+    while (current(t) == 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(2ms);
+    EXPECT_EQ(current(t), 0u) << "t published while its signal is still held on the GPU";
+    hold.release();
+    mustFinish("synchronize after the failed submit", 10s,
+               [s] { EXPECT_NE(batonStreamSynchronize(s), batonSuccess) << "the failed submit is reported"; });
+    EXPECT_EQ(current(t), 1u);
+    EXPECT_EQ(batonStreamSynchronize(s), batonSuccess) << "the error is reported once";
+    hold.destroy();
+}
+
+// Defect 14 (stream part): batonStreamQuery ignored vkGetSemaphoreCounterValue's result, so a
+// lost device read as NotReady forever; once lost, every stream call says so.
+TEST_F(DefectsFault, StreamQueryReportsALostDevice) {
+    batonExternalSemaphore_t t = timeline();
+    batonStream_t s = stream();
+    ASSERT_FALSE(HasFailure());
+    BATON_ASSERT_OK(signal(t, 1, s));
+    syncBounded(s, "the first signal");
+    ASSERT_GE(batonfault::configure("vkGetSemaphoreCounterValue:1:VK_ERROR_DEVICE_LOST"), 0);
+    batonError_t q = batonStreamQuery(s);
+    EXPECT_NE(q, batonErrorNotReady) << "a lost device is not 'not ready'";
+    EXPECT_NE(q, batonSuccess);
+    EXPECT_EQ(batonStreamQuery(s), q) << "the loss is sticky";
+    EXPECT_EQ(signal(t, 2, s), q) << "stream calls refuse on a lost device";
+    mustFinish("synchronize on a lost device", 10s, [s, q] { EXPECT_EQ(batonStreamSynchronize(s), q); });
+}
