@@ -425,7 +425,11 @@ void StreamTelemetry::resolve() {
     std::lock_guard lock(mutex_);
     if (resolved_ == issued_) return;
     uint64_t done = 0;
-    ctx_->vkd.vkGetSemaphoreCounterValue(ctx_->device, timeline_, &done);
+    VkResult cr = ctx_->vkd.vkGetSemaphoreCounterValue(ctx_->device, timeline_, &done);
+    if (cr != VK_SUCCESS) {  // nothing resolves; a loss is the context's to report (sticky)
+        if (cr == VK_ERROR_DEVICE_LOST) ctx_->markLost("vkGetSemaphoreCounterValue (telemetry)");
+        return;
+    }
     const uint64_t now = monotonicNs();
     while (resolved_ < issued_) {
         const uint32_t i = static_cast<uint32_t>(resolved_ % kPairs);
@@ -434,6 +438,10 @@ void StreamTelemetry::resolve() {
         uint64_t ticks[2] = {};
         VkResult r = ctx_->vkd.vkGetQueryPoolResults(ctx_->device, queries_, 2 * i, 2, sizeof ticks, ticks,
                                                       sizeof ticks[0], VK_QUERY_RESULT_64_BIT);
+        if (r == VK_ERROR_DEVICE_LOST) {
+            ctx_->markLost("vkGetQueryPoolResults (telemetry)");
+            return;
+        }
         if (r == VK_SUCCESS) {
             tel->observeCompletion(ticks[1], now);
             uint64_t b = tel->gpuToHost(ticks[0]), e = tel->gpuToHost(ticks[1]);
