@@ -9,8 +9,17 @@
  * allocation per frame; the oldest records are overwritten). Disabled, it costs one relaxed
  * load per call.
  *
- * Times are nanoseconds of CLOCK_MONOTONIC; 0 means unknown (not resolved yet, or the queue
- * family has no timestamps).
+ * Times are nanoseconds of CLOCK_MONOTONIC; 0 means unknown (not resolved yet, the queue
+ * family has no timestamps, or the stream could not make its timestamp objects: below).
+ *
+ * A stream makes its timestamp objects (a command pool, a query pool, command buffers) the
+ * first time it runs work with telemetry on. If the driver refuses one of them, that is not
+ * swallowed: the stream reports it like any failed operation of its own, from its next call
+ * or batonStreamSynchronize, with the error of the failed Vulkan call and a message that
+ * names it ("vkCreateQueryPool (telemetry) failed: VK_ERROR_OUT_OF_HOST_MEMORY (-1)").
+ * Nothing of the stream's work is lost and nothing leaks: the stream goes on, and keeps
+ * recording, without GPU times (its records' GPU times stay 0) for the rest of its life; a
+ * stream created later tries again. The error is reported once.
  */
 #ifndef BATON_TELEMETRY_H
 #define BATON_TELEMETRY_H

@@ -565,6 +565,8 @@ StreamTelemetry* Stream::telemetry() {
     StreamTelemetry* t = tel_.load(std::memory_order_relaxed);
     if (t || !activeTelemetry(ctx)) return t;
     t = StreamTelemetry::create(ctx, queue->family, queue->index, timeline);
+    VkResult r = VK_SUCCESS;
+    if (const char* call = t ? t->setupFailure(&r) : nullptr) setError(failVk(r, call));  // runs untimed
     tel_.store(t, std::memory_order_release);
     return t;
 }

@@ -262,37 +262,70 @@ void Telemetry::semaphoreStats(uint64_t object, batonTelemetrySemaphoreStats* ou
 StreamTelemetry* StreamTelemetry::create(Context* ctx, uint32_t family, uint32_t queueIndex, VkSemaphore timeline) {
     auto* t = new (std::nothrow) StreamTelemetry(ctx, (family << 16) | queueIndex, timeline);
     if (!t) return nullptr;
-    if (!ctx->timestampValidBits) return t;  // records without GPU times
-    const DeviceTable& vk = ctx->vkd;
-    VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, nullptr, 0, family};
-    VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO, nullptr, 0, VK_QUERY_TYPE_TIMESTAMP, 2 * kPairs};
-    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, nullptr, VK_NULL_HANDLE,
-                                   VK_COMMAND_BUFFER_LEVEL_PRIMARY, kPairs};
-    bool good = vk.vkCreateCommandPool(ctx->device, &pci, nullptr, &t->pool_) == VK_SUCCESS &&
-                vk.vkCreateQueryPool(ctx->device, &qi, nullptr, &t->queries_) == VK_SUCCESS;
-    ai.commandPool = t->pool_;
-    good = good && vk.vkAllocateCommandBuffers(ctx->device, &ai, t->begin_) == VK_SUCCESS &&
-           vk.vkAllocateCommandBuffers(ctx->device, &ai, t->end_) == VK_SUCCESS;
-    // Recorded once, reused for the life of the stream (a pair is reused only after the GPU
-    // passed the submission that last used it).
-    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    for (uint32_t i = 0; good && i < kPairs; ++i) {
-        good = vk.vkBeginCommandBuffer(t->begin_[i], &bi) == VK_SUCCESS;
-        if (!good) break;
-        vk.vkCmdResetQueryPool(t->begin_[i], t->queries_, 2 * i, 2);
-        vk.vkCmdWriteTimestamp2(t->begin_[i], VK_PIPELINE_STAGE_2_TOP_OF_PIPE_BIT, t->queries_, 2 * i);
-        good = vk.vkEndCommandBuffer(t->begin_[i]) == VK_SUCCESS && vk.vkBeginCommandBuffer(t->end_[i], &bi) == VK_SUCCESS;
-        if (!good) break;
-        vk.vkCmdWriteTimestamp2(t->end_[i], VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, t->queries_, 2 * i + 1);
-        good = vk.vkEndCommandBuffer(t->end_[i]) == VK_SUCCESS;
-    }
-    if (!good) {  // fall back to records without GPU times
+    if (!ctx->timestampValidBits) return t;  // records without GPU times: the family has none
+    if (!t->makeTimestampObjects(family) || !t->recordPairs()) {
+        // Records without GPU times; the stream reports setupFailure() (a silent fallback
+        // would leave the user wondering why every GPU time reads 0).
+        const DeviceTable& vk = ctx->vkd;
         if (t->queries_) vk.vkDestroyQueryPool(ctx->device, t->queries_, nullptr);
-        if (t->pool_) vk.vkDestroyCommandPool(ctx->device, t->pool_, nullptr);
+        if (t->pool_) vk.vkDestroyCommandPool(ctx->device, t->pool_, nullptr);  // frees its command buffers
         t->queries_ = VK_NULL_HANDLE;
         t->pool_ = VK_NULL_HANDLE;
     }
     return t;
+}
+
+// The command pool, the query pool and the command buffers; on failure, setupCall_ names the
+// call that failed (the caller destroys what was made).
+bool StreamTelemetry::makeTimestampObjects(uint32_t family) {
+    const DeviceTable& vk = ctx_->vkd;
+    auto check = [this](VkResult r, const char* call) {
+        if (r == VK_SUCCESS) return true;
+        if (r == VK_ERROR_DEVICE_LOST) ctx_->markLost(call);
+        setupCall_ = call;
+        setupResult_ = r;
+        return false;
+    };
+    VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, nullptr, 0, family};
+    if (!check(vk.vkCreateCommandPool(ctx_->device, &pci, nullptr, &pool_), "vkCreateCommandPool (telemetry)")) {
+        pool_ = VK_NULL_HANDLE;
+        return false;
+    }
+    VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO, nullptr, 0, VK_QUERY_TYPE_TIMESTAMP, 2 * kPairs};
+    if (!check(vk.vkCreateQueryPool(ctx_->device, &qi, nullptr, &queries_), "vkCreateQueryPool (telemetry)")) {
+        queries_ = VK_NULL_HANDLE;
+        return false;
+    }
+    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, nullptr, pool_,
+                                   VK_COMMAND_BUFFER_LEVEL_PRIMARY, kPairs};
+    return check(vk.vkAllocateCommandBuffers(ctx_->device, &ai, begin_), "vkAllocateCommandBuffers (telemetry)") &&
+           check(vk.vkAllocateCommandBuffers(ctx_->device, &ai, end_), "vkAllocateCommandBuffers (telemetry)");
+}
+
+// Recorded once, reused for the life of the stream (a pair is reused only after the GPU
+// passed the submission that last used it).
+bool StreamTelemetry::recordPairs() {
+    const DeviceTable& vk = ctx_->vkd;
+    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    VkResult r = VK_SUCCESS;
+    const char* call = nullptr;
+    for (uint32_t i = 0; i < kPairs && r == VK_SUCCESS; ++i) {
+        if ((r = vk.vkBeginCommandBuffer(begin_[i], &bi)) != VK_SUCCESS) {
+            call = "vkBeginCommandBuffer (telemetry)";
+            break;
+        }
+        vk.vkCmdResetQueryPool(begin_[i], queries_, 2 * i, 2);
+        vk.vkCmdWriteTimestamp2(begin_[i], VK_PIPELINE_STAGE_2_TOP_OF_PIPE_BIT, queries_, 2 * i);
+        if ((r = vk.vkEndCommandBuffer(begin_[i])) != VK_SUCCESS) call = "vkEndCommandBuffer (telemetry)";
+        else if ((r = vk.vkBeginCommandBuffer(end_[i], &bi)) != VK_SUCCESS) call = "vkBeginCommandBuffer (telemetry)";
+        if (call) break;
+        vk.vkCmdWriteTimestamp2(end_[i], VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, queries_, 2 * i + 1);
+        if ((r = vk.vkEndCommandBuffer(end_[i])) != VK_SUCCESS) call = "vkEndCommandBuffer (telemetry)";
+    }
+    if (!call) return true;
+    setupCall_ = call;
+    setupResult_ = r;
+    return false;
 }
 
 StreamTelemetry::~StreamTelemetry() {
@@ -392,7 +425,11 @@ void StreamTelemetry::resolve() {
     std::lock_guard lock(mutex_);
     if (resolved_ == issued_) return;
     uint64_t done = 0;
-    ctx_->vkd.vkGetSemaphoreCounterValue(ctx_->device, timeline_, &done);
+    VkResult cr = ctx_->vkd.vkGetSemaphoreCounterValue(ctx_->device, timeline_, &done);
+    if (cr != VK_SUCCESS) {  // nothing resolves; a loss is the context's to report (sticky)
+        if (cr == VK_ERROR_DEVICE_LOST) ctx_->markLost("vkGetSemaphoreCounterValue (telemetry)");
+        return;
+    }
     const uint64_t now = monotonicNs();
     while (resolved_ < issued_) {
         const uint32_t i = static_cast<uint32_t>(resolved_ % kPairs);
@@ -401,6 +438,10 @@ void StreamTelemetry::resolve() {
         uint64_t ticks[2] = {};
         VkResult r = ctx_->vkd.vkGetQueryPoolResults(ctx_->device, queries_, 2 * i, 2, sizeof ticks, ticks,
                                                       sizeof ticks[0], VK_QUERY_RESULT_64_BIT);
+        if (r == VK_ERROR_DEVICE_LOST) {
+            ctx_->markLost("vkGetQueryPoolResults (telemetry)");
+            return;
+        }
         if (r == VK_SUCCESS) {
             tel->observeCompletion(ticks[1], now);
             uint64_t b = tel->gpuToHost(ticks[0]), e = tel->gpuToHost(ticks[1]);

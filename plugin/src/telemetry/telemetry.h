@@ -110,10 +110,18 @@ Telemetry* ensureTelemetry(Context* ctx);
 // Per stream: pre-recorded timestamp command buffers and the records of each submission.
 class StreamTelemetry {
 public:
-    // nullptr if the stream's queue family has no timestamps or Vulkan objects cannot be made
-    // (then the stream records without GPU times).
+    // nullptr only when out of host memory. When the queue family has no timestamps, or the
+    // Vulkan objects for them cannot be made, the stream records without GPU times; for the
+    // latter, setupFailure() says which call failed so that the stream reports it.
     static StreamTelemetry* create(Context* ctx, uint32_t family, uint32_t queueIndex, VkSemaphore timeline);
     ~StreamTelemetry();
+
+    // The Vulkan call that failed while making the timestamp objects (nullptr: none), with its
+    // result in *result. Everything made before it has been destroyed again.
+    const char* setupFailure(VkResult* result) const {
+        *result = setupResult_;
+        return setupCall_;
+    }
 
     // Worker thread, around Stream::process: the op is attributed to the submission that
     // the stream is building once process() returns (a flush inside process() goes first).
@@ -150,6 +158,11 @@ private:
     VkCommandPool pool_ = VK_NULL_HANDLE;
     VkQueryPool queries_ = VK_NULL_HANDLE;
     VkCommandBuffer begin_[kPairs] = {}, end_[kPairs] = {};
+    const char* setupCall_ = nullptr;  // set once by create()
+    VkResult setupResult_ = VK_SUCCESS;
+
+    bool makeTimestampObjects(uint32_t family);
+    bool recordPairs();
 
     std::mutex mutex_;  // pairs_ and the resolve cursor (resolve runs on any thread)
     Pair pairs_[kPairs] = {};
