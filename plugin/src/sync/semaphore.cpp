@@ -204,7 +204,7 @@ void Semaphore::waitPublished(uint64_t ticket) {
     std::unique_lock lock(publishMutex_);
     publishCv_.wait(lock, [&] {
         return publishHead_ > ticket || (ticket < publishTail_ && publishRing_[ticket % kPublishRing].done) ||
-               stopping_.load();
+               stopping_.load() || ctx->lost();
     });
 }
 
@@ -226,6 +226,7 @@ void Semaphore::publisherLoop() {
         uint64_t reached = 0;
         VkResult rc = ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, signalProxy, &reached);
         if (r == VK_ERROR_DEVICE_LOST || rc == VK_ERROR_DEVICE_LOST) ctx->markLost("the portable publisher");
+        if (ctx->lost()) publishCv_.notify_all();  // waitPublished gives up on a lost device
         if (r != VK_SUCCESS || rc != VK_SUCCESS || reached < lowest) {
             if (stopping_.load()) return;  // destroyed with a signal that never reached the GPU
             if (r != VK_TIMEOUT) {
@@ -422,8 +423,20 @@ std::unique_lock<std::mutex> Semaphore::claimProxySignals(Context* ctx, SubmitBa
 }
 
 Semaphore::RetireNote Semaphore::afterSubmit(uint64_t proxyValue, uint64_t value, bool superseded, bool submitted) {
-    if (!submitted) return {nullptr, 0, 0};  // never reaches the GPU: nothing to publish
-    if (kind == SemKind::Timeline) shared->markSubmitted(value);
+    if (!submitted) {  // never reaches the GPU: nothing to publish; waiters on it must end
+        if (kind == SemKind::Timeline) {
+            uint64_t f = failedSignal.load();
+            while ((f == 0 || value < f) && !failedSignal.compare_exchange_weak(f, value)) {
+            }
+            shared->wakeAll();
+        }
+        return {nullptr, 0, 0};
+    }
+    if (kind == SemKind::Timeline) {
+        shared->markSubmitted(value);
+        uint64_t f = failedSignal.load();
+        if (f && value >= f) failedSignal.compare_exchange_strong(f, 0);
+    }
     // Superseded: not on the proxy (a higher value passed it there); the stream publishes it.
     if (superseded) return {this, 0, value};
     return {this, queuePublish(proxyValue, value), value};
@@ -457,6 +470,8 @@ bool Semaphore::waitShared(uint64_t value, uint64_t deadlineNs, bool consume, co
                                       : consume ? st.tryConsumeBinary() : page.value > page.consumed)
             return true;
         if (st.faulted()) return false;
+        // A lost device or a failed signal of this value: nothing here will ever publish it.
+        if (ctx->lost() || (kind == SemKind::Timeline && signalFailedFor(value))) return false;
         const uint64_t now = monotonicNs();
         if (now >= deadlineNs) return false;
         // In slices: the waker may skip the wake-up (see kSharedWaitSliceNs).
