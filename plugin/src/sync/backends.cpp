@@ -243,7 +243,7 @@ bool keyedAddSignal(Semaphore& s, SubmitBatch& b, const Op& op) {
 batonError_t portableWaitEnded(Semaphore& s, uint64_t value) {
     if (s.shared->faulted()) return s.shared->faultError();
     if (s.ctx->lost()) return s.ctx->lostError();
-    if (s.kind == SemKind::Timeline && s.signalFailedFor(value))
+    if (s.signalFailedFor(s.kind == SemKind::Timeline ? value : 1))
         return fail(batonErrorLaunchFailure, "the signal of value %llu failed to reach the GPU (its vkQueueSubmit2 "
                     "failed); nothing will signal it", static_cast<unsigned long long>(value));
     return batonSuccess;
@@ -268,7 +268,7 @@ batonError_t portableHostWait(Semaphore& s, uint64_t value, uint64_t timeoutNs) 
     const uint64_t now = monotonicNs();
     const uint64_t deadline = timeoutNs >= UINT64_MAX - now ? UINT64_MAX : now + timeoutNs;
     if (s.waitShared(value, deadline, false, nullptr)) return batonSuccess;
-    if (s.shared->faulted() || s.ctx->lost() || (s.kind == SemKind::Timeline && s.signalFailedFor(value)))
+    if (s.shared->faulted() || s.ctx->lost() || s.signalFailedFor(s.kind == SemKind::Timeline ? value : 1))
         return portableWaitEnded(s, value);
     return fail(batonErrorTimeout, "semaphore not reached within the timeout");
 }
