@@ -179,6 +179,8 @@ BATON_API batonError_t batonChannelReleaseFrame(batonChannel_t channel, const ba
         if (e != batonSuccess) return e;
         ScopedRef<Channel> hold(ch);
         e = ch->releaseFrame(*frame, releaseStage, release);
+        // Lost meanwhile (another thread saw it): the release the host would submit cannot run.
+        if (e == batonSuccess && ch->ctx->lost()) e = ch->ctx->lostError();
         noteApiCost(ch->ctx, batonTelemetryApiChannelRelease, t0);
         return e == batonSuccess ? ok() : e;
     });

@@ -73,8 +73,11 @@ batonError_t elapsed(Event* a, Event* b, float* ms) {
     if (!a->queries || !b->queries) return fail(batonErrorNotSupported, "the stream's queue family has no timestamps");
     if (a->latestGeneration() == 0 || b->latestGeneration() == 0)
         return fail(batonErrorInvalidResourceHandle, "both events must have been recorded");
-    if (batonEventQuery(a->handle<batonEvent_t>()) != batonSuccess || batonEventQuery(b->handle<batonEvent_t>()) != batonSuccess)
-        return fail(batonErrorNotReady, "the events have not completed yet");
+    batonError_t q = batonEventQuery(a->handle<batonEvent_t>());
+    if (q == batonSuccess) q = batonEventQuery(b->handle<batonEvent_t>());
+    // A query that failed (a lost device) says why, with its message; only "not yet" is ours.
+    if (q == batonErrorNotReady) return fail(batonErrorNotReady, "the events have not completed yet");
+    if (q != batonSuccess) return q;
     Context* c = a->ctx;
     VkResult r = c->vkd.vkGetQueryPoolResults(c->device, a->queries, 0, 1, sizeof ta, &ta, sizeof ta,
                                               VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);

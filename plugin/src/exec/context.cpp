@@ -1,5 +1,6 @@
 #include "exec/context.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -554,10 +555,24 @@ Context::~Context() {
 }
 
 void Context::markLost(const char* where) {
-    const char* none = nullptr;
-    lostWhere_.compare_exchange_strong(none, where, std::memory_order_acq_rel);
-    if (!lost_.exchange(true, std::memory_order_acq_rel))
-        report(batonMessageSeverityError, "baton: the Vulkan device was lost; this context only reports it from now on");
+    if (lost()) return;
+    std::lock_guard lock(lostMutex_);
+    if (lost()) return;
+    lostWhere_.store(where, std::memory_order_release);
+    // Work the driver already took may still be running (a loss reported by a layer, or a
+    // device that is only partly gone): wait for it, every queue held so that nothing is
+    // submitted meanwhile, before lost() lets teardown free what it uses. Submissions on a
+    // lost device never run, so once drained it stays drained.
+    std::vector<Queue*> queues = computeQueues;
+    if (graphicsQueue && std::find(queues.begin(), queues.end(), graphicsQueue) == queues.end())
+        queues.push_back(graphicsQueue);
+    for (Queue* q : queues) lockQueue(*q);
+    vkd.vkDeviceWaitIdle(device);
+    for (auto it = queues.rbegin(); it != queues.rend(); ++it) unlockQueue(**it);
+    lost_.store(true, std::memory_order_release);
+    // A warning: every call returns lostError() (the error itself); error-severity messages
+    // are the ones that mean misuse or a validation failure.
+    report(batonMessageSeverityWarning, "baton: the Vulkan device was lost; this context only reports it from now on");
 }
 
 batonError_t Context::lostError() const {

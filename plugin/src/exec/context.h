@@ -125,6 +125,7 @@ public:
 
 private:
     std::atomic<bool> lost_{false};
+    std::mutex lostMutex_;  // markLost: one drain, the others wait for it
     bool stuckOnDestroy_ = false;  // shutdown left GPU work that may never complete
     std::atomic<const char*> lostWhere_{nullptr};  // the call that first saw the loss
 

@@ -251,6 +251,7 @@ void Stream::waitPoint(uint64_t point) {
 }
 
 batonError_t Stream::synchronize() {
+    if (ctx->lost()) return ctx->lostError();
     uint64_t point;
     {
         std::unique_lock lock(mutex_);
@@ -286,6 +287,7 @@ void Stream::close(bool cancel) {
     std::lock_guard cl(closeMutex_);
     if (closed_) return;
     closed_ = true;
+    if (ctx->lost()) cancel = true;  // nothing enqueued can complete on a lost device
     if (cancel) {
         cancel_.store(true);
         // Under waitMutex_: the stream thread clears waitingOn_ under it before it lets go of

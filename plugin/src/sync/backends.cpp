@@ -106,6 +106,7 @@ bool nativeAddSignal(Semaphore& s, SubmitBatch& b, const Op& op) {
 batonError_t nativeStreamHostWait(Semaphore& s, const Op& op, const std::atomic<bool>& cancel) {
     uint64_t value = op.value;
     while (!cancel.load()) {
+        if (s.ctx->lost()) return s.ctx->lostError();
         VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &s.vk, &value};
         VkResult r = s.ctx->vkd.vkWaitSemaphores(s.ctx->device, &wi, 100'000'000ull);
         if (r == VK_SUCCESS) break;
@@ -237,10 +238,21 @@ bool keyedAddSignal(Semaphore& s, SubmitBatch& b, const Op& op) {
     return true;
 }
 
+// Why a portable wait ended without its value: the peer's faulted page, the lost device, or
+// a signal of that value that failed to reach the GPU here (it will never be published).
+batonError_t portableWaitEnded(Semaphore& s, uint64_t value) {
+    if (s.shared->faulted()) return s.shared->faultError();
+    if (s.ctx->lost()) return s.ctx->lostError();
+    if (s.signalFailedFor(s.kind == SemKind::Timeline ? value : 1))
+        return fail(batonErrorLaunchFailure, "the signal of value %llu failed to reach the GPU (its vkQueueSubmit2 "
+                    "failed); nothing will signal it", static_cast<unsigned long long>(value));
+    return batonSuccess;
+}
+
 batonError_t portableStreamHostWait(Semaphore& s, const Op& op, const std::atomic<bool>& cancel) {
     // A binary one consumes the signal. A faulted page is the peer's error, not a success.
-    if (!s.waitShared(op.value, UINT64_MAX, true, &cancel) && s.shared->faulted()) return s.shared->faultError();
-    return batonSuccess;
+    if (s.waitShared(op.value, UINT64_MAX, true, &cancel) || cancel.load()) return batonSuccess;
+    return portableWaitEnded(s, op.value);
 }
 
 // Keyed mutex: acquire on the stream thread (futex sleep, see keyed_mutex.h); what follows
@@ -256,7 +268,8 @@ batonError_t portableHostWait(Semaphore& s, uint64_t value, uint64_t timeoutNs) 
     const uint64_t now = monotonicNs();
     const uint64_t deadline = timeoutNs >= UINT64_MAX - now ? UINT64_MAX : now + timeoutNs;
     if (s.waitShared(value, deadline, false, nullptr)) return batonSuccess;
-    if (s.shared->faulted()) return s.shared->faultError();
+    if (s.shared->faulted() || s.ctx->lost() || s.signalFailedFor(s.kind == SemKind::Timeline ? value : 1))
+        return portableWaitEnded(s, value);
     return fail(batonErrorTimeout, "semaphore not reached within the timeout");
 }
 

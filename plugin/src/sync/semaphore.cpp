@@ -5,6 +5,9 @@
 #include <chrono>
 #include <iterator>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "exec/context.h"
@@ -204,7 +207,7 @@ void Semaphore::waitPublished(uint64_t ticket) {
     std::unique_lock lock(publishMutex_);
     publishCv_.wait(lock, [&] {
         return publishHead_ > ticket || (ticket < publishTail_ && publishRing_[ticket % kPublishRing].done) ||
-               stopping_.load();
+               stopping_.load() || ctx->lost();
     });
 }
 
@@ -226,6 +229,7 @@ void Semaphore::publisherLoop() {
         uint64_t reached = 0;
         VkResult rc = ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, signalProxy, &reached);
         if (r == VK_ERROR_DEVICE_LOST || rc == VK_ERROR_DEVICE_LOST) ctx->markLost("the portable publisher");
+        if (ctx->lost()) publishCv_.notify_all();  // waitPublished gives up on a lost device
         if (r != VK_SUCCESS || rc != VK_SUCCESS || reached < lowest) {
             if (stopping_.load()) return;  // destroyed with a signal that never reached the GPU
             if (r != VK_TIMEOUT) {
@@ -421,9 +425,71 @@ std::unique_lock<std::mutex> Semaphore::claimProxySignals(Context* ctx, SubmitBa
     return lock;
 }
 
+namespace {
+
+// Failed portable signals in this process, by page (device, inode of the memfd): the lowest
+// failed value. Rare (a failed submit), so one mutex; `g_anyFailedSignal` keeps waits from
+// taking it while there is none.
+struct FailedSignals {
+    std::mutex mutex;
+    std::map<std::pair<dev_t, ino_t>, uint64_t> lowest;
+};
+FailedSignals& failedSignals() {
+    static FailedSignals* f = new FailedSignals;  // never destroyed: used from threads at exit
+    return *f;
+}
+std::atomic<uint64_t> g_anyFailedSignal{0};
+
+bool pageId(const SharedState& st, std::pair<dev_t, ino_t>* id) {
+    struct stat sb {};
+    if (fstat(st.fd(), &sb) != 0) return false;
+    *id = {sb.st_dev, sb.st_ino};
+    return true;
+}
+
+}  // namespace
+
+void Semaphore::noteSignalFailed(uint64_t value) {
+    std::pair<dev_t, ino_t> id;
+    if (!pageId(*shared, &id)) return;
+    FailedSignals& f = failedSignals();
+    std::lock_guard lock(f.mutex);
+    auto [it, added] = f.lowest.emplace(id, value);
+    if (!added && value < it->second) it->second = value;
+    g_anyFailedSignal.store(f.lowest.size());
+}
+
+void Semaphore::noteSignalSubmitted(uint64_t value) {
+    if (g_anyFailedSignal.load() == 0) return;
+    std::pair<dev_t, ino_t> id;
+    if (!pageId(*shared, &id)) return;
+    FailedSignals& f = failedSignals();
+    std::lock_guard lock(f.mutex);
+    auto it = f.lowest.find(id);
+    if (it != f.lowest.end() && value >= it->second) f.lowest.erase(it);
+    g_anyFailedSignal.store(f.lowest.size());
+}
+
+bool Semaphore::signalFailedFor(uint64_t value) const {
+    if (g_anyFailedSignal.load() == 0 || !shared) return false;
+    std::pair<dev_t, ino_t> id;
+    if (!pageId(*shared, &id)) return false;
+    FailedSignals& f = failedSignals();
+    std::lock_guard lock(f.mutex);
+    auto it = f.lowest.find(id);
+    return it != f.lowest.end() && value >= it->second;
+}
+
 Semaphore::RetireNote Semaphore::afterSubmit(uint64_t proxyValue, uint64_t value, bool superseded, bool submitted) {
-    if (!submitted) return {nullptr, 0, 0};  // never reaches the GPU: nothing to publish
+    if (!submitted) {  // never reaches the GPU: nothing to publish; waiters on it must end
+        if (kind != SemKind::KeyedMutex && shared) {
+            noteSignalFailed(kind == SemKind::Timeline ? value : 1);
+            shared->wakeAll();
+        }
+        return {nullptr, 0, 0};
+    }
     if (kind == SemKind::Timeline) shared->markSubmitted(value);
+    if (kind != SemKind::KeyedMutex && shared) noteSignalSubmitted(kind == SemKind::Timeline ? value : 1);
     // Superseded: not on the proxy (a higher value passed it there); the stream publishes it.
     if (superseded) return {this, 0, value};
     return {this, queuePublish(proxyValue, value), value};
@@ -457,6 +523,8 @@ bool Semaphore::waitShared(uint64_t value, uint64_t deadlineNs, bool consume, co
                                       : consume ? st.tryConsumeBinary() : page.value > page.consumed)
             return true;
         if (st.faulted()) return false;
+        // A lost device or a failed signal of this value: nothing here will ever publish it.
+        if (ctx->lost() || signalFailedFor(kind == SemKind::Timeline ? value : 1)) return false;
         const uint64_t now = monotonicNs();
         if (now >= deadlineNs) return false;
         // In slices: the waker may skip the wake-up (see kSharedWaitSliceNs).

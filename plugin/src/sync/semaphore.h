@@ -153,6 +153,13 @@ public:
     // is already on a queue, or will be submitted to a queue that is not the waiter's.
     std::atomic<uint64_t> streamReserved{0};   // highest value a stream signal was enqueued for
     std::atomic<uint64_t> streamSubmitted{0};  // highest value a stream signal was submitted for
+    // A portable signal that failed to reach the GPU (its submit failed) is never published:
+    // recorded per page for this process (an imported object shares the page), so that
+    // waiters here on that value fail instead of hanging. A later submitted signal at or
+    // above it clears it. Binary: any pending wait (value 1).
+    void noteSignalFailed(uint64_t value);
+    void noteSignalSubmitted(uint64_t value);
+    bool signalFailedFor(uint64_t value) const;
     std::atomic<uint64_t> rendererReserved{0}; // highest value handed to a renderer's submit
     uint64_t streamSignalMax = 0;              // highest value (portable: proxy value) a stream submitted (ctx->proxySignalMutex)
     // Records that a stream submitted a signal of v.
