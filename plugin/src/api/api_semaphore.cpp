@@ -160,6 +160,21 @@ private:
     unsigned count_ = 0;
 };
 
+// The renderer helpers: the VkSemaphoreSubmitInfo for the host's own vkQueueSubmit2, from the
+// backend's rendererWait or rendererSignal (which also does that side's bookkeeping).
+batonError_t rendererSubmitInfo(const char* fn, batonError_t (Semaphore::*pick)(uint64_t, VkSemaphore*),
+                                batonExternalSemaphore_t extSem, uint64_t value, VkPipelineStageFlags2 stageMask,
+                                VkSemaphoreSubmitInfo* info) {
+    if (!info) return fail(batonErrorInvalidValue, "%s: info is NULL", fn);
+    Ref<Semaphore> s;
+    if (batonError_t le = lookupSemaphore(extSem, &s); le != batonSuccess) return le;
+    VkSemaphore vk = VK_NULL_HANDLE;
+    batonError_t e = (s.get()->*pick)(value, &vk);
+    if (e != batonSuccess) return e;
+    *info = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, vk, s->has(kSemTimeline) ? value : 0, stageMask, 0};
+    return ok();
+}
+
 }  // namespace
 
 extern "C" {
@@ -362,29 +377,15 @@ BATON_API batonError_t batonExternalSemaphoreHostWait(batonExternalSemaphore_t e
 
 BATON_API batonError_t batonGetWaitSubmitInfo(batonExternalSemaphore_t extSem, unsigned long long value,
                                               VkPipelineStageFlags2 stageMask, VkSemaphoreSubmitInfo* info) {
-    return guarded("batonGetWaitSubmitInfo", [&]() -> batonError_t {
-        if (!info) return fail(batonErrorInvalidValue, "batonGetWaitSubmitInfo: info is NULL");
-        Ref<Semaphore> s;
-        if (batonError_t le = lookupSemaphore(extSem, &s); le != batonSuccess) return le;
-        VkSemaphore vk = VK_NULL_HANDLE;
-        batonError_t e = s->rendererWait(value, &vk);
-        if (e == batonSuccess)
-            *info = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, vk, s->has(kSemTimeline) ? value : 0, stageMask, 0};
-        return e == batonSuccess ? ok() : e;
+    return guarded("batonGetWaitSubmitInfo", [&] {
+        return rendererSubmitInfo("batonGetWaitSubmitInfo", &Semaphore::rendererWait, extSem, value, stageMask, info);
     });
 }
 
 BATON_API batonError_t batonGetSignalSubmitInfo(batonExternalSemaphore_t extSem, unsigned long long value,
                                                 VkPipelineStageFlags2 stageMask, VkSemaphoreSubmitInfo* info) {
-    return guarded("batonGetSignalSubmitInfo", [&]() -> batonError_t {
-        if (!info) return fail(batonErrorInvalidValue, "batonGetSignalSubmitInfo: info is NULL");
-        Ref<Semaphore> s;
-        if (batonError_t le = lookupSemaphore(extSem, &s); le != batonSuccess) return le;
-        VkSemaphore vk = VK_NULL_HANDLE;
-        batonError_t e = s->rendererSignal(value, &vk);
-        if (e == batonSuccess)
-            *info = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, vk, s->has(kSemTimeline) ? value : 0, stageMask, 0};
-        return e == batonSuccess ? ok() : e;
+    return guarded("batonGetSignalSubmitInfo", [&] {
+        return rendererSubmitInfo("batonGetSignalSubmitInfo", &Semaphore::rendererSignal, extSem, value, stageMask, info);
     });
 }
 
