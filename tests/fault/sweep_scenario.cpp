@@ -216,6 +216,10 @@ void Scenario::channelSteps() {
             STEP("batonChannelReleaseFrame",
                  batonChannelReleaseFrame(channel, &f, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, &rel));
             if (!consume(f, rel)) {
+                // On a lost device the renderer's submit is refused, as on a real loss; baton's
+                // next call must then say why.
+                if (batonfault::anyDeviceLost())
+                    STEP("batonStreamSynchronize (after the renderer's submit met the loss)", batonStreamSynchronize(s1));
                 step = "the test's own consumer submit";
                 error = batonErrorUnknown;
                 message = "the renderer-side vkQueueSubmit2 of the test failed";
