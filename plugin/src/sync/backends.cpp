@@ -120,11 +120,24 @@ batonError_t nativeStreamHostWait(Semaphore& s, const Op& op, const std::atomic<
 
 void nothingToWake(Semaphore&) {}
 
+constexpr uint64_t kHostWaitSliceNs = 100'000'000ull;
+
 batonError_t nativeHostWait(Semaphore& s, uint64_t value, uint64_t timeoutNs) {
     if (!isTimeline(s))
         return fail(batonErrorNotSupported, "Vulkan cannot wait for a native binary semaphore on the host");
+    // In slices, so that a device loss seen meanwhile by another call (a stream's failed
+    // submit: the value will never come) ends the wait with the loss, not a timeout.
     VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &s.vk, &value};
-    VkResult r = s.ctx->vkd.vkWaitSemaphores(s.ctx->device, &wi, timeoutNs);
+    const uint64_t now = monotonicNs();
+    const uint64_t deadline = timeoutNs >= UINT64_MAX - now ? UINT64_MAX : now + timeoutNs;
+    VkResult r = VK_TIMEOUT;
+    for (uint64_t t = now;; t = monotonicNs()) {
+        if (s.ctx->lost()) return s.ctx->lostError();
+        const uint64_t left = deadline > t ? deadline - t : 0;
+        r = s.ctx->vkd.vkWaitSemaphores(s.ctx->device, &wi, left < kHostWaitSliceNs ? left : kHostWaitSliceNs);
+        if (r != VK_TIMEOUT || left <= kHostWaitSliceNs) break;
+    }
+    if (r == VK_TIMEOUT && s.ctx->lost()) return s.ctx->lostError();
     if (r == VK_TIMEOUT)
         return fail(batonErrorTimeout, "timeline did not reach %llu in time", static_cast<unsigned long long>(value));
     if (r == VK_ERROR_DEVICE_LOST) s.ctx->markLost("vkWaitSemaphores (host wait)");
