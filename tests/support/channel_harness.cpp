@@ -18,7 +18,7 @@ void clearToFrameNumber(VkCommandBuffer cmd, VkImage image, unsigned long long f
 }
 
 ChannelHarness::ChannelHarness(batonContext_t ctx, VkQueue queue, uint32_t family, uint32_t width, uint32_t height)
-    : ctx_(ctx), queue_(queue), width_(width), height_(height) {
+    : ctx_(ctx), queue_(queue), width_(width), height_(height), family_(family) {
     batonContextInfo info{};
     if (batonContextGetInfo(ctx, &info) != batonSuccess) return;
     device = info.device;
@@ -238,6 +238,106 @@ HandoffResult ChannelHarness::run(batonChannel_t ch, batonStream_t stream, uint6
     checkCompleted(res, true);
     res.lastFrame = last;
     return res;
+}
+
+HandoffResult ChannelHarness::consume(batonChannel_t ch, uint64_t frames, bool fifo, uint64_t lastWanted,
+                                      unsigned timeoutMs, batonError_t* endError, uint64_t seenBefore) {
+    HandoffResult res;
+    *endError = batonSuccess;
+    uint64_t last = seenBefore;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    while (res.consumed < frames && (!lastWanted || last < lastWanted)) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            *endError = batonErrorTimeout;
+            break;
+        }
+        batonChannelFrame f{};
+        batonError_t e = batonChannelAcquireFrame(ch, VK_PIPELINE_STAGE_2_COPY_BIT, &f);
+        if (e == batonErrorNotReady) {
+            e = batonChannelWaitForFrame(ch, 2000000);
+            if (e == batonErrorTimeout) continue;
+        }
+        if (e == batonErrorNotReady || (e == batonSuccess && !f.image)) continue;
+        if (e != batonSuccess) {
+            *endError = e;
+            if (e != batonErrorPeerLost && res.firstError.empty())
+                res.firstError = std::string("acquire failed: ") + batonGetLastErrorMessage();
+            break;
+        }
+        ++res.consumed;
+        res.dropped += f.dropped;
+        const bool inOrder = fifo ? f.frame == last + 1 : f.frame > last;
+        if (!inOrder) {
+            ++res.orderErrors;
+            if (res.firstError.empty())
+                res.firstError = "frame " + std::to_string(f.frame) + " after " + std::to_string(last);
+        }
+        if (f.frame > last && f.dropped != f.frame - last - 1) ++res.droppedMismatch;
+        last = f.frame;
+        lastImage = f.image;
+        lastLayout = f.layout;
+        consumeOne(ch, f, res);
+    }
+    checkCompleted(res, true);
+    res.lastFrame = last;
+    return res;
+}
+
+uint64_t ChannelHarness::badPixelsOf(VkImage image, VkImageLayout layout, uint32_t value) {
+    idle();
+    checked_ = submitted_;
+    VkCommandBuffer cmd = cmds_[0];
+    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
+                                VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    if (vkBeginCommandBuffer_(cmd, &bi) != VK_SUCCESS) return UINT64_MAX;
+    // A frame of a shared channel was released to VK_QUEUE_FAMILY_EXTERNAL: take it back first.
+    VkImageMemoryBarrier2 ib{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2};
+    ib.dstStageMask = VK_PIPELINE_STAGE_2_COPY_BIT;
+    ib.dstAccessMask = VK_ACCESS_2_TRANSFER_READ_BIT;
+    ib.oldLayout = ib.newLayout = layout;
+    ib.srcQueueFamilyIndex = VK_QUEUE_FAMILY_EXTERNAL;
+    ib.dstQueueFamilyIndex = family_;
+    ib.image = image;
+    ib.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+    VkDependencyInfo ia{VK_STRUCTURE_TYPE_DEPENDENCY_INFO};
+    ia.imageMemoryBarrierCount = 1;
+    ia.pImageMemoryBarriers = &ib;
+    vkCmdPipelineBarrier2_(cmd, &ia);
+    VkBufferImageCopy copy{};
+    copy.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+    copy.imageExtent = {width_, height_, 1};
+    vkCmdCopyImageToBuffer_(cmd, image, layout, buffer_, 1, &copy);
+    VkBufferMemoryBarrier2 bb{VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER_2};
+    bb.srcStageMask = VK_PIPELINE_STAGE_2_COPY_BIT;
+    bb.srcAccessMask = VK_ACCESS_2_TRANSFER_WRITE_BIT;
+    bb.dstStageMask = VK_PIPELINE_STAGE_2_HOST_BIT;
+    bb.dstAccessMask = VK_ACCESS_2_HOST_READ_BIT;
+    bb.srcQueueFamilyIndex = bb.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+    bb.buffer = buffer_;
+    bb.size = VK_WHOLE_SIZE;
+    VkDependencyInfo di{VK_STRUCTURE_TYPE_DEPENDENCY_INFO};
+    di.bufferMemoryBarrierCount = 1;
+    di.pBufferMemoryBarriers = &bb;
+    vkCmdPipelineBarrier2_(cmd, &di);
+    if (vkEndCommandBuffer_(cmd) != VK_SUCCESS) return UINT64_MAX;
+    VkCommandBufferSubmitInfo ci{VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, cmd, 0};
+    ++submitted_;
+    VkSemaphoreSubmitInfo sig{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, done_, submitted_,
+                              VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+    VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
+    si.commandBufferInfoCount = 1;
+    si.pCommandBufferInfos = &ci;
+    si.signalSemaphoreInfoCount = 1;
+    si.pSignalSemaphoreInfos = &sig;
+    batonContextLockQueue(ctx_, queue_);
+    VkResult vr = vkQueueSubmit2_(queue_, 1, &si, VK_NULL_HANDLE);
+    batonContextUnlockQueue(ctx_, queue_);
+    if (vr != VK_SUCCESS) return UINT64_MAX;
+    idle();
+    checked_ = submitted_;
+    uint64_t bad = 0;
+    for (size_t i = 0; i < size_t(width_) * height_; ++i) bad += mapped_[i] != value;
+    return bad;
 }
 
 }  // namespace batontest
