@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <thread>
 
 #include "baton_test.h"
 #include "channel_harness.h"
@@ -130,3 +131,48 @@ INSTANTIATE_TEST_SUITE_P(Depths, ChannelKeyedHandoff,
                              return std::string(i.param.policy == batonChannelPolicyFifo ? "Fifo" : "Mailbox") +
                                     std::to_string(i.param.depth);
                          });
+
+// A renderer keeps showing its frame until the next one comes, and lets the previous one go in
+// the submit that reads the new one. With mailbox skipping frames in between, that release
+// must give back the skipped ones too, and mailbox must never run so far ahead that the
+// producer cannot make one newer frame (else both wait for each other). Both backends.
+class ChannelHoldingConsumer : public ::testing::TestWithParam<bool> {};
+
+TEST_P(ChannelHoldingConsumer, MailboxNeverDeadlocks) {
+    TestContext tc;
+    ASSERT_NE(tc.ctx, nullptr);
+    for (unsigned depth : {2u, 3u}) {
+        SCOPED_TRACE("depth " + std::to_string(depth));
+        batonChannelCreateInfo ci = keyedChannel(depth, batonChannelPolicyMailbox);
+        if (!GetParam()) ci.flags = 0;
+        batonChannel_t ch = nullptr;
+        BATON_ASSERT_OK(batonChannelCreate(&ch, &ci));
+        batonStream_t stream = nullptr;
+        BATON_ASSERT_OK(batonStreamCreate(&stream));
+        {
+            batontest::ChannelHarness h(tc.ctx, tc.renderQueue(), tc.renderFamily(), 8, 8);
+            ASSERT_TRUE(h.ok());
+            const uint64_t frames = framesFromEnv(3000) / 3;
+            std::thread producer([&] {
+                for (uint64_t i = 0; i < frames; ++i)
+                    if (batonChannelProduceFrame(ch, stream, batontest::clearToFrameNumber, &h, nullptr) != batonSuccess)
+                        return;
+            });
+            batonError_t end = batonSuccess;
+            batontest::HandoffResult r = h.consume(ch, UINT64_MAX, false, frames, 60000, &end, 0, true);
+            producer.join();
+            EXPECT_EQ(end, batonSuccess) << batonGetErrorName(end) << " " << r.firstError;
+            EXPECT_EQ(r.lastFrame, frames);
+            EXPECT_EQ(r.badPixels, 0u);
+            EXPECT_EQ(r.orderErrors, 0u);
+            BATON_ASSERT_OK(batonStreamSynchronize(stream));
+            h.idle();
+        }
+        BATON_ASSERT_OK(batonStreamDestroy(stream));
+        BATON_ASSERT_OK(batonChannelDestroy(ch));
+    }
+    EXPECT_EQ(batontest::validationErrorsSoFar(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ChannelHoldingConsumer, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Keyed" : "Timelines"; });

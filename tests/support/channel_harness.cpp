@@ -18,7 +18,7 @@ void clearToFrameNumber(VkCommandBuffer cmd, VkImage image, unsigned long long f
 }
 
 ChannelHarness::ChannelHarness(batonContext_t ctx, VkQueue queue, uint32_t family, uint32_t width, uint32_t height)
-    : ctx_(ctx), queue_(queue), width_(width), height_(height), family_(family) {
+    : ctx_(ctx), queue_(queue), width_(width), height_(height) {
     batonContextInfo info{};
     if (batonContextGetInfo(ctx, &info) != batonSuccess) return;
     device = info.device;
@@ -124,7 +124,8 @@ void ChannelHarness::checkCompleted(HandoffResult& res, bool all) {
     }
 }
 
-void ChannelHarness::consumeOne(batonChannel_t ch, const batonChannelFrame& f, HandoffResult& res) {
+void ChannelHarness::consumeOne(batonChannel_t ch, const batonChannelFrame& f, HandoffResult& res,
+                                const batonChannelFrame* releaseInstead, bool noRelease) {
     checkCompleted(res, false);
     const uint32_t r = static_cast<uint32_t>(submitted_ % kRegions);
     const VkDeviceSize regionBytes = VkDeviceSize(width_) * height_ * 4;
@@ -165,7 +166,8 @@ void ChannelHarness::consumeOne(batonChannel_t ch, const batonChannelFrame& f, H
     vkEndCommandBuffer_(cmd);
 
     batonChannelRelease rel{};
-    if (batonChannelReleaseFrame(ch, &f, VK_PIPELINE_STAGE_2_COPY_BIT, &rel) != batonSuccess) {
+    const batonChannelFrame& toRelease = releaseInstead ? *releaseInstead : f;
+    if (!noRelease && batonChannelReleaseFrame(ch, &toRelease, VK_PIPELINE_STAGE_2_COPY_BIT, &rel) != batonSuccess) {
         if (res.firstError.empty()) res.firstError = std::string("release failed: ") + batonGetLastErrorMessage();
         ++res.orderErrors;
         return;
@@ -178,14 +180,14 @@ void ChannelHarness::consumeOne(batonChannel_t ch, const batonChannelFrame& f, H
     regionFrame_[r] = f.frame;
     ++submitted_;
     VkSemaphoreSubmitInfo signals[2] = {
-        rel.signal,
-        {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, done_, submitted_, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0}};
+        {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, done_, submitted_, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0},
+        rel.signal};
     VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
     si.waitSemaphoreInfoCount = 1;
     si.pWaitSemaphoreInfos = &f.wait;
     si.commandBufferInfoCount = nc;
     si.pCommandBufferInfos = cmdInfos;
-    si.signalSemaphoreInfoCount = 2;
+    si.signalSemaphoreInfoCount = noRelease ? 1 : 2;
     si.pSignalSemaphoreInfos = signals;
     batonContextLockQueue(ctx_, queue_);
     VkResult vr = vkQueueSubmit2_(queue_, 1, &si, VK_NULL_HANDLE);
@@ -241,7 +243,8 @@ HandoffResult ChannelHarness::run(batonChannel_t ch, batonStream_t stream, uint6
 }
 
 HandoffResult ChannelHarness::consume(batonChannel_t ch, uint64_t frames, bool fifo, uint64_t lastWanted,
-                                      unsigned timeoutMs, batonError_t* endError, uint64_t seenBefore) {
+                                      unsigned timeoutMs, batonError_t* endError, uint64_t seenBefore,
+                                      bool holdLast) {
     HandoffResult res;
     *endError = batonSuccess;
     uint64_t last = seenBefore;
@@ -276,7 +279,14 @@ HandoffResult ChannelHarness::consume(batonChannel_t ch, uint64_t frames, bool f
         last = f.frame;
         lastImage = f.image;
         lastLayout = f.layout;
-        consumeOne(ch, f, res);
+        if (!holdLast) {
+            consumeOne(ch, f, res);
+            continue;
+        }
+        // This submit reads f and lets the previous one go (the first: nothing to let go).
+        consumeOne(ch, f, res, holding_ ? &held_ : &f, !holding_);
+        held_ = f;
+        holding_ = true;
     }
     checkCompleted(res, true);
     res.lastFrame = last;
@@ -290,13 +300,13 @@ uint64_t ChannelHarness::badPixelsOf(VkImage image, VkImageLayout layout, uint32
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
                                 VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
     if (vkBeginCommandBuffer_(cmd, &bi) != VK_SUCCESS) return UINT64_MAX;
-    // A frame of a shared channel was released to VK_QUEUE_FAMILY_EXTERNAL: take it back first.
+    // A frame still held (acquired, not released): ours, in its layout.
     VkImageMemoryBarrier2 ib{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2};
+    ib.srcStageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
     ib.dstStageMask = VK_PIPELINE_STAGE_2_COPY_BIT;
     ib.dstAccessMask = VK_ACCESS_2_TRANSFER_READ_BIT;
     ib.oldLayout = ib.newLayout = layout;
-    ib.srcQueueFamilyIndex = VK_QUEUE_FAMILY_EXTERNAL;
-    ib.dstQueueFamilyIndex = family_;
+    ib.srcQueueFamilyIndex = ib.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
     ib.image = image;
     ib.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
     VkDependencyInfo ia{VK_STRUCTURE_TYPE_DEPENDENCY_INFO};

@@ -412,6 +412,11 @@ batonError_t Channel::nextFrame(uint64_t* frame) {
     if (policy_ == batonChannelPolicyMailbox) {
         uint64_t done = role_ == Role::Consumer ? published : ready->currentValue();
         if (done > published) done = published;
+        // Never so far ahead that the producer could not make one newer frame: a consumer
+        // that holds the frame it shows until the next one comes (and releases the older
+        // ones with it) would otherwise wait for a frame that waits for its release.
+        const uint64_t reachable = lastReleased_ + depth_ - 1;
+        if (!keyed_ && done > reachable) done = reachable;
         if (done > k) k = done;  // the newest complete frame
     }
     if (k > published) {
@@ -572,6 +577,7 @@ batonError_t Channel::releaseFrame(const batonChannelFrame& frame, VkPipelineSta
                     "process");
     std::lock_guard lock(consumerMutex_);
     Entry* e = nullptr;
+    uint64_t at = 0;
     for (uint64_t i = ringResolved_; i < ringNext_; ++i) {
         Entry& c = ring_[i % kConsumerRing];
         if (c.state != Entry::Acquired) continue;
@@ -579,11 +585,17 @@ batonError_t Channel::releaseFrame(const batonChannelFrame& frame, VkPipelineSta
             return fail(batonErrorInvalidValue, "frames must be released in the order they were acquired: %llu first",
                         static_cast<unsigned long long>(c.frame));
         e = &c;
+        at = i;
         break;
     }
     if (!e)
         return fail(batonErrorInvalidValue, "frame %llu is not acquired", static_cast<unsigned long long>(frame.frame));
-    const uint64_t k = frame.frame;
+    // "released" = v gives back every frame up to v. A consumer that keeps its newest frame
+    // while it lets the previous one go (a renderer repeating what it shows) holds frames
+    // j < k; the frames mailbox skipped between them were never read: releasing j gives
+    // back everything below k, or the producer would wait for slots nobody holds.
+    uint64_t k = frame.frame;
+    if (at + 1 < ringNext_) k = ring_[(at + 1) % kConsumerRing].frame - 1;
     VkSemaphore sem = VK_NULL_HANDLE;
     batonError_t err = released->rendererSignal(k, &sem);  // the renderer submits it next
     if (err != batonSuccess) return err;
@@ -595,7 +607,7 @@ batonError_t Channel::releaseFrame(const batonChannelFrame& frame, VkPipelineSta
         VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
                                     VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
         if (vk.vkBeginCommandBuffer(e->releaseCmd, &bi) == VK_SUCCESS) {
-            if (shared_) recordOwnership(e->releaseCmd, static_cast<uint32_t>((k - 1) % depth_), false, stage);
+            if (shared_) recordOwnership(e->releaseCmd, static_cast<uint32_t>((e->frame - 1) % depth_), false, stage);
             if (e->timed)
                 vk.vkCmdWriteTimestamp2(e->releaseCmd, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, consumerQueries_, 2 * ei + 1);
             if (vk.vkEndCommandBuffer(e->releaseCmd) == VK_SUCCESS) out->releaseCommands = e->releaseCmd;
@@ -609,7 +621,7 @@ batonError_t Channel::releaseFrame(const batonChannelFrame& frame, VkPipelineSta
         const uint32_t lane = (consumerFamily_ << 16) | kConsumerLaneIndex;
         const uint64_t now = monotonicNs();
         batonTelemetryRecord recs[2] = {
-            {0, batonTelemetryConsume, lane, handleId(), k, now, 0, 0, 0, 0},
+            {0, batonTelemetryConsume, lane, handleId(), frame.frame, now, 0, 0, 0, 0},
             {0, batonTelemetrySignal, lane, released->handleId(), k, now, 0, 0, 0, 0}};
         uint64_t first = tel->append(recs, 2);
         e->consumeSeq = first;
