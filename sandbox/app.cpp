@@ -14,9 +14,8 @@
 
 #include "attach.h"
 #include "gpu_clock.h"
-#include "handoff_keyed.h"
+#include "handoff_channel.h"
 #include "handoff_remote.h"
-#include "handoff_ring.h"
 #include "panel.h"
 #include "png_writer.h"
 #include "producer.h"
@@ -74,6 +73,7 @@ private:
     // backend, size, producer mode changes). Setup-time work, never per frame.
     std::unique_ptr<Handoff> ring_;
     RemoteRing* remote_ = nullptr;  // ring_ when the producer is a process
+    PickMode channelPick_ = PickMode::Fifo;  // the in-process channel's policy (fixed per channel)
     ProducerWhere ringProducer_ = ProducerWhere::Thread;
     RemoteControls sentControls_{};
     ProducerProcessSummary proc_;   // for the panel and the report
@@ -118,8 +118,14 @@ void Session::buildRing(VkExtent2D extent) {
         proc_.fdsAfterBuild.push_back(countOpenFds());
         return;
     }
-    if (cfg.backend == SemBackend::Keyed) ring_ = std::make_unique<KeyedRing>(gpu_, cfg);
-    else ring_ = std::make_unique<FrameRing>(gpu_, cfg);
+    // In this process every backend goes through baton's frame channel.
+    auto submitRelease = [this](const VkSemaphoreSubmitInfo& signal) {
+        renderer_->submitSignal(signal);
+        renderer_->waitIdle();
+    };
+    auto channel = std::make_unique<ChannelHandoff>(gpu_, cfg, settings_.pick, submitRelease);
+    channelPick_ = channel->mode();
+    ring_ = std::move(channel);
     renderer_->bindHandoff(*ring_);
     if (!producer_) producer_ = std::make_unique<Producer>(gpu_, ctx_, clock_, telemetry_, controls_);
     producer_->start(*ring_);
@@ -300,6 +306,7 @@ int Session::run() {
         if (sizeDiffers && !sizeChangedNs_) sizeChangedNs_ = nowNs();
         if (static_cast<uint32_t>(settings_.ringDepth) != cfg.depth ||
             effectiveBackend() != cfg.backend || settings_.producer != ringProducer_ ||
+            (!remote_ && settings_.pick != channelPick_) ||
             (remote_ && !remote_->alive() && (options_.restartProducer || restartRequested_)) ||
             (sizeDiffers && nowNs() - sizeChangedNs_ > kResizeSettleNs)) {
             teardownRing();

@@ -1,9 +1,7 @@
 // The seam between the producer (a baton stream) and the consumer (the renderer's graphics
-// queue). Today FrameRing (handoff_ring.h) implements it with a ring of images and two
-// baton timelines, "ready" and "released". baton's frame channel (baton_channel.h) will
-// implement the same interface, and so will a remote producer: a separate process that gets
-// the images (memory fds) and the two semaphores (their fds, exported here and closed for
-// now) over a Unix socket; only produceBegin/produceEnd move to that process.
+// queue). In this process ChannelHandoff (handoff_channel.h) implements it with baton's frame
+// channel, for every backend; with the producer in another process RemoteRing
+// (handoff_remote.h) does, over images and timelines it sends to the child.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +34,8 @@ struct ConsumerFrame {
     uint32_t waitCount = 0, signalCount = 0;
     VkSemaphoreSubmitInfo waits[1]{};
     VkSemaphoreSubmitInfo signals[1]{};
+    VkCommandBuffer first = VK_NULL_HANDLE;  // put before the renderer's commands (a channel's acquire), or null
+    VkCommandBuffer last = VK_NULL_HANDLE;   // put after them (a channel's release), or null
 };
 
 struct SemaphoreView {
@@ -55,6 +55,15 @@ public:
     virtual batonError_t produceBegin(batonStream_t stream, uint64_t sequence, uint32_t* slot) = 0;
     // Marks `sequence` ready once the stream's prior work completes.
     virtual batonError_t produceEnd(batonStream_t stream, uint64_t sequence) = 0;
+    // The whole frame: [wait for its slot] -> record (into slot (sequence - 1) % depth) ->
+    // [mark it ready]. The channel does it in one call; the rings by the two halves above.
+    virtual batonError_t produce(batonStream_t stream, uint64_t sequence, batonRecordFn record, void* user) {
+        uint32_t slot = 0;
+        batonError_t e = produceBegin(stream, sequence, &slot);
+        if (e == batonSuccess) e = batonStreamRecord(stream, record, user);
+        if (e == batonSuccess) e = produceEnd(stream, sequence);
+        return e;
+    }
     // Host wait until `sequence` is ready (the producer's throttle, a FIFO consumer's block).
     virtual bool waitReady(uint64_t sequence, uint64_t timeoutNs) = 0;
 

@@ -31,7 +31,7 @@ namespace {
 
 constexpr int kSetupTimeoutMs = 60000;
 
-// The producer side of the handoff over imported handles: as FrameRing's producer side.
+// The producer side of the handoff over imported handles (timelines: ready, released).
 class ImportedRing final : public Handoff {
 public:
     ImportedRing(Gpu& gpu, const HandoffConfig& cfg) : gpu_(gpu), config_(cfg) {}
