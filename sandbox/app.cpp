@@ -73,7 +73,7 @@ private:
     // backend, size, producer mode changes). Setup-time work, never per frame.
     std::unique_ptr<Handoff> ring_;
     RemoteRing* remote_ = nullptr;  // ring_ when the producer is a process
-    PickMode channelPick_ = PickMode::Fifo;  // the in-process channel's policy (fixed per channel)
+    PickMode channelPick_ = PickMode::Fifo;  // the channel's policy (fixed per channel: a change rebuilds)
     ProducerWhere ringProducer_ = ProducerWhere::Thread;
     RemoteControls sentControls_{};
     ProducerProcessSummary proc_;   // for the panel and the report
@@ -95,10 +95,6 @@ void Session::buildRing(VkExtent2D extent) {
     cfg.depth = static_cast<uint32_t>(settings_.ringDepth);
     cfg.extent = extent;
     cfg.backend = effectiveBackend();
-    if (cfg.backend == SemBackend::Keyed && settings_.producer == ProducerWhere::Process) {
-        settings_.producer = ProducerWhere::Thread;  // the panel greys this out; a settings file may still ask
-        status_ = "keyed mutex: in-process producer only";
-    }
     cfg.animBase = animBase_;
     ringProducer_ = settings_.producer;
     if (ringProducer_ == ProducerWhere::Process) {
@@ -107,9 +103,15 @@ void Session::buildRing(VkExtent2D extent) {
         launch.preferCpu = options_.preferCpu;
         std::memcpy(launch.deviceUUID, ctxInfo_.deviceUUID, VK_UUID_SIZE);
         launch.controls = currentControls();
+        launch.pick = settings_.pick;
+        launch.submitRelease = [this](const VkSemaphoreSubmitInfo& signal) {
+            renderer_->submitSignal(signal);
+            renderer_->waitIdle();
+        };
         sentControls_ = launch.controls;
         auto remote = std::make_unique<RemoteRing>(gpu_, cfg, launch);
         remote_ = remote.get();
+        channelPick_ = remote->mode();
         ring_ = std::move(remote);
         renderer_->bindHandoff(*ring_);
         proc_.pid = remote_->pid();
@@ -306,7 +308,7 @@ int Session::run() {
         if (sizeDiffers && !sizeChangedNs_) sizeChangedNs_ = nowNs();
         if (static_cast<uint32_t>(settings_.ringDepth) != cfg.depth ||
             effectiveBackend() != cfg.backend || settings_.producer != ringProducer_ ||
-            (!remote_ && settings_.pick != channelPick_) ||
+            settings_.pick != channelPick_ ||
             (remote_ && !remote_->alive() && (options_.restartProducer || restartRequested_)) ||
             (sizeDiffers && nowNs() - sizeChangedNs_ > kResizeSettleNs)) {
             teardownRing();

@@ -49,6 +49,8 @@ public:
     virtual const HandoffConfig& config() const = 0;
     virtual VkImage image(uint32_t slot) const = 0;
     virtual VkImageView view(uint32_t slot) const = 0;
+    // The layout the renderer samples the images in.
+    virtual VkImageLayout sampledLayout() const { return VK_IMAGE_LAYOUT_GENERAL; }
 
     // Producer side, enqueued on the producer's stream in stream order.
     // Waits (on the stream) until the slot of `sequence` is free; returns the slot.
@@ -66,6 +68,9 @@ public:
     }
     // Host wait until `sequence` is ready (the producer's throttle, a FIFO consumer's block).
     virtual bool waitReady(uint64_t sequence, uint64_t timeoutNs) = 0;
+    // Producer: host wait (bounded) until the next produce can be enqueued. Only a channel
+    // shared with another process says no (its slot is still the consumer's, or the consumer died).
+    virtual bool waitSlot(uint64_t /*timeoutNs*/) { return true; }
 
     // Consumer side: picks what to show. Returns false when nothing was ever produced.
     // A fresh frame's infos must go into the caller's next vkQueueSubmit2.

@@ -24,6 +24,27 @@ constexpr auto kDrainTimeout = std::chrono::seconds(5);  // teardown: an enqueue
 
 ChannelHandoff::ChannelHandoff(Gpu& gpu, const HandoffConfig& config, PickMode mode, SubmitRelease submitRelease)
     : gpu_(gpu), config_(config), mode_(mode), submitRelease_(std::move(submitRelease)) {
+    create(mode, 0);
+}
+
+ChannelHandoff::ChannelHandoff(Gpu& gpu, const HandoffConfig& config, PickMode mode, SharedProducer)
+    : gpu_(gpu), config_(config), mode_(mode) {
+    if (config_.backend == SemBackend::Native) config_.backend = SemBackend::Portable;  // shared: portable timelines
+    create(mode, batonChannelFlagShared);
+}
+
+ChannelHandoff::ChannelHandoff(Gpu& gpu, batonChannel_t received, uint64_t animBase, SubmitRelease submitRelease)
+    : gpu_(gpu), submitRelease_(std::move(submitRelease)), channel_(received) {
+    BATON_CHECK(batonChannelGetInfo(channel_, &info_));
+    config_.depth = info_.depth;
+    config_.extent = info_.extent;
+    config_.animBase = animBase;
+    mode_ = info_.policy == batonChannelPolicyFifo ? PickMode::Fifo : PickMode::Mailbox;
+    config_.backend = info_.ready && info_.backend == batonSemaphoreBackendNative ? SemBackend::Native : SemBackend::Portable;
+    makeViews();
+}
+
+void ChannelHandoff::create(PickMode mode, unsigned flags) {
     if (config_.depth < 2) config_.depth = 2;
     batonChannelCreateInfo ci{};
     ci.depth = config_.depth;
@@ -31,7 +52,8 @@ ChannelHandoff::ChannelHandoff(Gpu& gpu, const HandoffConfig& config, PickMode m
     ci.extent = config_.extent;
     ci.usage = VK_IMAGE_USAGE_STORAGE_BIT | VK_IMAGE_USAGE_SAMPLED_BIT;
     ci.policy = mode == PickMode::Fifo ? batonChannelPolicyFifo : batonChannelPolicyMailbox;
-    ci.consumerLayout = VK_IMAGE_LAYOUT_GENERAL;  // storage writes and sampled reads alike
+    ci.consumerLayout = VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL;  // what the renderer samples (sampledLayout)
+    ci.flags = flags;
     switch (config_.backend) {
         case SemBackend::Native: ci.backend = batonSemaphoreBackendNative; break;
         case SemBackend::Portable: ci.backend = batonSemaphoreBackendPortable; break;
@@ -39,6 +61,10 @@ ChannelHandoff::ChannelHandoff(Gpu& gpu, const HandoffConfig& config, PickMode m
     }
     BATON_CHECK(batonChannelCreate(&channel_, &ci));
     BATON_CHECK(batonChannelGetInfo(channel_, &info_));
+    makeViews();
+}
+
+void ChannelHandoff::makeViews() {
     views_.resize(config_.depth);
     for (uint32_t i = 0; i < config_.depth; ++i) {
         VkImageViewCreateInfo vci{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
@@ -48,6 +74,13 @@ ChannelHandoff::ChannelHandoff(Gpu& gpu, const HandoffConfig& config, PickMode m
         vci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
         VK_CHECK(vkCreateImageView(gpu_.device, &vci, nullptr, &views_[i]));
     }
+}
+
+bool ChannelHandoff::waitSlot(uint64_t timeoutNs) {
+    if (peerLost_) return false;
+    const batonError_t e = batonChannelWaitForSlot(channel_, timeoutNs);
+    if (e == batonErrorPeerLost) peerLost_ = true;
+    return e == batonSuccess;
 }
 
 ChannelHandoff::~ChannelHandoff() {
@@ -97,7 +130,8 @@ bool ChannelHandoff::acquire(PickMode, ConsumerFrame* out) {
         shown_ = f.frame;
         return true;
     }
-    if (e != batonErrorNotReady) BATON_CHECK(e);
+    if (e == batonErrorPeerLost) peerLost_ = true;  // the producer process died: keep showing the last frame
+    else if (e != batonErrorNotReady) BATON_CHECK(e);
     if (shown_ == 0) return false;
     *out = ConsumerFrame{};  // repeat: no waits, no signals
     out->sequence = shown_;
@@ -124,6 +158,10 @@ bool ChannelHandoff::releaseAll(uint64_t lastEnqueued, VkSemaphoreSubmitInfo*) {
         if (e == batonErrorNotReady) {
             batonChannelWaitForFrame(channel_, 10'000'000ull);
             continue;
+        }
+        if (e == batonErrorPeerLost) {  // nothing more will come (and nobody waits for these slots)
+            peerLost_ = true;
+            break;
         }
         BATON_CHECK(e);
         releaseHeld();

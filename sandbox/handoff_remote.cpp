@@ -12,24 +12,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <baton/baton_transport.h>
+#include <baton/baton_channel.h>
 
 namespace sandbox {
 namespace {
 
-constexpr VkFormat kFormat = VK_FORMAT_R8G8B8A8_UNORM;
-constexpr VkImageUsageFlags kUsage = VK_IMAGE_USAGE_STORAGE_BIT | VK_IMAGE_USAGE_SAMPLED_BIT;
-
-batonExternalSemaphore_t exportTimeline(SemBackend backend) {
-    batonExternalSemaphoreExportDesc desc{};
-    desc.type = batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
-    desc.flags = backend == SemBackend::Portable ? batonExportFlagPortable : 0;
-    int fd = -1;
-    batonExternalSemaphore_t sem = nullptr;
-    BATON_CHECK(batonExportExternalSemaphore(&fd, &sem, &desc));
-    close(fd);  // batonSendExternalSemaphore sends a duplicate of its own
-    return sem;
-}
+constexpr int kChannelTimeoutMs = 60000;  // the child opens its device and creates the channel meanwhile
 
 }  // namespace
 
@@ -53,51 +41,14 @@ std::string executableDir() {
 
 RemoteRing::RemoteRing(Gpu& gpu, const HandoffConfig& config, const RemoteLaunch& launch) : gpu_(gpu), config_(config) {
     if (config_.depth < 2) config_.depth = 2;
-    slots_.resize(config_.depth);
-    for (Slot& s : slots_) {
-        batonMemoryDesc md{};
-        md.kind = batonMemoryKindImage;
-        md.format = kFormat;
-        md.width = config_.extent.width;
-        md.height = config_.extent.height;
-        md.imageUsage = kUsage;
-        md.tiling = VK_IMAGE_TILING_OPTIMAL;
-        int fd = -1;
-        BATON_CHECK(batonExportMemory(&fd, &s.memory, &md));
-        close(fd);  // batonSendMemory exports a new one
-        batonMemoryInfo mi{};
-        BATON_CHECK(batonMemoryGetInfo(s.memory, &mi));
-        s.image = mi.image;
-        VkImageViewCreateInfo vci{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
-        vci.image = s.image;
-        vci.viewType = VK_IMAGE_VIEW_TYPE_2D;
-        vci.format = kFormat;
-        vci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-        VK_CHECK(vkCreateImageView(gpu.device, &vci, nullptr, &s.view));
-    }
-    // This process's view of the images: GENERAL for their whole life (the child makes the
-    // same transition on its own image objects before it writes).
-    gpu.runOnce([&](VkCommandBuffer cmd) {
-        std::vector<VkImageMemoryBarrier2> barriers;
-        for (const Slot& s : slots_) {
-            VkImageMemoryBarrier2 b{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2};
-            b.dstStageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
-            b.dstAccessMask = VK_ACCESS_2_MEMORY_READ_BIT;
-            b.oldLayout = VK_IMAGE_LAYOUT_UNDEFINED;
-            b.newLayout = VK_IMAGE_LAYOUT_GENERAL;
-            b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-            b.image = s.image;
-            b.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-            barriers.push_back(b);
-        }
-        VkDependencyInfo dep{VK_STRUCTURE_TYPE_DEPENDENCY_INFO};
-        dep.imageMemoryBarrierCount = static_cast<uint32_t>(barriers.size());
-        dep.pImageMemoryBarriers = barriers.data();
-        vkCmdPipelineBarrier2(cmd, &dep);
-    });
-    ready_ = exportTimeline(config_.backend);
-    released_ = exportTimeline(config_.backend);
     spawn(launch);
+    if (!channel_) {
+        // The child could not hand a channel over (it failed at setup: poll() reports how).
+        // An in-process channel nobody produces into keeps the renderer's bindings valid.
+        HandoffConfig local = config_;
+        if (local.backend == SemBackend::Native) local.backend = SemBackend::Portable;
+        channel_ = std::make_unique<ChannelHandoff>(gpu_, local, launch.pick, launch.submitRelease);
+    }
 }
 
 void RemoteRing::spawn(const RemoteLaunch& launch) {
@@ -129,8 +80,8 @@ void RemoteRing::spawn(const RemoteLaunch& launch) {
     cfg.depth = config_.depth;
     cfg.width = config_.extent.width;
     cfg.height = config_.extent.height;
-    cfg.format = kFormat;
-    cfg.imageUsage = kUsage;
+    cfg.format = VK_FORMAT_R8G8B8A8_UNORM;
+    cfg.imageUsage = VK_IMAGE_USAGE_STORAGE_BIT | VK_IMAGE_USAGE_SAMPLED_BIT;
     cfg.animBase = config_.animBase;
     std::memcpy(cfg.deviceUUID, launch.deviceUUID, VK_UUID_SIZE);
     cfg.preferCpu = launch.preferCpu;
@@ -138,25 +89,39 @@ void RemoteRing::spawn(const RemoteLaunch& launch) {
     cfg.delayMs = launch.controls.delayMs;
     cfg.jitterMs = launch.controls.jitterMs;
     cfg.paused = launch.controls.paused;
-    // A child that fails before reading everything shows up as a send error here and as
-    // its exit status in poll(); the ring stays usable (it repeats nothing: no frames).
-    bool ok = send(sock_, &cfg, sizeof cfg, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof cfg);
-    for (uint32_t i = 0; ok && i < config_.depth; ++i) ok = batonSendMemory(sock_, slots_[i].memory, i) == batonSuccess;
-    ok = ok && batonSendExternalSemaphore(sock_, ready_, 0) == batonSuccess;
-    ok = ok && batonSendExternalSemaphore(sock_, released_, 0) == batonSuccess;
-    if (!ok) std::fprintf(stderr, "baton-sandbox: could not hand the ring to the producer process: %s\n",
-                          batonGetLastErrorMessage());
+    cfg.backend = static_cast<uint32_t>(config_.backend);
+    cfg.pick = static_cast<uint32_t>(launch.pick);
+    // A child that fails before it sends the channel shows up as an error here and as its
+    // exit status in poll(); the ring stays usable (it repeats nothing: no frames).
+    if (send(sock_, &cfg, sizeof cfg, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof cfg)) {
+        std::fprintf(stderr, "baton-sandbox: could not configure the producer process\n");
+        return;
+    }
+    batonChannelCreateInfo expected{};  // what this renderer can show: the size and depth it asked for
+    expected.extent = config_.extent;
+    expected.depth = config_.depth;
+    expected.usage = VK_IMAGE_USAGE_SAMPLED_BIT;
+    batonChannel_t ch = nullptr;
+    if (batonError_t e = batonChannelReceive(&ch, sock_, kChannelTimeoutMs, &expected)) {
+        std::fprintf(stderr, "baton-sandbox: no frame channel from the producer process: %s: %s\n", batonGetErrorName(e),
+                     batonGetLastErrorMessage());
+        return;
+    }
+    channel_ = std::make_unique<ChannelHandoff>(gpu_, ch, config_.animBase, launch.submitRelease);
 }
 
 RemoteRing::~RemoteRing() {
     kill();
     if (sock_ >= 0) close(sock_);
-    batonDestroyExternalSemaphore(ready_);
-    batonDestroyExternalSemaphore(released_);
-    for (Slot& s : slots_) {
-        vkDestroyImageView(gpu_.device, s.view, nullptr);
-        batonDestroyMemory(s.memory);
-    }
+    channel_.reset();
+}
+
+uint64_t RemoteRing::readyValue() const {
+    SemaphoreView sems[2];
+    if (channel_->semaphores(sems, 2) < 1) return 0;
+    batonExternalSemaphoreInfo info{};
+    batonExternalSemaphoreGetInfo(sems[0].sem, &info);
+    return info.currentValue;
 }
 
 void RemoteRing::noteExit(int status) {
@@ -165,9 +130,7 @@ void RemoteRing::noteExit(int status) {
     if (WIFSIGNALED(status)) std::snprintf(buf, sizeof buf, "killed by signal %d", WTERMSIG(status));
     else std::snprintf(buf, sizeof buf, "exited with status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     exitText_ = buf;
-    batonExternalSemaphoreInfo info{};
-    batonExternalSemaphoreGetInfo(ready_, &info);
-    readyAtExit_ = info.currentValue;
+    readyAtExit_ = readyValue();
     if (sock_ >= 0) close(sock_);
     sock_ = -1;
 }
@@ -210,9 +173,7 @@ void RemoteRing::poll(Telemetry& t) {
 }
 
 uint64_t RemoteRing::highestSequence() const {
-    batonExternalSemaphoreInfo info{};
-    batonExternalSemaphoreGetInfo(ready_, &info);
-    return std::max({lastEnqueued_, static_cast<uint64_t>(info.currentValue), shown_});
+    return std::max({lastEnqueued_, readyValue(), channel_->nextWanted() - 1});
 }
 
 void RemoteRing::sendControls(const RemoteControls& c) {
@@ -252,72 +213,11 @@ void RemoteRing::reap(uint64_t timeoutNs) {
 bool RemoteRing::waitReady(uint64_t sequence, uint64_t timeoutNs) {
     const uint64_t end = nowNs() + timeoutNs;
     for (;;) {
-        if (!alive() || checkExited(false)) {
-            batonExternalSemaphoreInfo info{};
-            batonExternalSemaphoreGetInfo(ready_, &info);
-            return info.currentValue >= sequence;
-        }
+        if (!alive() || checkExited(false)) return readyValue() >= sequence;
         const uint64_t now = nowNs();
         if (now >= end) return false;
-        const uint64_t slice = std::min<uint64_t>(end - now, 20'000'000ull);
-        if (batonExternalSemaphoreHostWait(ready_, sequence, slice) == batonSuccess) return true;
+        if (channel_->waitReady(sequence, std::min<uint64_t>(end - now, 20'000'000ull))) return true;
     }
-}
-
-bool RemoteRing::fill(uint64_t sequence, ConsumerFrame* out) {
-    VkSemaphoreSubmitInfo wait{};
-    // The value is already reached: this wait is satisfied when submitted; it is there for
-    // the memory dependency on the child's writes.
-    batonError_t e = batonGetWaitSubmitInfo(ready_, sequence, VK_PIPELINE_STAGE_2_FRAGMENT_SHADER_BIT, &wait);
-    if (e == batonErrorNotReady) return false;
-    BATON_CHECK(e);
-    *out = ConsumerFrame{};
-    out->sequence = sequence;
-    out->animFrame = config_.animBase + sequence;
-    out->slot = static_cast<uint32_t>((sequence - 1) % config_.depth);
-    out->fresh = true;
-    out->readyDone = true;
-    out->dropped = sequence - shown_ - 1;
-    out->waits[0] = wait;
-    out->waitCount = 1;
-    if (sequence - 1 > released_v_) {
-        BATON_CHECK(batonGetSignalSubmitInfo(released_, sequence - 1, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT,
-                                             &out->signals[0]));
-        out->signalCount = 1;
-        released_v_ = sequence - 1;
-    }
-    shown_ = sequence;
-    return true;
-}
-
-bool RemoteRing::acquire(PickMode mode, ConsumerFrame* out) {
-    batonExternalSemaphoreInfo info{};
-    BATON_CHECK(batonExternalSemaphoreGetInfo(ready_, &info));
-    // Only values the host already sees reached (see the header); after the child's death,
-    // only what had completed by then.
-    uint64_t reached = info.currentValue;
-    if (exited_) reached = std::min(reached, readyAtExit_);
-    if (reached > shown_ && fill(mode == PickMode::Fifo ? shown_ + 1 : reached, out)) return true;
-    if (shown_ == 0) return false;
-    *out = ConsumerFrame{};
-    out->sequence = shown_;
-    out->animFrame = config_.animBase + shown_;
-    out->slot = static_cast<uint32_t>((shown_ - 1) % config_.depth);
-    return true;
-}
-
-bool RemoteRing::releaseAll(uint64_t lastEnqueued, VkSemaphoreSubmitInfo* signal) {
-    if (lastEnqueued <= released_v_) return false;
-    BATON_CHECK(batonGetSignalSubmitInfo(released_, lastEnqueued, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, signal));
-    released_v_ = lastEnqueued;
-    return true;
-}
-
-uint32_t RemoteRing::semaphores(SemaphoreView* out, uint32_t max) const {
-    uint32_t n = 0;
-    if (n < max) out[n++] = {"ready", ready_};
-    if (n < max) out[n++] = {"released", released_};
-    return n;
 }
 
 }  // namespace sandbox

@@ -139,6 +139,7 @@ void Producer::loop() {
         // Throttle: at most kAhead frames in flight, in slices so that stop() is prompt.
         if (seq > kAhead && !handoff_->waitReady(seq - kAhead, 20'000'000ull)) continue;
         while (seq > kAhead && lastCollected_ < seq - kAhead) collect(++lastCollected_);
+        if (!handoff_->waitSlot(20'000'000ull)) continue;  // another process's consumer still holds it
         enqueueFrame(seq);
         lastEnqueued_ = seq++;
     }

@@ -167,7 +167,7 @@ void Renderer::bindHandoff(Handoff& handoff) {
     VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO, nullptr, pool_, depth, layouts};
     VK_CHECK(vkAllocateDescriptorSets(gpu_.device, &ai, sets_));
     for (uint32_t i = 0; i < depth; ++i) {
-        VkDescriptorImageInfo img{VK_NULL_HANDLE, handoff.view(i), VK_IMAGE_LAYOUT_GENERAL};
+        VkDescriptorImageInfo img{VK_NULL_HANDLE, handoff.view(i), handoff.sampledLayout()};
         VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, nullptr, sets_[i], 0, 0, 1,
                                VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, &img};
         vkUpdateDescriptorSets(gpu_.device, 1, &w, 0, nullptr);

@@ -73,8 +73,17 @@ batonError_t sendAll(int sock, const void* data, size_t len, const int* fds, int
 
 // Reads exactly len bytes (a stream socket may deliver them in parts) and every fd that came
 // with them (those beyond maxFds are closed at once). On failure every fd received is closed.
+bool isStreamSocket(int sock) {
+    int type = 0;
+    socklen_t len = sizeof type;
+    return getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
+
+// A record socket (SOCK_SEQPACKET) delivers one whole message per call: *gotOut (when given)
+// says how long it was, and a shorter one is not waited for.
 batonError_t receiveAll(int sock, uint64_t deadline, void* data, size_t len, int* fds, int maxFds, int* fdCount,
-                        bool* truncated) {
+                        bool* truncated, size_t* gotOut = nullptr) {
+    const bool stream = isStreamSocket(sock);
     size_t got = 0;
     *fdCount = 0;
     *truncated = false;
@@ -119,7 +128,9 @@ batonError_t receiveAll(int sock, uint64_t deadline, void* data, size_t len, int
                                                        : "the peer closed socket %d", sock);
         }
         got += static_cast<size_t>(n);
+        if (!stream) break;
     }
+    if (gotOut) *gotOut = got;
     return batonSuccess;
 }
 
@@ -361,24 +372,33 @@ batonError_t Channel::receive(Context* ctx, int socket, int timeoutMs, const bat
     bool truncated = false;
     // The head first (the fds come with it): a shorter message of another kind must not
     // leave this call waiting for bytes that never come.
+    // (A record socket delivers the whole record at once, whatever its length.)
+    const bool stream = isStreamSocket(socket);
     constexpr size_t kHead = 8;
     const uint64_t deadline = deadlineAfter(timeoutMs);
-    batonError_t e = receiveAll(socket, deadline, &w, kHead, fds, kChannelMaxFds, &fdCount, &truncated);
+    size_t got = 0;
+    batonError_t e = receiveAll(socket, deadline, &w, stream ? kHead : sizeof w, fds, kChannelMaxFds, &fdCount,
+                                &truncated, &got);
     if (e != batonSuccess) return e;  // nothing to answer: no message came
-    if (w.magic != kChannelWireMagic || w.version != kChannelWireVersion || w.size != sizeof w) {
+    if (got < kHead || w.magic != kChannelWireMagic || w.version != kChannelWireVersion || w.size != sizeof w) {
         closeAll(fds, fdCount, nullptr);
         return checkWire(ctx, w, fdCount, expected);  // the error that says what it is
     }
-    int more[1];
-    int moreCount = 0;
-    bool moreTruncated = false;
-    e = receiveAll(socket, deadline, reinterpret_cast<char*>(&w) + kHead, sizeof w - kHead, more, 0, &moreCount,
-                   &moreTruncated);
-    if (e != batonSuccess) {
+    if (stream) {
+        int more[1];
+        int moreCount = 0;
+        bool moreTruncated = false;
+        e = receiveAll(socket, deadline, reinterpret_cast<char*>(&w) + kHead, sizeof w - kHead, more, 0, &moreCount,
+                       &moreTruncated);
+        if (e != batonSuccess) {
+            closeAll(fds, fdCount, nullptr);
+            return e;
+        }
+        truncated = truncated || moreTruncated;
+    } else if (got != sizeof w) {
         closeAll(fds, fdCount, nullptr);
-        return e;
+        return fail(batonErrorInvalidResourceHandle, "a channel message of %zu bytes (expected %zu)", got, sizeof w);
     }
-    truncated = truncated || moreTruncated;
     bool taken[kChannelMaxFds] = {};
     Channel* ch = nullptr;
     e = truncated ? fail(batonErrorInvalidResourceHandle, "the channel message came with more fds than a channel has")
