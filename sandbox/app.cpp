@@ -15,7 +15,7 @@
 #include "attach.h"
 #include "gpu_clock.h"
 #include "handoff_channel.h"
-#include "handoff_remote.h"
+#include "producer_remote.h"
 #include "panel.h"
 #include "png_writer.h"
 #include "producer.h"
@@ -72,7 +72,7 @@ private:
     // Everything that depends on the handoff is torn down and rebuilt together (ring depth,
     // backend, size, producer mode changes). Setup-time work, never per frame.
     std::unique_ptr<Handoff> ring_;
-    RemoteRing* remote_ = nullptr;  // ring_ when the producer is a process
+    RemoteProducer* remote_ = nullptr;  // ring_ when the producer is a process
     PickMode channelPick_ = PickMode::Fifo;  // the channel's policy (fixed per channel: a change rebuilds)
     ProducerWhere ringProducer_ = ProducerWhere::Thread;
     RemoteControls sentControls_{};
@@ -109,7 +109,7 @@ void Session::buildRing(VkExtent2D extent) {
             renderer_->waitIdle();
         };
         sentControls_ = launch.controls;
-        auto remote = std::make_unique<RemoteRing>(gpu_, cfg, launch);
+        auto remote = std::make_unique<RemoteProducer>(gpu_, cfg, launch);
         remote_ = remote.get();
         channelPick_ = remote->mode();
         ring_ = std::move(remote);

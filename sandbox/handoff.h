@@ -1,7 +1,7 @@
 // The seam between the producer (a baton stream) and the consumer (the renderer's graphics
 // queue). In this process ChannelHandoff (handoff_channel.h) implements it with baton's frame
-// channel, for every backend; with the producer in another process RemoteRing
-// (handoff_remote.h) does, over images and timelines it sends to the child.
+// channel, for every backend, whether the producer is a thread here or another process
+// (producer_remote.h: RemoteProducer runs the child and consumes the channel it sends).
 #pragma once
 
 #include <cstdint>

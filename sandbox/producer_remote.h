@@ -34,12 +34,12 @@ struct RemoteLaunch {
     ChannelHandoff::SubmitRelease submitRelease;  // teardown releases (see ChannelHandoff)
 };
 
-class RemoteRing final : public Handoff {
+class RemoteProducer final : public Handoff {
 public:
     // Creates and exports images and semaphores, starts the child and sends them (setup time).
-    RemoteRing(Gpu& gpu, const HandoffConfig& config, const RemoteLaunch& launch);
+    RemoteProducer(Gpu& gpu, const HandoffConfig& config, const RemoteLaunch& launch);
     // Kills a child still running. The caller drained the renderer first (waitIdle).
-    ~RemoteRing() override;
+    ~RemoteProducer() override;
 
     const HandoffConfig& config() const override { return config_; }  // as asked for
     VkImage image(uint32_t slot) const override { return channel_->image(slot); }

@@ -1,4 +1,4 @@
-#include "handoff_remote.h"
+#include "producer_remote.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -39,7 +39,7 @@ std::string executableDir() {
     return p.substr(0, p.rfind('/'));
 }
 
-RemoteRing::RemoteRing(Gpu& gpu, const HandoffConfig& config, const RemoteLaunch& launch) : gpu_(gpu), config_(config) {
+RemoteProducer::RemoteProducer(Gpu& gpu, const HandoffConfig& config, const RemoteLaunch& launch) : gpu_(gpu), config_(config) {
     if (config_.depth < 2) config_.depth = 2;
     spawn(launch);
     if (!channel_) {
@@ -51,7 +51,7 @@ RemoteRing::RemoteRing(Gpu& gpu, const HandoffConfig& config, const RemoteLaunch
     }
 }
 
-void RemoteRing::spawn(const RemoteLaunch& launch) {
+void RemoteProducer::spawn(const RemoteLaunch& launch) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
         std::perror("baton-sandbox: socketpair");
@@ -110,13 +110,13 @@ void RemoteRing::spawn(const RemoteLaunch& launch) {
     channel_ = std::make_unique<ChannelHandoff>(gpu_, ch, config_.animBase, launch.submitRelease);
 }
 
-RemoteRing::~RemoteRing() {
+RemoteProducer::~RemoteProducer() {
     kill();
     if (sock_ >= 0) close(sock_);
     channel_.reset();
 }
 
-uint64_t RemoteRing::readyValue() const {
+uint64_t RemoteProducer::readyValue() const {
     SemaphoreView sems[2];
     if (channel_->semaphores(sems, 2) < 1) return 0;
     batonExternalSemaphoreInfo info{};
@@ -124,7 +124,7 @@ uint64_t RemoteRing::readyValue() const {
     return info.currentValue;
 }
 
-void RemoteRing::noteExit(int status) {
+void RemoteProducer::noteExit(int status) {
     exited_ = true;
     char buf[64];
     if (WIFSIGNALED(status)) std::snprintf(buf, sizeof buf, "killed by signal %d", WTERMSIG(status));
@@ -135,7 +135,7 @@ void RemoteRing::noteExit(int status) {
     sock_ = -1;
 }
 
-bool RemoteRing::checkExited(bool block) {
+bool RemoteProducer::checkExited(bool block) {
     if (pid_ <= 0 || exited_) return true;
     int status = 0;
     pid_t r = waitpid(pid_, &status, block ? 0 : WNOHANG);
@@ -146,7 +146,7 @@ bool RemoteRing::checkExited(bool block) {
     return false;
 }
 
-void RemoteRing::poll(Telemetry& t) {
+void RemoteProducer::poll(Telemetry& t) {
     while (sock_ >= 0) {
         RemoteStatus st;
         ssize_t n = recv(sock_, &st, sizeof st, MSG_DONTWAIT);
@@ -172,22 +172,22 @@ void RemoteRing::poll(Telemetry& t) {
     checkExited(false);
 }
 
-uint64_t RemoteRing::highestSequence() const {
+uint64_t RemoteProducer::highestSequence() const {
     return std::max({lastEnqueued_, readyValue(), channel_->nextWanted() - 1});
 }
 
-void RemoteRing::sendControls(const RemoteControls& c) {
+void RemoteProducer::sendControls(const RemoteControls& c) {
     if (sock_ >= 0) send(sock_, &c, sizeof c, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-void RemoteRing::kill() {
+void RemoteProducer::kill() {
     if (!alive()) return;
     ::kill(pid_, SIGKILL);
     killedByUs_ = true;
     checkExited(true);
 }
 
-uint64_t RemoteRing::stop(uint64_t timeoutNs) {
+uint64_t RemoteProducer::stop(uint64_t timeoutNs) {
     if (!alive()) return 0;
     RemoteStop s;
     send(sock_, &s, sizeof s, MSG_NOSIGNAL);
@@ -201,7 +201,7 @@ uint64_t RemoteRing::stop(uint64_t timeoutNs) {
     return stopped_ ? stoppedAt_ : 0;
 }
 
-void RemoteRing::reap(uint64_t timeoutNs) {
+void RemoteProducer::reap(uint64_t timeoutNs) {
     const uint64_t end = nowNs() + timeoutNs;
     while (alive() && nowNs() < end) {
         if (checkExited(false)) break;
@@ -210,7 +210,7 @@ void RemoteRing::reap(uint64_t timeoutNs) {
     if (alive()) kill();
 }
 
-bool RemoteRing::waitReady(uint64_t sequence, uint64_t timeoutNs) {
+bool RemoteProducer::waitReady(uint64_t sequence, uint64_t timeoutNs) {
     const uint64_t end = nowNs() + timeoutNs;
     for (;;) {
         if (!alive() || checkExited(false)) return readyValue() >= sequence;
