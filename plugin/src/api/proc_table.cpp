@@ -72,7 +72,12 @@
     X(batonSendMemory)                    \
     X(batonReceiveMemory)                 \
     X(batonSendHandle)                    \
-    X(batonReceiveHandle)
+    X(batonReceiveHandle)                 \
+    X(batonChannelSend)                   \
+    X(batonChannelReceive)                \
+    X(batonChannelWaitForFrame)           \
+    X(batonChannelWaitForSlot)            \
+    X(batonChannelGetPeerInfo)
 
 namespace {
 
