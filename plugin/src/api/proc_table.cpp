@@ -72,7 +72,9 @@
     X(batonSendMemory)                    \
     X(batonReceiveMemory)                 \
     X(batonSendHandle)                    \
-    X(batonReceiveHandle)
+    X(batonReceiveHandle)                 \
+    X(batonTelemetryReadFrames)           \
+    X(batonTraceWrite)
 
 namespace {
 
