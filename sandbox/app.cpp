@@ -1,7 +1,9 @@
 #include "app.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <cstdio>
 #include <memory>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include <baton/baton_telemetry.h>
 #include <imgui.h>
 #include <backends/imgui_impl_vulkan.h>
 
@@ -22,7 +25,6 @@
 #include "producer.h"
 #include "renderer.h"
 #include "report.h"
-#include "trace.h"
 
 namespace sandbox {
 
@@ -33,6 +35,21 @@ bool makeParentDirs(const std::string& path) {
 }
 
 namespace {
+
+// SIGINT and SIGTERM end the run like closing the window: the loop stops at the next frame
+// and the trace, the report and the settings are written. SA_RESETHAND: a second signal
+// kills as usual (a run stuck somewhere can still be stopped).
+std::atomic<int> g_stopSignal{0};
+extern "C" void onStopSignal(int sig) { g_stopSignal.store(sig, std::memory_order_relaxed); }
+
+void installStopHandlers() {
+    struct sigaction sa {};
+    sa.sa_handler = onStopSignal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND | SA_RESTART;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
 
 constexpr uint64_t kResizeSettleNs = 150'000'000;  // rebuild the ring once a resize has settled
 
@@ -267,6 +284,15 @@ void Session::saveCapture(const std::string& path) {
 int Session::run() {
     ctx_ = attachBaton(gpu_);
     BATON_CHECK(batonContextGetInfo(ctx_, &ctxInfo_));
+    // baton's telemetry feeds the panel's latency and inspector, the report and the trace
+    // (one writer: the library's).
+    BATON_CHECK(batonTelemetryEnable(ctx_, 1));
+    bool tracing = false;
+    if (!options_.tracePath.empty()) {
+        makeParentDirs(options_.tracePath);
+        tracing = batonTraceStart(ctx_, options_.tracePath.c_str()) == batonSuccess;
+        if (!tracing) std::fprintf(stderr, "baton-sandbox: cannot trace: %s\n", batonGetLastErrorMessage());
+    }
     if (!ctxInfo_.nativeSemaphoreFd && settings_.backend == SemBackend::Native)
         settings_.backend = SemBackend::Portable;  // no driver fds (lavapipe)
     Target& target = platform_.target();
@@ -289,6 +315,7 @@ int Session::run() {
     uint64_t lastFrameNs = nowNs();
     const uint64_t start = lastFrameNs;
     while (options_.frames == 0 || frame < options_.frames) {
+        if (g_stopSignal.load(std::memory_order_relaxed)) break;
         if (!platform_.pump()) break;
         if (platform_.minimized()) continue;
         if (options_.resizeAt && frame == options_.resizeAt) platform_.resize(options_.resizeWidth, options_.resizeHeight);
@@ -361,7 +388,9 @@ int Session::run() {
         if (actions.screenshot) saveCapture("sandbox-screenshot-" + std::to_string(++screenshotCount_) + ".png");
         if (actions.trace) {
             std::string path = "sandbox-trace-" + std::to_string(++traceCount_) + ".json";
-            status_ = writeTrace(path, telemetry_) ? "trace written to " + path : "could not write " + path;
+            status_ = batonTraceWrite(ctx_, path.c_str()) == batonSuccess
+                          ? "trace written to " + path
+                          : "could not write " + path + ": " + batonGetLastErrorMessage();
         }
 
         // Semaphore values, one sample per frame.
@@ -395,6 +424,14 @@ int Session::run() {
     renderer_.reset();
     platform_.shutdownImGui();
     ImGui::DestroyContext();
+    // The trace and the latency figures before the context goes (streams and channels are
+    // gone: their last frames are resolved).
+    std::string tracePath;
+    if (tracing) {
+        if (batonTraceStop(ctx_) == batonSuccess) tracePath = options_.tracePath;
+        else std::fprintf(stderr, "baton-sandbox: cannot write the trace: %s\n", batonGetLastErrorMessage());
+    }
+    const HandoffLatency latency = summarizeHandoffs(ctx_);
     BATON_CHECK(batonContextDestroy(ctx_));
 
     RunSummary run;
@@ -419,10 +456,10 @@ int Session::run() {
     run.validationWarnings = gpu_.validationWarnings.load();
     run.validationSuppressed = gpu_.validationSuppressed.load();
     run.pngPath = options_.pngPath;
-    if (!options_.tracePath.empty()) {
-        makeParentDirs(options_.tracePath);
-        if (writeTrace(options_.tracePath, telemetry_)) run.tracePath = options_.tracePath;
-    }
+    run.tracePath = tracePath;
+    run.handoff = latency;
+    if (const int sig = g_stopSignal.load()) run.endedBy = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal";
+    else run.endedBy = options_.frames && frame >= options_.frames ? "frames" : "closed";
     if (!options_.reportPath.empty()) {
         makeParentDirs(options_.reportPath);
         if (!writeReport(options_.reportPath, run, telemetry_))
@@ -451,6 +488,7 @@ int Session::run() {
 }  // namespace
 
 int runApp(Gpu& gpu, Platform& platform, Options& options) {
+    installStopHandlers();
     Session s(gpu, platform, options);
     return s.run();
 }

@@ -7,7 +7,7 @@
 #include <imgui.h>
 
 #include "gpu.h"
-#include "trace.h"
+#include "telemetry.h"
 
 namespace sandbox {
 namespace {
