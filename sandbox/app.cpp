@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include <baton/baton_imgui.h>
 #include <baton/baton_telemetry.h>
 #include <imgui.h>
 #include <backends/imgui_impl_vulkan.h>
@@ -49,6 +50,21 @@ void installStopHandlers() {
     sa.sa_flags = SA_RESETHAND | SA_RESTART;
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+}
+
+uint64_t threadCpuNs() {
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return uint64_t(t.tv_sec) * 1000000000ull + uint64_t(t.tv_nsec);
+}
+
+// The panel's font: --font, else DejaVu Sans (copied into the build's assets/ from Debian's
+// fonts-dejavu-core), else ImGui's built-in font.
+void loadPanelFont(const std::string& path) {
+    const std::string p = !path.empty() ? path : SANDBOX_FONT;
+    if (p.empty()) return;
+    if (!ImGui::GetIO().Fonts->AddFontFromFileTTF(p.c_str(), 14.0f))
+        std::fprintf(stderr, "baton-sandbox: cannot load the font %s: ImGui's built-in font instead\n", p.c_str());
 }
 
 constexpr uint64_t kResizeSettleNs = 150'000'000;  // rebuild the ring once a resize has settled
@@ -298,6 +314,7 @@ int Session::run() {
     Target& target = platform_.target();
     ImGui::CreateContext();
     ImGui::GetIO().IniFilename = nullptr;  // the panel lays itself out; settings live in our ini
+    loadPanelFont(options_.fontPath);
     ImGui::StyleColorsDark();
     ImGuiStyle& style = ImGui::GetStyle();
     style.WindowRounding = 6.0f;
@@ -310,6 +327,8 @@ int Session::run() {
     platform_.setVsync(settings_.vsync);
 
     Panel panel;
+    baton::imgui::Profiler profiler(ctx_);  // baton's own profiler: what an engine embeds
+    double panelCpuUs = 0;
     const bool headless = std::string(platform_.name()) == "headless";
     uint64_t frame = 0;
     uint64_t lastFrameNs = nowNs();
@@ -374,9 +393,15 @@ int Session::run() {
         }
         in.ringRebuilds = ringRebuilds_;
         in.status = status_;
+        in.profiler = &profiler;
         PanelActions actions;
         const bool vsyncBefore = settings_.vsync;
+        const uint64_t panelT0 = threadCpuNs();
+        profiler.update();
+        if (options_.inspectAt && frame == options_.inspectAt && profiler.lastFrame() > 2)
+            profiler.showFrame(profiler.lastFrame() - 2, 2);
         panel.draw(in, &settings_, &paused_, &actions);
+        panelCpuUs += static_cast<double>(threadCpuNs() - panelT0) * 1e-3;
         ImGui::Render();
         if (settings_.vsync != vsyncBefore) platform_.setVsync(settings_.vsync);
 
@@ -415,6 +440,7 @@ int Session::run() {
     const double duration = static_cast<double>(nowNs() - start) * 1e-9;
     const float* rect = panel.rect();
     const float* crect = panel.controlsRect();
+    const float* irect = panel.inspectorRect();
     if (target.generation() > 1) telemetry_.swapchainRebuilds = target.generation() - 1;
     const VkExtent2D finalExtent = target.extent();
 
@@ -448,6 +474,7 @@ int Session::run() {
     for (int i = 0; i < 4; ++i) {
         run.panelRect[i] = rect[i];
         run.controlsRect[i] = crect[i];
+        run.inspectorRect[i] = irect[i];
     }
     run.ringRebuilds = ringRebuilds_;
     run.validationErrors = gpu_.validationErrors.load() + proc_.childValidationErrors;
@@ -457,6 +484,9 @@ int Session::run() {
     run.validationSuppressed = gpu_.validationSuppressed.load();
     run.pngPath = options_.pngPath;
     run.tracePath = tracePath;
+    run.panelCpuUs = frame ? panelCpuUs / static_cast<double>(frame) : 0;
+    run.profilerCpuUs = profiler.meanCostUs();
+    run.inspectedFrame = profiler.selectedFrame();
     run.handoff = latency;
     if (const int sig = g_stopSignal.load()) run.endedBy = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal";
     else run.endedBy = options_.frames && frame >= options_.frames ? "frames" : "closed";

@@ -102,6 +102,8 @@ void Panel::draw(const PanelInputs& in, Settings* settings, bool* paused, PanelA
     if (ImGui::CollapsingHeader("Queue timeline", ImGuiTreeNodeFlags_DefaultOpen)) timelineSection(in);
     if (ImGui::CollapsingHeader("Stalls", ImGuiTreeNodeFlags_DefaultOpen)) stallSection(in);
     if (ImGui::CollapsingHeader("Frames", ImGuiTreeNodeFlags_DefaultOpen)) frameSection(in);
+    if (in.profiler && ImGui::CollapsingHeader("Handoff latency (baton telemetry)", ImGuiTreeNodeFlags_DefaultOpen))
+        in.profiler->drawLatency();
     ImGui::End();
 
     // The controls in a window of their own, top right, so that everything fits at 720p.
@@ -118,6 +120,23 @@ void Panel::draw(const PanelInputs& in, Settings* settings, bool* paused, PanelA
     controlsRect_[2] = csize.x;
     controlsRect_[3] = csize.y;
     ImGui::End();
+    inspector(in, settings);
+}
+
+// baton's frame inspector (baton::imgui), in the space right of the panel and below the
+// controls.
+void Panel::inspector(const PanelInputs& in, Settings* s) {
+    for (float& v : inspectorRect_) v = 0;
+    if (!in.profiler || !s->inspector) return;
+    const ImGuiIO& io = ImGui::GetIO();
+    const float x = rect_[0] + rect_[2] + 10, y = controlsRect_[1] + controlsRect_[3] + 10;
+    ImGui::SetNextWindowPos(ImVec2(x, y), ImGuiCond_Always);
+    ImGui::SetNextWindowSize(ImVec2(std::max(io.DisplaySize.x - x - 10, 200.0f), std::max(io.DisplaySize.y - y - 10, 150.0f)),
+                             ImGuiCond_Always);
+    ImGui::SetNextWindowBgAlpha(0.90f);
+    in.profiler->draw("frame inspector", &s->inspector);
+    const float* r = in.profiler->windowRect();
+    for (int i = 0; i < 4; ++i) inspectorRect_[i] = r[i];
 }
 
 void Panel::warnings(const PanelInputs& in) {
@@ -342,6 +361,8 @@ void Panel::controls(const PanelInputs& in, Settings* s, bool* paused, PanelActi
         }
     }
 
+    ImGui::Checkbox("frame inspector", &s->inspector);
+    ImGui::SameLine();
     if (ImGui::Button("capture trace")) a->trace = true;
     ImGui::SameLine();
     if (ImGui::Button("save screenshot")) a->screenshot = true;

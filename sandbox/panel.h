@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <baton/baton.h>
+#include <baton/baton_imgui.h>
 
 #include "handoff.h"
 #include "settings.h"
@@ -30,6 +31,7 @@ struct PanelInputs {
     int processPid = -1;             // the producer process (process mode)
     bool processAlive = false;
     std::string processExit;         // how it ended, "" while running
+    baton::imgui::Profiler* profiler = nullptr;  // baton's profiler: latency histogram, frame inspector
 };
 
 struct PanelActions {
@@ -46,6 +48,7 @@ public:
     // Where the panel was drawn last (x, y, w, h), for tests.
     const float* rect() const { return rect_; }
     const float* controlsRect() const { return controlsRect_; }
+    const float* inspectorRect() const { return inspectorRect_; }
 
 private:
     void semaphoreSection(const PanelInputs& in);
@@ -54,9 +57,11 @@ private:
     void frameSection(const PanelInputs& in);
     void warnings(const PanelInputs& in);
     void controls(const PanelInputs& in, Settings* s, bool* paused, PanelActions* a);
+    void inspector(const PanelInputs& in, Settings* s);
 
     float rect_[4] = {};
     float controlsRect_[4] = {};
+    float inspectorRect_[4] = {};  // 0 while the inspector is closed
     std::vector<Span> spans_;
     std::vector<ValueSample> values_;
     std::vector<float> frameTimes_;

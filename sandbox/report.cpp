@@ -99,6 +99,10 @@ bool writeReport(const std::string& path, const RunSummary& run, const Telemetry
                  run.panelRect[2], run.panelRect[3]);
     std::fprintf(f, "  \"controls_rect\": [%.1f, %.1f, %.1f, %.1f],\n", run.controlsRect[0], run.controlsRect[1],
                  run.controlsRect[2], run.controlsRect[3]);
+    std::fprintf(f, "  \"inspector_rect\": [%.1f, %.1f, %.1f, %.1f],\n  \"inspected_frame\": %llu,\n",
+                 run.inspectorRect[0], run.inspectorRect[1], run.inspectorRect[2], run.inspectorRect[3], run.inspectedFrame);
+    std::fprintf(f, "  \"panel_cpu_us_per_frame\": %.2f,\n  \"profiler_cpu_us_per_frame\": %.2f,\n", run.panelCpuUs,
+                 run.profilerCpuUs);
     std::fprintf(f, "  \"validation_errors\": %u,\n  \"validation_warnings\": %u,\n  \"validation_known_false_positives\": %u,\n",
                  run.validationErrors, run.validationWarnings, run.validationSuppressed);
     const ProducerProcessSummary& pp = run.producerProcess;

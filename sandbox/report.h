@@ -50,6 +50,10 @@ struct RunSummary {
     uint64_t displayedSequence = 0, displayedAnimFrame = 0;  // the frame in the last image
     float panelRect[4] = {};     // x, y, w, h of the panel window in the last image
     float controlsRect[4] = {};  // x, y, w, h of the controls window
+    float inspectorRect[4] = {}; // x, y, w, h of the frame inspector (0: closed)
+    double panelCpuUs = 0;       // CPU time of the panel (baton's profiler included) per frame, mean
+    double profilerCpuUs = 0;    // of which baton::imgui's update + draw
+    unsigned long long inspectedFrame = 0;  // the inspector's selected frame at the end
     uint64_t ringRebuilds = 0;
     unsigned validationErrors = 0, validationWarnings = 0, validationSuppressed = 0;
     std::string pngPath, tracePath;

@@ -24,6 +24,7 @@ struct Settings {
     float jitterMs = 0.0f;     // +- on the delay
     int width = 1280, height = 720;
     ProducerWhere producer = ProducerWhere::Thread;
+    bool inspector = false;    // the frame inspector window (baton::imgui) is open
 };
 
 // Path of the settings file ("" when neither XDG_CONFIG_HOME nor HOME is set).

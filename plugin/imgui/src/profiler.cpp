@@ -217,6 +217,11 @@ LatencySummary Profiler::latency() const {
     return out;
 }
 
+unsigned long long Profiler::lastFrame() const {
+    const batonTelemetryFrame* f = s_->newestFrame ? s_->frameBySeq(s_->newestFrame) : nullptr;
+    return f ? f->frame : 0;
+}
+
 const float* Profiler::windowRect() const { return s_->windowRect; }
 const float* Profiler::timelineRect() const { return s_->timelineRect; }
 double Profiler::lastCostUs() const { return s_->lastCostUs; }

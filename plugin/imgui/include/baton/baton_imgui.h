@@ -81,6 +81,8 @@ public:
     void zoom(double factor);
 
     LatencySummary latency() const;
+    /** The newest frame number held (0: none yet). */
+    unsigned long long lastFrame() const;
     /** Where draw() put its window last (x, y, w, h), and the timeline's area in it. */
     const float* windowRect() const;
     const float* timelineRect() const;
