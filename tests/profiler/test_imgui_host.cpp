@@ -43,7 +43,7 @@ bool near(const unsigned char* p, int r, int g, int b, int tol) {
 TEST(ProfilerImgui, ExampleHostDrawsTheInspectorOnASelectedFrame) {
     const std::string dir = sandboxtest::scratchDir("imgui-host");
     std::vector<std::string> argv = {IMGUI_HOST, "--out", dir, "--frames", "240", "--size", "1280x720", "--inspect"};
-    const std::string font = std::string(BATON_ASSETS_DIR) + "/fonts/DejaVuSans.ttf";
+    const std::string font = BATON_PANEL_FONT_PATH;  // copied from fonts-dejavu-core at configure time
     if (std::ifstream(font).good()) argv.insert(argv.end(), {"--font", font});
     const int rc = sandboxtest::runProcess(argv, {"BATON_VALIDATION=1"}, dir + "/log.txt");
     const std::string log = sandboxtest::readFile(dir + "/log.txt");

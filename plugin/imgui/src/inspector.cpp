@@ -180,11 +180,15 @@ void Profiler::drawInspector() {
         if (sel == f) dl->AddRect(ImVec2(x0 - 1, y + 2), ImVec2(x1 + 1, y + kRow - 2), IM_COL32(255, 230, 0, 255), 2.0f, 0, 2.0f);
         if (overArea && mouse.x >= x0 && mouse.x <= x1 && mouse.y >= y && mouse.y < y + kRow) hoverFrame = f;
     }
-    // Zones and instants.
+    // Zones and instants, in two passes: GPU work and waits first, then what sits on them
+    // (consumer zones, signals, instants), so that a long wait never hides a frame's draw.
     s.signals.clear();
+    for (int pass = 0; pass < 2; ++pass)
     for (uint64_t seq = s.oldestRecord(); seq && seq <= s.newestRecord; ++seq) {
         const batonTelemetryRecord* r = s.record(seq);
         if (!r) continue;
+        const bool under = r->kind == batonTelemetrySubmit || r->kind == batonTelemetryWait || r->kind == batonTelemetryHostWait;
+        if (under != (pass == 0)) continue;
         if (r->kind == batonTelemetrySignal && timed(*r)) s.signals.push_back(r);
         uint64_t a, b;
         spanOf(*r, &a, &b);
@@ -204,7 +208,8 @@ void Profiler::drawInspector() {
             x1 += 3;
         } else {
             const float inset = r->kind == batonTelemetrySubmit ? 2.0f : 5.0f;  // waits sit inside work
-            dl->AddRectFilled(ImVec2(x0, y + inset), ImVec2(std::max(x1, x0 + 1), y + kRow - inset), col, 1.0f);
+            x1 = std::max(x1, x0 + 3);  // a zone shorter than a pixel still shows (and can be hovered)
+            dl->AddRectFilled(ImVec2(x0, y + inset), ImVec2(x1, y + kRow - inset), col, 1.0f);
         }
         const bool mine = sel && r->value == sel->frame &&
                           (r->object == sel->ready || r->object == sel->released || r->object == sel->channel);
