@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <cstdio>
@@ -84,6 +85,7 @@ private:
     void progress(uint64_t frame, bool last);
     void saveCapture(const std::string& path);
     void pollProducerProcess(uint64_t frame);
+    void steerView(VkExtent2D extent, bool reset);
     void killProducer(uint64_t frame);
     RemoteControls currentControls() const;
     SemBackend effectiveBackend() const {  // native only where the driver exports semaphore fds
@@ -120,6 +122,7 @@ private:
     uint64_t sizeChangedNs_ = 0;
     std::string status_;
     int screenshotCount_ = 0, traceCount_ = 0;
+    ViewTransform view_;  // the mouse's pan/zoom of the fractal
 };
 
 void Session::buildRing(VkExtent2D extent) {
@@ -198,6 +201,20 @@ void Session::pollProducerProcess(uint64_t frame) {
               std::to_string(frame) + (remote_->killedByUs() ? " (killed from the sandbox)" : "");
     if (!remote_->childMessage().empty() && !remote_->killedByUs()) status_ += ": " + remote_->childMessage();
     if (!options_.quiet) std::fprintf(stderr, "baton-sandbox: %s\n", status_.c_str());
+}
+
+// The mouse over the fractal (not over a panel): the wheel zooms about the cursor, a drag
+// pans, a double click (or the panel's button) resets.
+void Session::steerView(VkExtent2D extent, bool reset) {
+    const ImGuiIO& io = ImGui::GetIO();
+    const glm::dvec2 size(extent.width, extent.height), mouse(io.MousePos.x, io.MousePos.y);
+    if (reset) view_.reset();
+    if (!io.WantCaptureMouse) {
+        if (io.MouseWheel != 0.0f) view_.zoomAt(mouse, size, std::pow(1.25, static_cast<double>(io.MouseWheel)));
+        if (ImGui::IsMouseDragging(ImGuiMouseButton_Left)) view_.pan(glm::dvec2(io.MouseDelta.x, io.MouseDelta.y), size);
+        if (ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) view_.reset();
+    }
+    renderer_->setView(view_.push());
 }
 
 void Session::teardownRing() {
@@ -329,6 +346,7 @@ int Session::run() {
     Panel panel;
     baton::imgui::Profiler profiler(ctx_);  // baton's own profiler: what an engine embeds
     double panelCpuUs = 0;
+    bool resetView = false;
     const bool headless = std::string(platform_.name()) == "headless";
     uint64_t frame = 0;
     uint64_t lastFrameNs = nowNs();
@@ -374,6 +392,8 @@ int Session::run() {
         platform_.newImGuiFrame(dt > 0 ? dt : 1.0 / 60.0);
         ImGui_ImplVulkan_NewFrame();
         ImGui::NewFrame();
+        steerView(target.extent(), resetView);
+        resetView = false;
         PanelInputs in;
         in.telemetry = &telemetry_;
         in.handoff = ring_.get();
@@ -408,6 +428,7 @@ int Session::run() {
         const bool lastFrame = options_.frames && frame + 1 == options_.frames;
         const bool capture = actions.screenshot || (lastFrame && !options_.pngPath.empty());
         renderer_->submit(target, cf, ImGui::GetDrawData(), capture, hostStallMs);
+        resetView = actions.resetView;
         if (actions.killProducer) killProducer(frame);
         if (actions.restartProducer) restartRequested_ = true;
         if (actions.screenshot) saveCapture("sandbox-screenshot-" + std::to_string(++screenshotCount_) + ".png");
@@ -487,6 +508,9 @@ int Session::run() {
     run.panelCpuUs = frame ? panelCpuUs / static_cast<double>(frame) : 0;
     run.profilerCpuUs = profiler.meanCostUs();
     run.inspectedFrame = profiler.selectedFrame();
+    run.viewZoom = view_.zoom();
+    run.viewCenter[0] = view_.center().x;
+    run.viewCenter[1] = view_.center().y;
     run.handoff = latency;
     if (const int sig = g_stopSignal.load()) run.endedBy = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal";
     else run.endedBy = options_.frames && frame >= options_.frames ? "frames" : "closed";

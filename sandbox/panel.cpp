@@ -366,6 +366,9 @@ void Panel::controls(const PanelInputs& in, Settings* s, bool* paused, PanelActi
     if (ImGui::Button("capture trace")) a->trace = true;
     ImGui::SameLine();
     if (ImGui::Button("save screenshot")) a->screenshot = true;
+    ImGui::SameLine();
+    if (ImGui::Button("reset view")) a->resetView = true;
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("mouse over the fractal: wheel zooms, drag pans, double click resets");
     if (!in.status.empty()) ImGui::TextWrapped("%s", in.status.c_str());
 }
 

@@ -39,6 +39,7 @@ struct PanelActions {
     bool trace = false;
     bool killProducer = false;       // SIGKILL the producer process
     bool restartProducer = false;    // start a new one after it died
+    bool resetView = false;          // the fractal's pan/zoom back to the whole frame
 };
 
 class Panel {

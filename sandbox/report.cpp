@@ -101,6 +101,8 @@ bool writeReport(const std::string& path, const RunSummary& run, const Telemetry
                  run.controlsRect[2], run.controlsRect[3]);
     std::fprintf(f, "  \"inspector_rect\": [%.1f, %.1f, %.1f, %.1f],\n  \"inspected_frame\": %llu,\n",
                  run.inspectorRect[0], run.inspectorRect[1], run.inspectorRect[2], run.inspectorRect[3], run.inspectedFrame);
+    std::fprintf(f, "  \"view\": {\"zoom\": %.4f, \"center\": [%.4f, %.4f]},\n", run.viewZoom, run.viewCenter[0],
+                 run.viewCenter[1]);
     std::fprintf(f, "  \"panel_cpu_us_per_frame\": %.2f,\n  \"profiler_cpu_us_per_frame\": %.2f,\n", run.panelCpuUs,
                  run.profilerCpuUs);
     std::fprintf(f, "  \"validation_errors\": %u,\n  \"validation_warnings\": %u,\n  \"validation_known_false_positives\": %u,\n",

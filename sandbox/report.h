@@ -54,6 +54,7 @@ struct RunSummary {
     double panelCpuUs = 0;       // CPU time of the panel (baton's profiler included) per frame, mean
     double profilerCpuUs = 0;    // of which baton::imgui's update + draw
     unsigned long long inspectedFrame = 0;  // the inspector's selected frame at the end
+    double viewZoom = 1, viewCenter[2] = {0.5, 0.5};  // the mouse's view of the fractal at the end
     uint64_t ringRebuilds = 0;
     unsigned validationErrors = 0, validationWarnings = 0, validationSuppressed = 0;
     std::string pngPath, tracePath;
