@@ -60,6 +60,9 @@ bool parseSize(const char* s, int* w, int* h) {
 }  // namespace
 
 bool parseOptions(int argc, char** argv, bool windowBinary, Options* o) {
+    // The defaults come from assets/ (the command line below and, in a window, the user's
+    // settings file go over them).
+    loadSettings(&o->settings, defaultSettingsPath());
     for (int i = 1; i < argc; ++i) {
         const char* a = argv[i];
         auto value = [&]() -> const char* {

@@ -14,6 +14,8 @@ const char* backendName(SemBackend b) {
 const char* pickName(PickMode p) { return p == PickMode::Fifo ? "fifo" : "mailbox"; }
 const char* producerName(ProducerWhere w) { return w == ProducerWhere::Process ? "process" : "thread"; }
 
+std::string defaultSettingsPath() { return std::string(SANDBOX_ASSETS_DIR) + "/settings/default.ini"; }
+
 std::string settingsPath() {
     const char* xdg = std::getenv("XDG_CONFIG_HOME");
     std::string dir;

@@ -5,12 +5,14 @@
 
 #include <chrono>
 #include <csignal>
+#include <fstream>
 #include <string>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
 #include "sandbox_run.h"
+#include "settings.h"
 #include "trace_check.h"
 
 namespace {
@@ -62,6 +64,21 @@ TEST_P(SandboxSignal, EndsTheRunAndWritesTraceAndReport) {
     EXPECT_EQ(r["trace"].string, trace);
     EXPECT_GT(r["frames"].num(), 5) << "the run had not started";
     EXPECT_LT(r["frames"].num(), 100000);
+    // The profiler's keys (assets/reference/report_keys.txt) are in the report.
+    std::ifstream keys(std::string(BATON_ASSETS_DIR) + "/reference/report_keys.txt");
+    int checked = 0;
+    for (std::string key; std::getline(keys, key);) {
+        if (key.empty() || key[0] == '#') continue;
+        const sandboxtest::Json* j = &r;
+        for (size_t at = 0; at != std::string::npos;) {
+            const size_t dot = key.find('.', at);
+            j = &(*j)[key.substr(at, dot == std::string::npos ? dot : dot - at)];
+            at = dot == std::string::npos ? dot : dot + 1;
+        }
+        EXPECT_NE(j->kind, sandboxtest::Json::Null) << "the report has no " << key;
+        ++checked;
+    }
+    EXPECT_GE(checked, 10) << "assets/reference/report_keys.txt not found or empty";
     batontest::TraceFile t;
     std::string why;
     ASSERT_TRUE(t.read(trace, &why)) << why;
@@ -95,4 +112,22 @@ TEST(SandboxTrace, EveryHandoffHasItsFlow) {
                         "renderer's waits are not in baton's telemetry, so there is no consumer side to draw arrows to";
     EXPECT_EQ(f.withFlow, f.waits) << "first wait without its arrow: " << f.firstMissing;
     EXPECT_GT(f.frames, 20u) << "no frame slices: the channel's frames are missing";
+}
+
+// assets/settings/default.ini, which the sandbox loads first, is what Settings{} says: the
+// asset and the code agree.
+TEST(ProfilerAssets, DefaultSettingsAreTheBuiltInOnes) {
+    sandbox::Settings loaded, builtIn;
+    loaded.ringDepth = 7;  // so that a file that sets nothing cannot pass
+    loaded.inspector = true;
+    ASSERT_TRUE(sandbox::loadSettings(&loaded, sandbox::defaultSettingsPath())) << sandbox::defaultSettingsPath();
+    EXPECT_EQ(loaded.ringDepth, builtIn.ringDepth);
+    EXPECT_EQ(loaded.inspector, builtIn.inspector);
+    EXPECT_EQ(loaded.backend, builtIn.backend);
+    EXPECT_EQ(loaded.pick, builtIn.pick);
+    EXPECT_EQ(loaded.vsync, builtIn.vsync);
+    EXPECT_EQ(loaded.width, builtIn.width);
+    EXPECT_EQ(loaded.height, builtIn.height);
+    EXPECT_EQ(loaded.producer, builtIn.producer);
+    EXPECT_EQ(loaded.costMs, builtIn.costMs);
 }

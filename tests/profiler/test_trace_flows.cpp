@@ -6,13 +6,25 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
+#include <vector>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "trace_check.h"
 
 namespace {
+
+// The lines of assets/reference/<name> that are not comments.
+std::vector<std::string> referenceLines(const char* name) {
+    std::ifstream in(std::string(BATON_ASSETS_DIR) + "/reference/" + name);
+    std::vector<std::string> out;
+    std::string line;
+    while (std::getline(in, line))
+        if (!line.empty() && line[0] != '#') out.push_back(line);
+    return out;
+}
 
 std::string tempPath(const char* name) {
     const char* dir = std::getenv("TMPDIR");
@@ -47,6 +59,13 @@ TEST(ProfilerTrace, BenchHandoffTraceHasAFlowForEveryHandoff) {
     EXPECT_EQ(f.signals, 200u);
     EXPECT_EQ(f.withFlow, f.waits) << "first wait without its arrow: " << f.firstMissing;
     EXPECT_EQ(f.frames, 200u) << "one frame slice per handoff";
+    // Each frame slice carries the journey's figures named in assets/reference.
+    const std::vector<std::string> args = referenceLines("trace_frame_args.txt");
+    ASSERT_GE(args.size(), 5u);
+    for (const auto& e : t.events) {
+        if (e.ph != "b") continue;
+        for (const std::string& a : args) EXPECT_NE(e.line.find("\"" + a + "\":"), std::string::npos) << a << " in " << e.line;
+    }
     std::remove(path.c_str());
 }
 #endif

@@ -68,6 +68,7 @@ bool TraceFile::read(const std::string& path, std::string* why) {
         e.tid = static_cast<uint32_t>(std::strtoul(field(line, "tid").c_str(), nullptr, 10));
         e.ts = std::strtod(field(line, "ts").c_str(), nullptr);
         e.dur = std::strtod(field(line, "dur").c_str(), nullptr);
+        e.line = line;
         events.push_back(e);
     }
     return true;

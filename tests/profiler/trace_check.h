@@ -13,6 +13,7 @@ struct TraceEvent {
     std::string ph, name, id;
     uint32_t pid = 0, tid = 0;
     double ts = 0, dur = 0;
+    std::string line;  // the event as written
 };
 
 struct TraceFile {
