@@ -68,6 +68,22 @@ void loadPanelFont(const std::string& path) {
         std::fprintf(stderr, "baton-sandbox: cannot load the font %s: ImGui's built-in font instead\n", p.c_str());
 }
 
+constexpr int kKeyF12 = 301;  // GLFW_KEY_F12
+
+// Where the panel's widgets are, for scripted UI tests: written whole, then renamed.
+void writeUiMap(const std::string& path, const Panel& panel) {
+    const std::string tmp = path + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "w");
+    if (!f) return;
+    int n = 0;
+    const Panel::Widget* w = panel.widgets(&n);
+    for (int i = 0; i < n; ++i)
+        std::fprintf(f, "%s %.0f %.0f %.0f %.0f\n", w[i].name, w[i].rect[0], w[i].rect[1], w[i].rect[2], w[i].rect[3]);
+    const float* p = panel.rect();
+    std::fprintf(f, "panel %.0f %.0f %.0f %.0f\n", p[0], p[1], p[2], p[3]);
+    if (std::fclose(f) == 0) std::rename(tmp.c_str(), path.c_str());
+}
+
 constexpr uint64_t kResizeSettleNs = 150'000'000;  // rebuild the ring once a resize has settled
 
 class Session {
@@ -421,6 +437,9 @@ int Session::run() {
         if (options_.inspectAt && frame == options_.inspectAt && profiler.lastFrame() > 2)
             profiler.showFrame(profiler.lastFrame() - 2, 2);
         panel.draw(in, &settings_, &paused_, &actions);
+        // F12 (GLFW_KEY_F12: the GLFW backend of ImGui 1.86 indexes KeysDown by GLFW key) saves a
+        // screenshot without moving the mouse (a hovered zone keeps its tooltip).
+        if (ImGui::IsKeyPressed(kKeyF12, false)) actions.screenshot = true;
         panelCpuUs += static_cast<double>(threadCpuNs() - panelT0) * 1e-3;
         ImGui::Render();
         if (settings_.vsync != vsyncBefore) platform_.setVsync(settings_.vsync);
@@ -431,7 +450,12 @@ int Session::run() {
         resetView = actions.resetView;
         if (actions.killProducer) killProducer(frame);
         if (actions.restartProducer) restartRequested_ = true;
-        if (actions.screenshot) saveCapture("sandbox-screenshot-" + std::to_string(++screenshotCount_) + ".png");
+        if (!options_.uiMapPath.empty()) writeUiMap(options_.uiMapPath, panel);
+        if (actions.screenshot) {
+            const std::string shot = "sandbox-screenshot-" + std::to_string(++screenshotCount_) + ".png";
+            if (!options_.uiMapPath.empty()) writeUiMap(shot + ".ui.txt", panel);  // the layout of this very image
+            saveCapture(shot);
+        }
         if (actions.trace) {
             std::string path = "sandbox-trace-" + std::to_string(++traceCount_) + ".json";
             status_ = batonTraceWrite(ctx_, path.c_str()) == batonSuccess

@@ -29,6 +29,8 @@ void printHelp(const char* argv0, bool windowBinary) {
         "  --inspector           open the frame inspector (baton::imgui) beside the panel\n"
         "  --inspect-at N        at frame N pause the inspector on the newest frame (headless PNGs)\n"
         "  --font PATH           the panel's TrueType font (default: DejaVu Sans from assets)\n"
+        "  --ui-map PATH         keep PATH up to date with where the panel's widgets are (\"name x y w h\"\n"
+        "                        lines; for scripted UI tests)\n"
         "  --backend native|portable|keyed   baton backend of the handoff: ready/released timelines\n"
         "                        (native: driver fds where the driver has them), or one keyed mutex\n"
         "                        per slot (in-process producer only; FIFO)\n"
@@ -92,6 +94,7 @@ bool parseOptions(int argc, char** argv, bool windowBinary, Options* o) {
             o->settings.inspector = o->setInspector = true;
         }
         else if (is("--font")) { if (!(v = value())) return false; o->fontPath = v; }
+        else if (is("--ui-map")) { if (!(v = value())) return false; o->uiMapPath = v; }
         else if (is("--size")) {
             if (!(v = value())) return false;
             if (!parseSize(v, &o->settings.width, &o->settings.height)) {

@@ -68,6 +68,20 @@ void plotSeries(const char* id, const std::vector<ValueSample>& v, size_t last, 
 
 }  // namespace
 
+void Panel::noteRect(const char* name, const float r[4]) {
+    int i = 0;
+    while (i < widgetCount_ && widgets_[i].name != name) ++i;
+    if (i == kWidgets) return;
+    if (i == widgetCount_) ++widgetCount_;
+    widgets_[i] = {name, {r[0], r[1], r[2], r[3]}};
+}
+
+void Panel::noteWidget(const char* name) {
+    const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+    const float r[4] = {a.x, a.y, b.x - a.x, b.y - a.y};
+    noteRect(name, r);
+}
+
 void Panel::draw(const PanelInputs& in, Settings* settings, bool* paused, PanelActions* actions) {
     const ImGuiIO& io = ImGui::GetIO();
     const float width = std::min(440.0f, io.DisplaySize.x * 0.5f);
@@ -137,6 +151,8 @@ void Panel::inspector(const PanelInputs& in, Settings* s) {
     in.profiler->draw("frame inspector", &s->inspector);
     const float* r = in.profiler->windowRect();
     for (int i = 0; i < 4; ++i) inspectorRect_[i] = r[i];
+    noteRect("inspector_pause", in.profiler->pauseButtonRect());
+    noteRect("inspector_timeline", in.profiler->timelineRect());
 }
 
 void Panel::warnings(const PanelInputs& in) {
@@ -294,15 +310,18 @@ void Panel::controls(const PanelInputs& in, Settings* s, bool* paused, PanelActi
     int backend = s->backend == SemBackend::Native ? 0 : s->backend == SemBackend::Keyed ? 2 : 1;
     ImGui::BeginDisabled(!in.nativeAvailable);
     ImGui::RadioButton("native", &backend, 0);
+    noteWidget("backend_native");
     ImGui::EndDisabled();
     if (!in.nativeAvailable && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
         ImGui::SetTooltip("this driver exports no semaphore fds");
     ImGui::SameLine();
     ImGui::RadioButton("portable", &backend, 1);
+    noteWidget("backend_portable");
     ImGui::SameLine();
     const bool remote = s->producer == ProducerWhere::Process;
     ImGui::BeginDisabled(remote);
     ImGui::RadioButton("keyed", &backend, 2);
+    noteWidget("backend_keyed");
     ImGui::EndDisabled();
     if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
         ImGui::SetTooltip(remote ? "keyed mutex with the producer in another process: not wired yet\n"
@@ -362,6 +381,7 @@ void Panel::controls(const PanelInputs& in, Settings* s, bool* paused, PanelActi
     }
 
     ImGui::Checkbox("frame inspector", &s->inspector);
+    noteWidget("inspector_checkbox");
     ImGui::SameLine();
     if (ImGui::Button("capture trace")) a->trace = true;
     ImGui::SameLine();

@@ -50,6 +50,15 @@ public:
     const float* rect() const { return rect_; }
     const float* controlsRect() const { return controlsRect_; }
     const float* inspectorRect() const { return inspectorRect_; }
+    // Named widgets as last drawn (x, y, w, h), for scripted UI tests (--ui-map).
+    struct Widget {
+        const char* name;
+        float rect[4];
+    };
+    const Widget* widgets(int* count) const {
+        *count = widgetCount_;
+        return widgets_;
+    }
 
 private:
     void semaphoreSection(const PanelInputs& in);
@@ -63,6 +72,11 @@ private:
     float rect_[4] = {};
     float controlsRect_[4] = {};
     float inspectorRect_[4] = {};  // 0 while the inspector is closed
+    void noteWidget(const char* name);  // the last item
+    void noteRect(const char* name, const float r[4]);
+    static constexpr int kWidgets = 8;
+    Widget widgets_[kWidgets] = {};
+    int widgetCount_ = 0;
     std::vector<Span> spans_;
     std::vector<ValueSample> values_;
     std::vector<float> frameTimes_;

@@ -238,8 +238,8 @@ void Profiler::drawInspector() {
     dl->PopClipRect();
 
     // Hover details and click selection.
-    const uint64_t o = ax.origin;
-    auto rel = [o](uint64_t ns) { return ns ? static_cast<double>(static_cast<int64_t>(ns - o)) * 1e-3 : 0.0; };
+    // Times from the view's left edge, as the ruler shows them.
+    auto rel = [&ax](uint64_t ns) { return ns ? (ax.rel(ns) - ax.view.x) * 1e-3 : 0.0; };
     if (hoverRec) {
         const batonTelemetryRecord& r = *hoverRec;
         const batonTelemetryFrame* f = s.findFrame(r.value);

@@ -131,6 +131,11 @@ void Profiler::draw(const char* title, bool* open) {
 
 void Profiler::drawControls() {
     if (ImGui::Button(s_->paused ? "resume" : "pause")) setPaused(!s_->paused);
+    const ImVec2 b0 = ImGui::GetItemRectMin(), b1 = ImGui::GetItemRectMax();
+    s_->pauseRect[0] = b0.x;
+    s_->pauseRect[1] = b0.y;
+    s_->pauseRect[2] = b1.x - b0.x;
+    s_->pauseRect[3] = b1.y - b0.y;
     ImGui::SameLine();
     int n = static_cast<int>(s_->config.timelineFrames);
     ImGui::SetNextItemWidth(120);
@@ -224,6 +229,7 @@ unsigned long long Profiler::lastFrame() const {
 
 const float* Profiler::windowRect() const { return s_->windowRect; }
 const float* Profiler::timelineRect() const { return s_->timelineRect; }
+const float* Profiler::pauseButtonRect() const { return s_->pauseRect; }
 double Profiler::lastCostUs() const { return s_->lastCostUs; }
 double Profiler::meanCostUs() const { return s_->costSamples ? s_->costSumUs / static_cast<double>(s_->costSamples) : 0; }
 

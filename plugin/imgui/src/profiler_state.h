@@ -30,7 +30,7 @@ struct Profiler::State {
     unsigned long long selected = 0;
     TimeAxis axis;           // the timeline's view (live: follows the last frames)
     bool viewSet = false;    // the user zoomed/panned (or setView): do not follow
-    float windowRect[4] = {}, timelineRect[4] = {};
+    float windowRect[4] = {}, timelineRect[4] = {}, pauseRect[4] = {};
     double lastCostUs = 0, costSumUs = 0;
     uint64_t costSamples = 0;
 

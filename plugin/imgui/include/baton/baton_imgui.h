@@ -86,6 +86,8 @@ public:
     /** Where draw() put its window last (x, y, w, h), and the timeline's area in it. */
     const float* windowRect() const;
     const float* timelineRect() const;
+    /** The pause button's rectangle (x, y, w, h) as last drawn: for scripted UI tests. */
+    const float* pauseButtonRect() const;
     /** CPU time of the last update() + draw(), and the mean over the run, in microseconds. */
     double lastCostUs() const;
     double meanCostUs() const;
