@@ -201,7 +201,8 @@ void Channel::drain() {
         r = lastReleased_;
     }
     if (r) released->hostWait(r, twoSeconds);
-    // Keyed: give back the slots whose reads completed, so that no mutex is left held.
+    // Keyed: give back the slots whose reads completed, so that no mutex is left held; and
+    // the last frames' telemetry (and their trace flows) before the channel goes.
     std::lock_guard lock(consumerMutex_);
     resolveConsumer();
 }
@@ -239,6 +240,9 @@ void Channel::recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame,
     vk.vkCmdPipelineBarrier2(cmd, &di);
 
     fn(cmd, images_[slot], frame, user);
+    // The producer's last command, for the handoff latency: right after the user's work, so
+    // that the handover below counts as handoff (as a renderer timing its own commands sees it).
+    if (producerTimed_) vk.vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, producerQueries_, q + 1);
 
     // Hand the image over in the consumer's layout (the images are concurrent across the two
     // families: no ownership transfer; the consumer's semaphore wait makes the writes visible).
@@ -253,7 +257,6 @@ void Channel::recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame,
         b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_EXTERNAL;
     }
     vk.vkCmdPipelineBarrier2(cmd, &di);
-    if (producerTimed_) vk.vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, producerQueries_, q + 1);
 }
 
 namespace {
@@ -330,6 +333,7 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
         return e;
     }
     published_.store(k, std::memory_order_release);
+    producerLane_ = stream->queue->index;
     if (Telemetry* t = activeTelemetry(ctx)) {
         batonTelemetryRecord r{};
         r.kind = batonTelemetryProduce;
@@ -346,13 +350,18 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
 // ---------------------------------------------------------------------------------------
 // Consumer
 
-uint64_t Channel::producerEndNs(uint64_t frame) {
-    if (!producerTimed_) return 0;
-    uint64_t ticks[2] = {};
+// The producer's first and last timestamp of a frame, in ticks (false: not timed).
+bool Channel::producerTicks(uint64_t frame, uint64_t ticks[2]) {
+    ticks[0] = ticks[1] = 0;
+    if (!producerTimed_) return false;
     const uint32_t q = 2 * static_cast<uint32_t>(frame % kProducerQueries);
-    VkResult r = ctx->vkd.vkGetQueryPoolResults(ctx->device, producerQueries_, q, 2, sizeof ticks, ticks, sizeof ticks[0],
-                                                VK_QUERY_RESULT_64_BIT);
-    if (r != VK_SUCCESS) return 0;
+    return ctx->vkd.vkGetQueryPoolResults(ctx->device, producerQueries_, q, 2, 2 * sizeof ticks[0], ticks,
+                                          sizeof ticks[0], VK_QUERY_RESULT_64_BIT) == VK_SUCCESS;
+}
+
+uint64_t Channel::producerEndNs(uint64_t frame) {
+    uint64_t ticks[2];
+    if (!producerTicks(frame, ticks)) return 0;
     return static_cast<uint64_t>(static_cast<double>(ticks[1]) * ctx->properties.limits.timestampPeriod);
 }
 
@@ -390,12 +399,32 @@ void Channel::resolveConsumer() {
                 if (e.waitSeq) tel->resolveOne(e.waitSeq, from < b ? from : b, b);
                 if (e.consumeSeq) tel->resolveOne(e.consumeSeq, b, en);
                 if (e.signalSeq) tel->resolveOne(e.signalSeq, en, en);
+                noteFrame(tel, e, ticks);
             }
         }
         if (keyed_) giveSlot(e.frame);  // the renderer's reads are done: key 0 back to the producer
         e.state = Entry::Free;
         ++ringResolved_;
     }
+}
+
+// The frame's journey, for telemetry's frame ring (the handoff latency per frame).
+void Channel::noteFrame(Telemetry* tel, const Entry& e, const uint64_t consumerTicks[2]) {
+    FrameTicks f{};
+    uint64_t pt[2];
+    producerTicks(e.frame, pt);
+    f.channel = handleId();
+    f.frame = e.frame;
+    f.ready = ready->handleId();
+    f.released = released->handleId();
+    f.producerLane = (producerFamily_ << 16) | producerLane_;
+    f.consumerLane = (consumerFamily_ << 16) | kConsumerLaneIndex;
+    f.acquireCpuNs = e.acquireNs;
+    f.produceStart = pt[0];
+    f.produceEnd = pt[1];
+    f.consumeStart = consumerTicks[0];
+    f.consumeEnd = consumerTicks[1];
+    tel->noteFrame(f);
 }
 
 // The frame the consumer gets next (FIFO: the next one; mailbox: the newest complete one), if
