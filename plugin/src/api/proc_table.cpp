@@ -72,7 +72,27 @@
     X(batonSendMemory)                    \
     X(batonReceiveMemory)                 \
     X(batonSendHandle)                    \
-    X(batonReceiveHandle)
+    X(batonReceiveHandle)                 \
+    X(batonGetDeviceCount) \
+    X(batonSetDevice) \
+    X(batonGetDevice) \
+    X(batonGetDeviceProperties) \
+    X(batonDeviceGetAttribute) \
+    X(batonDeviceGetStreamPriorityRange) \
+    X(batonStreamCreateWithFlags) \
+    X(batonStreamCreateWithPriority) \
+    X(batonGetLastError) \
+    X(batonPeekAtLastError) \
+    X(batonEventCreateWithFlags) \
+    X(batonImportExternalMemory) \
+    X(batonImportExternalMemoryWithType) \
+    X(batonExternalMemoryGetMappedBuffer) \
+    X(batonExternalMemoryGetMappedMipmappedArray) \
+    X(batonDestroyExternalMemory) \
+    X(batonFree) \
+    X(batonFreeMipmappedArray) \
+    X(batonMappedBufferGetInfo) \
+    X(batonMipmappedArrayGetInfo)
 
 namespace {
 
