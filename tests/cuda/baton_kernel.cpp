@@ -3,6 +3,7 @@
 #include <baton/cuda_names.h>
 
 #define INTEROP_NS viabaton
+#define INTEROP_DETAIL() batonGetLastErrorMessage()
 #include <unistd.h>
 
 #include "interop_side.h"
@@ -28,31 +29,7 @@ cudaError_t writeWords(void* devPtr, size_t bytes, unsigned value, cudaStream_t 
         &fill);
 }
 
-// Runs the whole program: setup, `frames` frames checked by the renderer, teardown.
-// Returns "" or what failed.
-std::string runInterop(VkRenderer& renderer, unsigned long long frames) {
-    InteropHandles h;
-    std::string why;
-    if (!renderer.exportHandles(&h, &why)) return why;
-    InteropSide side;
-    std::string step;
-    cudaError_t e = side.init(h, &step);
-    for (int fd : {h.memoryFd, h.cudaDoneFd, h.vkDoneFd})
-        if (fd >= 0) close(fd);  // not taken: still ours
-    if (e != cudaSuccess) {
-        side.finish();
-        return step + " -> " + cudaGetErrorName(e) + ": " + batonGetLastErrorMessage();
-    }
-    for (unsigned long long n = 1; n <= frames; ++n) {
-        if ((e = side.frame(n)) != cudaSuccess) {
-            why = "frame " + std::to_string(n) + ": " + cudaGetErrorName(e) + ": " + batonGetLastErrorMessage();
-            break;
-        }
-        if (!renderer.readFrame(n, &why)) break;
-    }
-    const cudaError_t f = side.finish();
-    if (why.empty() && f != cudaSuccess) why = std::string("finish -> ") + cudaGetErrorName(f) + ": " + batonGetLastErrorMessage();
-    return why;
-}
+std::string runProgram(VkRenderer& renderer, unsigned long long frames) { return runInterop(renderer, frames); }
+std::vector<InteropProbe> probes(int memoryFd, unsigned long long memorySize) { return probeErrors(memoryFd, memorySize); }
 
 }  // namespace viabaton

@@ -15,3 +15,9 @@ struct InteropHandles {
 
 // The words of frame n (what the interop side writes, what the renderer checks).
 inline unsigned framePattern(unsigned long long n) { return 0xC0DA0000u ^ static_cast<unsigned>(n * 2654435761u); }
+
+// One bad-input call and the code it returned (interop_side.h probeErrors).
+struct InteropProbe {
+    const char* name;
+    int code;
+};

@@ -9,6 +9,7 @@
 //   cudaError_t writeWords(void* devPtr, size_t bytes, unsigned value, cudaStream_t stream);
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "interop_handles.h"
 
@@ -134,5 +135,124 @@ private:
     size_t bytes = 0;
     cudaExternalSemaphore_t cudaDone = nullptr, vkDone = nullptr;
 };
+
+// Runs the whole program against a renderer (vk_renderer.h): setup, `frames` frames, each
+// checked by the renderer, teardown. Returns "" or what failed. INTEROP_DETAIL(), if the
+// includer defines it, adds a message to failures (baton: batonGetLastErrorMessage()).
+#ifndef INTEROP_DETAIL
+#define INTEROP_DETAIL() ""
+#endif
+template <class Renderer>
+std::string runInterop(Renderer& renderer, unsigned long long frames) {
+    InteropHandles h;
+    std::string why;
+    if (!renderer.exportHandles(&h, &why)) return why;
+    InteropSide side;
+    std::string step;
+    cudaError_t e = side.init(h, &step);
+    for (int fd : {h.memoryFd, h.cudaDoneFd, h.vkDoneFd})
+        if (fd >= 0) close(fd);  // not taken: still ours
+    if (e != cudaSuccess) {
+        side.finish();
+        return step + " -> " + cudaGetErrorName(e) + ": " + INTEROP_DETAIL();
+    }
+    for (unsigned long long n = 1; n <= frames; ++n) {
+        if ((e = side.frame(n)) != cudaSuccess) {
+            why = "frame " + std::to_string(n) + ": " + cudaGetErrorName(e) + ": " + INTEROP_DETAIL();
+            break;
+        }
+        if (!renderer.readFrame(n, &why)) break;
+    }
+    const cudaError_t f = side.finish();
+    if (why.empty() && f != cudaSuccess) why = std::string("finish -> ") + cudaGetErrorName(f) + ": " + INTEROP_DETAIL();
+    return why;
+}
+
+// What a call returns on bad input, for comparing baton's answers with the real runtime's
+// (tests/gpu runs both builds and compares; tests/cuda compares baton's with CUDA's
+// documented codes). memoryFd: an exported memory fd of memorySize bytes, or -1 to skip the
+// memory probes (the fd is taken by the one import that succeeds).
+using Probe = InteropProbe;
+
+inline std::vector<Probe> probeErrors(int memoryFd, unsigned long long memorySize) {
+    std::vector<Probe> out;
+    auto add = [&](const char* name, cudaError_t e) { out.push_back(Probe{name, static_cast<int>(e)}); };
+    int count = 0;
+    cudaGetDeviceCount(&count);
+    add("cudaSetDevice(count)", cudaSetDevice(count));
+    add("cudaGetLastError after it", cudaGetLastError());
+    add("cudaGetLastError again", cudaGetLastError());
+    add("cudaSetDevice(-1)", cudaSetDevice(-1));
+    add("cudaPeekAtLastError", cudaPeekAtLastError());
+    add("cudaPeekAtLastError again", cudaPeekAtLastError());
+    add("cudaGetDeviceCount between", cudaGetDeviceCount(&count));
+    add("cudaGetLastError after a success", cudaGetLastError());
+    cudaSetDevice(0);
+    cudaDeviceProp prop;
+    add("cudaGetDeviceProperties(count)", cudaGetDeviceProperties(&prop, count));
+    int value = 0;
+    add("cudaDeviceGetAttribute(count)", cudaDeviceGetAttribute(&value, cudaDevAttrWarpSize, count));
+    cudaStream_t s = nullptr;
+    add("cudaStreamCreateWithFlags(0x4)", cudaStreamCreateWithFlags(&s, 0x4));
+    add("cudaStreamCreateWithPriority(-100)", cudaStreamCreateWithPriority(&s, cudaStreamNonBlocking, -100));
+    cudaEvent_t ev = nullptr, ev2 = nullptr;
+    add("cudaEventCreateWithFlags(Interprocess)", cudaEventCreateWithFlags(&ev, cudaEventInterprocess));
+    add("cudaEventCreateWithFlags(0x10)", cudaEventCreateWithFlags(&ev, 0x10));
+    add("cudaEventCreateWithFlags(DisableTiming)", cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+    add("cudaEventCreateWithFlags(BlockingSync)", cudaEventCreateWithFlags(&ev2, cudaEventBlockingSync));
+    if (s && ev && ev2) {
+        cudaEventRecord(ev, s);
+        cudaEventRecord(ev2, s);
+        cudaEventSynchronize(ev2);
+        float ms = 0;
+        add("cudaEventElapsedTime(DisableTiming event)", cudaEventElapsedTime(&ms, ev, ev2));
+    }
+    if (ev) cudaEventDestroy(ev);
+    if (ev2) cudaEventDestroy(ev2);
+    cudaGetLastError();
+    cudaExternalMemoryHandleDesc md;
+    std::memset(&md, 0, sizeof md);
+    cudaExternalMemory_t mem = nullptr;
+    md.type = cudaExternalMemoryHandleTypeOpaqueWin32;
+    md.handle.win32.handle = &out;
+    md.size = 4096;
+    add("cudaImportExternalMemory(OpaqueWin32)", cudaImportExternalMemory(&mem, &md));
+    md.type = static_cast<cudaExternalMemoryHandleType>(0);
+    add("cudaImportExternalMemory(type 0)", cudaImportExternalMemory(&mem, &md));
+    if (memoryFd >= 0) {
+        std::memset(&md, 0, sizeof md);
+        md.type = cudaExternalMemoryHandleTypeOpaqueFd;
+        md.handle.fd = memoryFd;
+        md.size = 0;
+        add("cudaImportExternalMemory(size 0)", cudaImportExternalMemory(&mem, &md));
+        md.size = memorySize;
+        md.flags = 0x2;
+        add("cudaImportExternalMemory(flags 0x2)", cudaImportExternalMemory(&mem, &md));
+        md.flags = 0;
+        const cudaError_t imported = cudaImportExternalMemory(&mem, &md);
+        add("cudaImportExternalMemory(good)", imported);
+        if (imported == cudaSuccess) {
+            cudaExternalMemoryBufferDesc bd;
+            std::memset(&bd, 0, sizeof bd);
+            void* p = nullptr;
+            bd.offset = memorySize;
+            bd.size = 4;
+            add("cudaExternalMemoryGetMappedBuffer(offset = size)", cudaExternalMemoryGetMappedBuffer(&p, mem, &bd));
+            bd.offset = 0;
+            bd.size = memorySize + 1;
+            add("cudaExternalMemoryGetMappedBuffer(size + 1)", cudaExternalMemoryGetMappedBuffer(&p, mem, &bd));
+            bd.size = memorySize;
+            bd.flags = 1;
+            add("cudaExternalMemoryGetMappedBuffer(flags 1)", cudaExternalMemoryGetMappedBuffer(&p, mem, &bd));
+            bd.flags = 0;
+            add("cudaExternalMemoryGetMappedBuffer(good)", cudaExternalMemoryGetMappedBuffer(&p, mem, &bd));
+            add("cudaFree(mapped)", cudaFree(p));
+            add("cudaDestroyExternalMemory", cudaDestroyExternalMemory(mem));
+        }
+    }
+    cudaGetLastError();
+    if (s) cudaStreamDestroy(s);
+    return out;
+}
 
 }  // namespace INTEROP_NS

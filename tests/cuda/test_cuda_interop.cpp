@@ -10,11 +10,7 @@
 #include <string>
 
 #include "baton_test.h"
-#include "vk_renderer.h"
-
-namespace viabaton {
-std::string runInterop(VkRenderer& renderer, unsigned long long frames);
-}
+#include "baton_side.h"
 
 namespace {
 
@@ -35,7 +31,7 @@ void runWith(bool native) {
                 GTEST_SKIP() << "the renderer's device has no VK_KHR_external_semaphore_fd (" << why << ")";
             FAIL() << why;
         }
-        EXPECT_EQ(viabaton::runInterop(renderer, frames()), "");
+        EXPECT_EQ(viabaton::runProgram(renderer, frames()), "");
         EXPECT_EQ(renderer.validationErrors(), 0u) << "the renderer's device reported validation errors";
     }
     EXPECT_EQ(batontest::validationErrorsSoFar(), 0u) << "baton's contexts reported validation errors";
