@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "core/object.h"
 
 namespace baton {
 namespace {
@@ -175,6 +176,9 @@ std::vector<DeviceRecord>* g_list = nullptr;  // filled once, then never changed
 batonError_t deviceList(const std::vector<DeviceRecord>** out) {
     std::lock_guard lock(g_listMutex);
     if (!g_list) {
+        // A child forked without exec must not open the driver (see core/object.h); a list
+        // the parent made before the fork is plain data and stays readable.
+        if (forkedFromBaton()) return forkedError("the device list");
         auto list = std::make_unique<std::vector<DeviceRecord>>();
         batonError_t e = enumerate(list.get());
         if (e != batonSuccess) return e;
