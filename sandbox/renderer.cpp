@@ -54,7 +54,8 @@ Renderer::Renderer(Gpu& gpu, GpuClock& clock, Telemetry& telemetry, VkFormat for
     VkDescriptorSetLayoutBinding b{0, VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, 1, VK_SHADER_STAGE_FRAGMENT_BIT, &sampler_};
     VkDescriptorSetLayoutCreateInfo sl{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, nullptr, 0, 1, &b};
     VK_CHECK(vkCreateDescriptorSetLayout(d, &sl, nullptr, &setLayout_));
-    VkPipelineLayoutCreateInfo pl{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, nullptr, 0, 1, &setLayout_};
+    VkPushConstantRange viewRange{VK_SHADER_STAGE_FRAGMENT_BIT, 0, sizeof(PresentPush)};
+    VkPipelineLayoutCreateInfo pl{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, nullptr, 0, 1, &setLayout_, 1, &viewRange};
     VK_CHECK(vkCreatePipelineLayout(d, &pl, nullptr, &layout_));
     createPipeline();
     VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, 8};
@@ -167,7 +168,7 @@ void Renderer::bindHandoff(Handoff& handoff) {
     VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO, nullptr, pool_, depth, layouts};
     VK_CHECK(vkAllocateDescriptorSets(gpu_.device, &ai, sets_));
     for (uint32_t i = 0; i < depth; ++i) {
-        VkDescriptorImageInfo img{VK_NULL_HANDLE, handoff.view(i), VK_IMAGE_LAYOUT_GENERAL};
+        VkDescriptorImageInfo img{VK_NULL_HANDLE, handoff.view(i), handoff.sampledLayout()};
         VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, nullptr, sets_[i], 0, 0, 1,
                                VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, &img};
         vkUpdateDescriptorSets(gpu_.device, 1, &w, 0, nullptr);
@@ -257,6 +258,7 @@ void Renderer::submit(Target& target, const ConsumerFrame& frame, ImDrawData* dr
     if (frame.sequence) {
         vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, pipeline_);
         vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, layout_, 0, 1, &sets_[frame.slot], 0, nullptr);
+        vkCmdPushConstants(cmd, layout_, VK_SHADER_STAGE_FRAGMENT_BIT, 0, sizeof view_, &view_);
         vkCmdDraw(cmd, 3, 1, 0, 0);
     }
     if (draw) ImGui_ImplVulkan_RenderDrawData(draw, cmd);
@@ -341,12 +343,17 @@ void Renderer::submit(Target& target, const ConsumerFrame& frame, ImDrawData* dr
         signals[ns++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, done, 0,
                          VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
     for (uint32_t i = 0; i < frame.signalCount; ++i) signals[ns++] = frame.signals[i];
-    VkCommandBufferSubmitInfo cbi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, cmd, 0};
+    // The handoff's own command buffers (a channel's acquire and release), around ours.
+    VkCommandBufferSubmitInfo cbi[3]{};
+    uint32_t nc = 0;
+    if (frame.first) cbi[nc++] = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, frame.first, 0};
+    cbi[nc++] = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, cmd, 0};
+    if (frame.last) cbi[nc++] = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, frame.last, 0};
     VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
     si.waitSemaphoreInfoCount = nw;
     si.pWaitSemaphoreInfos = waits;
-    si.commandBufferInfoCount = 1;
-    si.pCommandBufferInfos = &cbi;
+    si.commandBufferInfoCount = nc;
+    si.pCommandBufferInfos = cbi;
     si.signalSemaphoreInfoCount = ns;
     si.pSignalSemaphoreInfos = signals;
     f.submitNs = nowNs();

@@ -576,13 +576,16 @@ TEST_P(CudaBadInput, Row) {
         }
         fd = env.fd;
         before = identityOf(fd);
-        if (row.fd != Fd::None)
+        if (row.fd != Fd::None) {
             ASSERT_EQ(before.open, row.fd != Fd::Closed && row.fd != Fd::NotOpenHigh) << "could not make the row's fd";
+        }
         row.run(env);
         ASSERT_EQ(env.calls, 1) << "the row must make exactly one call under test";
         EXPECT_EQ(env.got, row.expected) << "got " << batonGetErrorName(env.got) << " (\"" << env.message << "\"), want "
                                          << batonGetErrorName(row.expected);
-        if (row.expected != batonSuccess) EXPECT_FALSE(env.message.empty()) << "a failure must leave a message";
+        if (row.expected != batonSuccess) {
+            EXPECT_FALSE(env.message.empty()) << "a failure must leave a message";
+        }
         if (row.fd != Fd::None && env.got != batonSuccess) {
             const FdIdentity after = identityOf(fd);
             EXPECT_EQ(after.open, before.open) << "fd " << fd << " was closed (or opened) by a failed call";
@@ -590,11 +593,14 @@ TEST_P(CudaBadInput, Row) {
             EXPECT_EQ(after.ino, before.ino) << "fd " << fd << " is another file now";
             EXPECT_EQ(after.fdFlags, before.fdFlags);
             EXPECT_EQ(after.offset, before.offset) << "the call moved the fd's file offset";
-            if (before.open) EXPECT_EQ(close(fd), 0);
+            if (before.open) {
+                EXPECT_EQ(close(fd), 0);
+            }
         }
     }
-    if (row.fd != Fd::None && row.expected == batonSuccess)
+    if (row.fd != Fd::None && row.expected == batonSuccess) {
         EXPECT_FALSE(batontest::fdIsOpen(fd)) << "a successful import takes the fd (closed once the memory is destroyed)";
+    }
     ASSERT_NO_FATAL_FAILURE(expectMemoryStillWorks());
     EXPECT_EQ(batontest::fdChanges(fdsBefore, batontest::openFdList()), "") << "fds leaked (or closed)";
 }

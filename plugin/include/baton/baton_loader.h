@@ -109,6 +109,11 @@ typedef batonError_t (*PFN_batonChannelAcquireFrame)(batonChannel_t channel, VkP
 typedef batonError_t (*PFN_batonChannelReleaseFrame)(batonChannel_t channel, const batonChannelFrame* frame, VkPipelineStageFlags2 releaseStage, batonChannelRelease* release);
 typedef batonError_t (*PFN_batonChannelGetInfo)(batonChannel_t channel, batonChannelInfo* info);
 typedef batonError_t (*PFN_batonChannelExportFds)(batonChannel_t channel, uint32_t slot, int* memoryFd, int* readyFd, int* releasedFd);
+typedef batonError_t (*PFN_batonChannelSend)(batonChannel_t channel, int socket, int timeoutMs);
+typedef batonError_t (*PFN_batonChannelReceive)(batonChannel_t* channel, int socket, int timeoutMs, const batonChannelCreateInfo* expected);
+typedef batonError_t (*PFN_batonChannelWaitForFrame)(batonChannel_t channel, uint64_t timeoutNs);
+typedef batonError_t (*PFN_batonChannelWaitForSlot)(batonChannel_t channel, uint64_t timeoutNs);
+typedef batonError_t (*PFN_batonChannelGetPeerInfo)(batonChannel_t channel, batonChannelPeerInfo* info);
 typedef batonError_t (*PFN_batonTelemetryEnable)(batonContext_t ctx, int enable);
 typedef batonError_t (*PFN_batonTelemetryRead)(batonContext_t ctx, unsigned long long afterSeq, batonTelemetryRecord* records, unsigned int capacity, unsigned int* count);
 typedef batonError_t (*PFN_batonTelemetryGetSemaphoreStats)(batonExternalSemaphore_t sem, batonTelemetrySemaphoreStats* stats);
@@ -116,6 +121,8 @@ typedef batonError_t (*PFN_batonChannelGetStats)(batonChannel_t channel, batonCh
 typedef batonError_t (*PFN_batonTelemetryGetApiStats)(batonContext_t ctx, batonTelemetryApi api, batonTelemetryApiStats* stats);
 typedef batonError_t (*PFN_batonTraceStart)(batonContext_t ctx, const char* path);
 typedef batonError_t (*PFN_batonTraceStop)(batonContext_t ctx);
+typedef batonError_t (*PFN_batonTelemetryReadFrames)(batonContext_t ctx, unsigned long long afterSeq, batonTelemetryFrame* frames, unsigned int capacity, unsigned int* count);
+typedef batonError_t (*PFN_batonTraceWrite)(batonContext_t ctx, const char* path);
 typedef batonError_t (*PFN_batonExportMemory)(int* fdOut, batonMemory_t* memOut, const batonMemoryDesc* desc);
 typedef batonError_t (*PFN_batonImportMemory)(batonMemory_t* memOut, const batonMemoryImportDesc* desc);
 typedef batonError_t (*PFN_batonMemoryGetInfo)(batonMemory_t mem, batonMemoryInfo* info);
@@ -231,6 +238,15 @@ typedef struct batonProcTable {
     PFN_batonReceiveMemory batonReceiveMemory;
     PFN_batonSendHandle batonSendHandle;
     PFN_batonReceiveHandle batonReceiveHandle;
+    /* Frame channel across processes. */
+    PFN_batonChannelSend batonChannelSend;
+    PFN_batonChannelReceive batonChannelReceive;
+    PFN_batonChannelWaitForFrame batonChannelWaitForFrame;
+    PFN_batonChannelWaitForSlot batonChannelWaitForSlot;
+    PFN_batonChannelGetPeerInfo batonChannelGetPeerInfo;
+    /* Telemetry: frames and snapshots (0.1, issue 12). */
+    PFN_batonTelemetryReadFrames batonTelemetryReadFrames;
+    PFN_batonTraceWrite batonTraceWrite;
     /* CUDA's interop surface (baton_cuda.h). */
     PFN_batonGetDeviceCount batonGetDeviceCount;
     PFN_batonSetDevice batonSetDevice;
