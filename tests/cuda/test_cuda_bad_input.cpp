@@ -25,6 +25,9 @@
 
 #include "baton_test.h"
 
+// c_caller.c: raw ints in enum parameters, passed from C.
+extern "C" batonError_t cudatestDeviceGetAttribute(int* value, int attr, int device);
+
 namespace {
 
 template <class E>
@@ -485,15 +488,19 @@ const Row kRows[] = {
      }},
     {"DeviceGetAttribute_Attr0", kInvalid, Fd::None, [](Env& e) {
          int v = 0;
-         batonDeviceAttr a;
-         setRaw(a, 0);
-         e.result(batonDeviceGetAttribute(&v, a, 0));
+         e.result(cudatestDeviceGetAttribute(&v, 0, 0));
      }},
     {"DeviceGetAttribute_AttrMinus1", kInvalid, Fd::None, [](Env& e) {
          int v = 0;
-         batonDeviceAttr a;
-         setRaw(a, -1);
-         e.result(batonDeviceGetAttribute(&v, a, 0));
+         e.result(cudatestDeviceGetAttribute(&v, -1, 0));
+     }},
+    {"DeviceGetAttribute_Attr13ClockRate", kInvalid, Fd::None, [](Env& e) {
+         int v = 0;
+         e.result(cudatestDeviceGetAttribute(&v, 13, 0));
+     }},
+    {"DeviceGetAttribute_AttrIntMax", kInvalid, Fd::None, [](Env& e) {
+         int v = 0;
+         e.result(cudatestDeviceGetAttribute(&v, INT_MAX, 0));
      }},
     {"DeviceGetAttribute_BadDevice", kDevice, Fd::None, [](Env& e) {
          int v = 0;
