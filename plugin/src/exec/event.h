@@ -35,6 +35,7 @@ public:
 
     Context* const ctx;
     VkQueryPool queries = VK_NULL_HANDLE;  // one timestamp
+    bool timingDisabled = false;           // made with batonEventDisableTiming (no queries either)
 
 private:
     explicit Event(Context* c) : Object(ObjectType::Event), ctx(c) {}
