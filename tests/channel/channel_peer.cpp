@@ -7,7 +7,8 @@
 //   channel_peer consume <socket-fd>
 //     receives a channel and consumes it, checking every pixel, until its producer is lost.
 // Exit: 0 success; 2 usage; 3 baton failure; 4 bad pixels/order; 5 validation errors;
-// 6 peer lost (produce: the consumer died).
+// 6 peer lost (produce: the consumer died). BATON_PEER_TELEMETRY=1: telemetry on (its zones
+// then reach the consumer through the control page).
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 
 #include <baton/baton.h>
 #include <baton/baton_channel.h>
+#include <baton/baton_telemetry.h>
 
 #include "channel_harness.h"
 
@@ -135,6 +137,8 @@ int main(int argc, char** argv) {
     batonContext_t ctx = nullptr;
     if (batonContextCreate(&ctx, &cci) != batonSuccess) return 3;
     batonCtxSetCurrent(ctx);
+    // The producer's zones travel in the control page only while its telemetry is on.
+    if (const char* t = std::getenv("BATON_PEER_TELEMETRY"); t && std::strcmp(t, "1") == 0) batonTelemetryEnable(ctx, 1);
     batonContextInfo info{};
     batonContextGetInfo(ctx, &info);
     g_clear = reinterpret_cast<PFN_vkCmdClearColorImage>(info.getDeviceProcAddr(info.device, "vkCmdClearColorImage"));

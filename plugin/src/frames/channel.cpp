@@ -275,10 +275,12 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
     if (stream->queue->family != producerFamily_)
         return fail(batonErrorInvalidValue, "the stream's queue family %u is not the channel's producer family %u",
                     stream->queue->family, producerFamily_);
+    const uint64_t callNs = monotonicNs();
     std::lock_guard lock(producerMutex_);
     const uint64_t k = produced_ + 1;
     const uint32_t slot = static_cast<uint32_t>((k - 1) % depth_);
     batonError_t e = shared_ ? slotFree(k) : batonSuccess;
+    if (e == batonErrorNotReady && !stallSinceNs_) stallSinceNs_ = callNs;  // the producer waits for a slot
     if (e != batonSuccess) return e;
     // The frame's ops go in as one unit: [wait until the slot's previous frame is released],
     // the recorded commands, signal ready = k [, the slot's mutex released to the consumer].
@@ -330,6 +332,7 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
         return e;
     }
     published_.store(k, std::memory_order_release);
+    if (shared_) writeProducerZones(*stream, k, callNs);
     if (Telemetry* t = activeTelemetry(ctx)) {
         batonTelemetryRecord r{};
         r.kind = batonTelemetryProduce;
@@ -477,6 +480,7 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
     // queue it shares with the renderer (no host round trip on single-queue devices).
     if (lastReleased_) released->noteSubmitted(lastReleased_);
     resolveConsumer();
+    if (role_ == Role::Consumer) readPeerZones();
     Entry& e = ring_[ringNext_ % kConsumerRing];
     if (e.state != Entry::Free) {
         notReady_.fetch_add(1, std::memory_order_relaxed);
