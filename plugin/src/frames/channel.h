@@ -98,6 +98,10 @@ private:
     batonError_t createConsumerSide();
     void recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame, batonChannelRecordFn fn, void* user);
     void resolveConsumer();  // under consumerMutex_
+    struct Entry;
+    void fillFrame(uint64_t k, VkPipelineStageFlags2 waitStage, bool timed, VkSemaphore waitSem, uint64_t waitValue,
+                   batonChannelFrame* out) const;
+    batonError_t recordAcquire(Entry& e, bool timed, batonChannelFrame* out);  // under consumerMutex_
     batonError_t nextFrame(uint64_t* frame);  // under consumerMutex_
     uint64_t producerEndNs(uint64_t frame);
 
