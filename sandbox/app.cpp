@@ -1,7 +1,10 @@
 #include "app.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cmath>
+#include <csignal>
 #include <cstring>
 #include <cstdio>
 #include <memory>
@@ -9,6 +12,8 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include <baton/baton_imgui.h>
+#include <baton/baton_telemetry.h>
 #include <imgui.h>
 #include <backends/imgui_impl_vulkan.h>
 
@@ -21,7 +26,6 @@
 #include "producer.h"
 #include "renderer.h"
 #include "report.h"
-#include "trace.h"
 
 namespace sandbox {
 
@@ -32,6 +36,52 @@ bool makeParentDirs(const std::string& path) {
 }
 
 namespace {
+
+// SIGINT and SIGTERM end the run like closing the window: the loop stops at the next frame
+// and the trace, the report and the settings are written. SA_RESETHAND: a second signal
+// kills as usual (a run stuck somewhere can still be stopped).
+std::atomic<int> g_stopSignal{0};
+extern "C" void onStopSignal(int sig) { g_stopSignal.store(sig, std::memory_order_relaxed); }
+
+void installStopHandlers() {
+    struct sigaction sa {};
+    sa.sa_handler = onStopSignal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND | SA_RESTART;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+uint64_t threadCpuNs() {
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return uint64_t(t.tv_sec) * 1000000000ull + uint64_t(t.tv_nsec);
+}
+
+// The panel's font: --font, else DejaVu Sans (copied into the build's assets/ from Debian's
+// fonts-dejavu-core), else ImGui's built-in font.
+void loadPanelFont(const std::string& path) {
+    const std::string p = !path.empty() ? path : SANDBOX_FONT;
+    if (p.empty()) return;
+    if (!ImGui::GetIO().Fonts->AddFontFromFileTTF(p.c_str(), 14.0f))
+        std::fprintf(stderr, "baton-sandbox: cannot load the font %s: ImGui's built-in font instead\n", p.c_str());
+}
+
+constexpr int kKeyF12 = 301;  // GLFW_KEY_F12
+
+// Where the panel's widgets are, for scripted UI tests: written whole, then renamed.
+void writeUiMap(const std::string& path, const Panel& panel) {
+    const std::string tmp = path + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "w");
+    if (!f) return;
+    int n = 0;
+    const Panel::Widget* w = panel.widgets(&n);
+    for (int i = 0; i < n; ++i)
+        std::fprintf(f, "%s %.0f %.0f %.0f %.0f\n", w[i].name, w[i].rect[0], w[i].rect[1], w[i].rect[2], w[i].rect[3]);
+    const float* p = panel.rect();
+    std::fprintf(f, "panel %.0f %.0f %.0f %.0f\n", p[0], p[1], p[2], p[3]);
+    if (std::fclose(f) == 0) std::rename(tmp.c_str(), path.c_str());
+}
 
 constexpr uint64_t kResizeSettleNs = 150'000'000;  // rebuild the ring once a resize has settled
 
@@ -50,6 +100,7 @@ private:
     void progress(uint64_t frame, bool last);
     void saveCapture(const std::string& path);
     void pollProducerProcess(uint64_t frame);
+    void steerView(VkExtent2D extent, bool reset);
     void killProducer(uint64_t frame);
     RemoteControls currentControls() const;
     SemBackend effectiveBackend() const {  // native only where the driver exports semaphore fds
@@ -87,6 +138,7 @@ private:
     uint64_t sizeChangedNs_ = 0;
     std::string status_;
     int screenshotCount_ = 0, traceCount_ = 0;
+    ViewTransform view_;  // the mouse's pan/zoom of the fractal
 };
 
 void Session::buildRing(VkExtent2D extent) {
@@ -173,6 +225,20 @@ void Session::pollProducerProcess(uint64_t frame) {
               std::to_string(frame) + (remote_->killedByUs() ? " (killed from the sandbox)" : "");
     if (!remote_->childMessage().empty() && !remote_->killedByUs()) status_ += ": " + remote_->childMessage();
     if (!options_.quiet) std::fprintf(stderr, "baton-sandbox: %s\n", status_.c_str());
+}
+
+// The mouse over the fractal (not over a panel): the wheel zooms about the cursor, a drag
+// pans, a double click (or the panel's button) resets.
+void Session::steerView(VkExtent2D extent, bool reset) {
+    const ImGuiIO& io = ImGui::GetIO();
+    const glm::dvec2 size(extent.width, extent.height), mouse(io.MousePos.x, io.MousePos.y);
+    if (reset) view_.reset();
+    if (!io.WantCaptureMouse) {
+        if (io.MouseWheel != 0.0f) view_.zoomAt(mouse, size, std::pow(1.25, static_cast<double>(io.MouseWheel)));
+        if (ImGui::IsMouseDragging(ImGuiMouseButton_Left)) view_.pan(glm::dvec2(io.MouseDelta.x, io.MouseDelta.y), size);
+        if (ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) view_.reset();
+    }
+    renderer_->setView(view_.push());
 }
 
 void Session::teardownRing() {
@@ -275,11 +341,21 @@ void Session::saveCapture(const std::string& path) {
 int Session::run() {
     ctx_ = attachBaton(gpu_);
     BATON_CHECK(batonContextGetInfo(ctx_, &ctxInfo_));
+    // baton's telemetry feeds the panel's latency and inspector, the report and the trace
+    // (one writer: the library's).
+    BATON_CHECK(batonTelemetryEnable(ctx_, 1));
+    bool tracing = false;
+    if (!options_.tracePath.empty()) {
+        makeParentDirs(options_.tracePath);
+        tracing = batonTraceStart(ctx_, options_.tracePath.c_str()) == batonSuccess;
+        if (!tracing) std::fprintf(stderr, "baton-sandbox: cannot trace: %s\n", batonGetLastErrorMessage());
+    }
     if (!ctxInfo_.nativeSemaphoreFd && settings_.backend == SemBackend::Native)
         settings_.backend = SemBackend::Portable;  // no driver fds (lavapipe)
     Target& target = platform_.target();
     ImGui::CreateContext();
     ImGui::GetIO().IniFilename = nullptr;  // the panel lays itself out; settings live in our ini
+    loadPanelFont(options_.fontPath);
     ImGui::StyleColorsDark();
     ImGuiStyle& style = ImGui::GetStyle();
     style.WindowRounding = 6.0f;
@@ -292,11 +368,15 @@ int Session::run() {
     platform_.setVsync(settings_.vsync);
 
     Panel panel;
+    baton::imgui::Profiler profiler(ctx_);  // baton's own profiler: what an engine embeds
+    double panelCpuUs = 0;
+    bool resetView = false;
     const bool headless = std::string(platform_.name()) == "headless";
     uint64_t frame = 0;
     uint64_t lastFrameNs = nowNs();
     const uint64_t start = lastFrameNs;
     while (options_.frames == 0 || frame < options_.frames) {
+        if (g_stopSignal.load(std::memory_order_relaxed)) break;
         if (!platform_.pump()) break;
         if (platform_.minimized()) continue;
         if (options_.resizeAt && frame == options_.resizeAt) platform_.resize(options_.resizeWidth, options_.resizeHeight);
@@ -337,6 +417,8 @@ int Session::run() {
         platform_.newImGuiFrame(dt > 0 ? dt : 1.0 / 60.0);
         ImGui_ImplVulkan_NewFrame();
         ImGui::NewFrame();
+        steerView(target.extent(), resetView);
+        resetView = false;
         PanelInputs in;
         in.telemetry = &telemetry_;
         in.handoff = ring_.get();
@@ -356,21 +438,38 @@ int Session::run() {
         }
         in.ringRebuilds = ringRebuilds_;
         in.status = status_;
+        in.profiler = &profiler;
         PanelActions actions;
         const bool vsyncBefore = settings_.vsync;
+        const uint64_t panelT0 = threadCpuNs();
+        profiler.update();
+        if (options_.inspectAt && frame == options_.inspectAt && profiler.lastFrame() > 2)
+            profiler.showFrame(profiler.lastFrame() - 2, 2);
         panel.draw(in, &settings_, &paused_, &actions);
+        // F12 (GLFW_KEY_F12: the GLFW backend of ImGui 1.86 indexes KeysDown by GLFW key) saves a
+        // screenshot without moving the mouse (a hovered zone keeps its tooltip).
+        if (ImGui::IsKeyPressed(kKeyF12, false)) actions.screenshot = true;
+        panelCpuUs += static_cast<double>(threadCpuNs() - panelT0) * 1e-3;
         ImGui::Render();
         if (settings_.vsync != vsyncBefore) platform_.setVsync(settings_.vsync);
 
         const bool lastFrame = options_.frames && frame + 1 == options_.frames;
         const bool capture = actions.screenshot || (lastFrame && !options_.pngPath.empty());
         renderer_->submit(target, cf, ImGui::GetDrawData(), capture, hostStallMs);
+        resetView = actions.resetView;
         if (actions.killProducer) killProducer(frame);
         if (actions.restartProducer) restartRequested_ = true;
-        if (actions.screenshot) saveCapture("sandbox-screenshot-" + std::to_string(++screenshotCount_) + ".png");
+        if (!options_.uiMapPath.empty()) writeUiMap(options_.uiMapPath, panel);
+        if (actions.screenshot) {
+            const std::string shot = "sandbox-screenshot-" + std::to_string(++screenshotCount_) + ".png";
+            if (!options_.uiMapPath.empty()) writeUiMap(shot + ".ui.txt", panel);  // the layout of this very image
+            saveCapture(shot);
+        }
         if (actions.trace) {
             std::string path = "sandbox-trace-" + std::to_string(++traceCount_) + ".json";
-            status_ = writeTrace(path, telemetry_) ? "trace written to " + path : "could not write " + path;
+            status_ = batonTraceWrite(ctx_, path.c_str()) == batonSuccess
+                          ? "trace written to " + path
+                          : "could not write " + path + ": " + batonGetLastErrorMessage();
         }
 
         // Semaphore values, one sample per frame.
@@ -395,6 +494,7 @@ int Session::run() {
     const double duration = static_cast<double>(nowNs() - start) * 1e-9;
     const float* rect = panel.rect();
     const float* crect = panel.controlsRect();
+    const float* irect = panel.inspectorRect();
     if (target.generation() > 1) telemetry_.swapchainRebuilds = target.generation() - 1;
     const VkExtent2D finalExtent = target.extent();
 
@@ -404,6 +504,14 @@ int Session::run() {
     renderer_.reset();
     platform_.shutdownImGui();
     ImGui::DestroyContext();
+    // The trace and the latency figures before the context goes (streams and channels are
+    // gone: their last frames are resolved).
+    std::string tracePath;
+    if (tracing) {
+        if (batonTraceStop(ctx_) == batonSuccess) tracePath = options_.tracePath;
+        else std::fprintf(stderr, "baton-sandbox: cannot write the trace: %s\n", batonGetLastErrorMessage());
+    }
+    const HandoffLatency latency = summarizeHandoffs(ctx_);
     BATON_CHECK(batonContextDestroy(ctx_));
 
     RunSummary run;
@@ -420,6 +528,7 @@ int Session::run() {
     for (int i = 0; i < 4; ++i) {
         run.panelRect[i] = rect[i];
         run.controlsRect[i] = crect[i];
+        run.inspectorRect[i] = irect[i];
     }
     run.ringRebuilds = ringRebuilds_;
     run.validationErrors = gpu_.validationErrors.load() + proc_.childValidationErrors;
@@ -428,10 +537,16 @@ int Session::run() {
     run.validationWarnings = gpu_.validationWarnings.load();
     run.validationSuppressed = gpu_.validationSuppressed.load();
     run.pngPath = options_.pngPath;
-    if (!options_.tracePath.empty()) {
-        makeParentDirs(options_.tracePath);
-        if (writeTrace(options_.tracePath, telemetry_)) run.tracePath = options_.tracePath;
-    }
+    run.tracePath = tracePath;
+    run.panelCpuUs = frame ? panelCpuUs / static_cast<double>(frame) : 0;
+    run.profilerCpuUs = profiler.meanCostUs();
+    run.inspectedFrame = profiler.selectedFrame();
+    run.viewZoom = view_.zoom();
+    run.viewCenter[0] = view_.center().x;
+    run.viewCenter[1] = view_.center().y;
+    run.handoff = latency;
+    if (const int sig = g_stopSignal.load()) run.endedBy = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal";
+    else run.endedBy = options_.frames && frame >= options_.frames ? "frames" : "closed";
     if (!options_.reportPath.empty()) {
         makeParentDirs(options_.reportPath);
         if (!writeReport(options_.reportPath, run, telemetry_))
@@ -460,6 +575,7 @@ int Session::run() {
 }  // namespace
 
 int runApp(Gpu& gpu, Platform& platform, Options& options) {
+    installStopHandlers();
     Session s(gpu, platform, options);
     return s.run();
 }

@@ -24,7 +24,13 @@ void printHelp(const char* argv0, bool windowBinary) {
         "  --out-dir DIR         headless: where sandbox.png and sandbox-report.json go (default ./sandbox-out)\n"
         "  --png PATH            headless: PNG path (overrides --out-dir)\n"
         "  --report PATH         JSON report path (headless default: beside the PNG)\n"
-        "  --trace PATH          write a Chrome/Perfetto trace of the last seconds at exit\n"
+        "  --trace PATH          capture a Chrome/Perfetto trace of the run (baton's trace writer), written at exit\n"
+        "                        (also on SIGINT/SIGTERM or when the window is closed)\n"
+        "  --inspector           open the frame inspector (baton::imgui) beside the panel\n"
+        "  --inspect-at N        at frame N pause the inspector on the newest frame (headless PNGs)\n"
+        "  --font PATH           the panel's TrueType font (default: DejaVu Sans from assets)\n"
+        "  --ui-map PATH         keep PATH up to date with where the panel's widgets are (\"name x y w h\"\n"
+        "                        lines; for scripted UI tests)\n"
         "  --backend native|portable|keyed   baton backend of the handoff: ready/released timelines\n"
         "                        (native: driver fds where the driver has them), or one keyed mutex\n"
         "                        per slot; all through baton's frame channel (either producer mode)\n"
@@ -56,6 +62,9 @@ bool parseSize(const char* s, int* w, int* h) {
 }  // namespace
 
 bool parseOptions(int argc, char** argv, bool windowBinary, Options* o) {
+    // The defaults come from assets/ (the command line below and, in a window, the user's
+    // settings file go over them).
+    loadSettings(&o->settings, defaultSettingsPath());
     for (int i = 1; i < argc; ++i) {
         const char* a = argv[i];
         auto value = [&]() -> const char* {
@@ -78,6 +87,14 @@ bool parseOptions(int argc, char** argv, bool windowBinary, Options* o) {
         else if (is("--png") || is("--screenshot")) { if (!(v = value())) return false; o->pngPath = v; }
         else if (is("--report")) { if (!(v = value())) return false; o->reportPath = v; }
         else if (is("--trace")) { if (!(v = value())) return false; o->tracePath = v; }
+        else if (is("--inspector")) { o->settings.inspector = true; o->setInspector = true; }
+        else if (is("--inspect-at")) {
+            if (!(v = value())) return false;
+            o->inspectAt = std::strtoull(v, nullptr, 10);
+            o->settings.inspector = o->setInspector = true;
+        }
+        else if (is("--font")) { if (!(v = value())) return false; o->fontPath = v; }
+        else if (is("--ui-map")) { if (!(v = value())) return false; o->uiMapPath = v; }
         else if (is("--size")) {
             if (!(v = value())) return false;
             if (!parseSize(v, &o->settings.width, &o->settings.height)) {
@@ -159,6 +176,7 @@ void mergeSettingsFile(Options* o, const Settings& file) {
     if (!o->setDelay) s.delayMs = file.delayMs;
     if (!o->setJitter) s.jitterMs = file.jitterMs;
     if (!o->setProducer) s.producer = file.producer;
+    if (!o->setInspector) s.inspector = file.inspector;
     if (!o->setSize) {
         s.width = file.width;
         s.height = file.height;

@@ -21,10 +21,13 @@ struct Options {
     int resizeWidth = 0, resizeHeight = 0;
     uint64_t killProducerAt = 0;   // --kill-producer-at N: SIGKILL the producer process at frame N
     bool restartProducer = false;  // --restart-producer: start a new one as soon as one died
+    uint64_t inspectAt = 0;        // --inspect-at N: at frame N, pause the inspector on the newest frame
+    std::string fontPath;          // --font PATH: the panel's font (default: assets' DejaVu Sans)
+    std::string uiMapPath;         // --ui-map PATH: where the panel's widgets are (scripted UI tests)
     Settings settings;             // starting values of the panel controls
     // Which settings the command line gave (they win over the settings file).
     bool setBackend = false, setPick = false, setVsync = false, setRing = false, setCost = false, setDelay = false,
-         setJitter = false, setSize = false, setProducer = false;
+         setJitter = false, setSize = false, setProducer = false, setInspector = false;
 };
 
 // Parses argv. Returns false (after printing why) on a bad argument.

@@ -7,7 +7,7 @@
 #include <imgui.h>
 
 #include "gpu.h"
-#include "trace.h"
+#include "telemetry.h"
 
 namespace sandbox {
 namespace {
@@ -68,6 +68,20 @@ void plotSeries(const char* id, const std::vector<ValueSample>& v, size_t last, 
 
 }  // namespace
 
+void Panel::noteRect(const char* name, const float r[4]) {
+    int i = 0;
+    while (i < widgetCount_ && widgets_[i].name != name) ++i;
+    if (i == kWidgets) return;
+    if (i == widgetCount_) ++widgetCount_;
+    widgets_[i] = {name, {r[0], r[1], r[2], r[3]}};
+}
+
+void Panel::noteWidget(const char* name) {
+    const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+    const float r[4] = {a.x, a.y, b.x - a.x, b.y - a.y};
+    noteRect(name, r);
+}
+
 void Panel::draw(const PanelInputs& in, Settings* settings, bool* paused, PanelActions* actions) {
     const ImGuiIO& io = ImGui::GetIO();
     const float width = std::min(440.0f, io.DisplaySize.x * 0.5f);
@@ -102,6 +116,8 @@ void Panel::draw(const PanelInputs& in, Settings* settings, bool* paused, PanelA
     if (ImGui::CollapsingHeader("Queue timeline", ImGuiTreeNodeFlags_DefaultOpen)) timelineSection(in);
     if (ImGui::CollapsingHeader("Stalls", ImGuiTreeNodeFlags_DefaultOpen)) stallSection(in);
     if (ImGui::CollapsingHeader("Frames", ImGuiTreeNodeFlags_DefaultOpen)) frameSection(in);
+    if (in.profiler && ImGui::CollapsingHeader("Handoff latency (baton telemetry)", ImGuiTreeNodeFlags_DefaultOpen))
+        in.profiler->drawLatency();
     ImGui::End();
 
     // The controls in a window of their own, top right, so that everything fits at 720p.
@@ -118,6 +134,25 @@ void Panel::draw(const PanelInputs& in, Settings* settings, bool* paused, PanelA
     controlsRect_[2] = csize.x;
     controlsRect_[3] = csize.y;
     ImGui::End();
+    inspector(in, settings);
+}
+
+// baton's frame inspector (baton::imgui), in the space right of the panel and below the
+// controls.
+void Panel::inspector(const PanelInputs& in, Settings* s) {
+    for (float& v : inspectorRect_) v = 0;
+    if (!in.profiler || !s->inspector) return;
+    const ImGuiIO& io = ImGui::GetIO();
+    const float x = rect_[0] + rect_[2] + 10, y = controlsRect_[1] + controlsRect_[3] + 10;
+    ImGui::SetNextWindowPos(ImVec2(x, y), ImGuiCond_Always);
+    ImGui::SetNextWindowSize(ImVec2(std::max(io.DisplaySize.x - x - 10, 200.0f), std::max(io.DisplaySize.y - y - 10, 150.0f)),
+                             ImGuiCond_Always);
+    ImGui::SetNextWindowBgAlpha(0.90f);
+    in.profiler->draw("frame inspector", &s->inspector);
+    const float* r = in.profiler->windowRect();
+    for (int i = 0; i < 4; ++i) inspectorRect_[i] = r[i];
+    noteRect("inspector_pause", in.profiler->pauseButtonRect());
+    noteRect("inspector_timeline", in.profiler->timelineRect());
 }
 
 void Panel::warnings(const PanelInputs& in) {
@@ -275,13 +310,16 @@ void Panel::controls(const PanelInputs& in, Settings* s, bool* paused, PanelActi
     int backend = s->backend == SemBackend::Native ? 0 : s->backend == SemBackend::Keyed ? 2 : 1;
     ImGui::BeginDisabled(!in.nativeAvailable);
     ImGui::RadioButton("native", &backend, 0);
+    noteWidget("backend_native");
     ImGui::EndDisabled();
     if (!in.nativeAvailable && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
         ImGui::SetTooltip("this driver exports no semaphore fds");
     ImGui::SameLine();
     ImGui::RadioButton("portable", &backend, 1);
+    noteWidget("backend_portable");
     ImGui::SameLine();
     ImGui::RadioButton("keyed", &backend, 2);
+    noteWidget("backend_keyed");
     if (ImGui::IsItemHovered())
         ImGui::SetTooltip("one baton keyed mutex per slot (batonChannelFlagKeyedMutex): producer acquire 0 /\n"
                           "release 1, consumer acquire 1 / release 0; in this process or across two");
@@ -333,9 +371,15 @@ void Panel::controls(const PanelInputs& in, Settings* s, bool* paused, PanelActi
         }
     }
 
+    ImGui::Checkbox("frame inspector", &s->inspector);
+    noteWidget("inspector_checkbox");
+    ImGui::SameLine();
     if (ImGui::Button("capture trace")) a->trace = true;
     ImGui::SameLine();
     if (ImGui::Button("save screenshot")) a->screenshot = true;
+    ImGui::SameLine();
+    if (ImGui::Button("reset view")) a->resetView = true;
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("mouse over the fractal: wheel zooms, drag pans, double click resets");
     if (!in.status.empty()) ImGui::TextWrapped("%s", in.status.c_str());
 }
 

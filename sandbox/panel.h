@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <baton/baton.h>
+#include <baton/baton_imgui.h>
 
 #include "handoff.h"
 #include "settings.h"
@@ -30,6 +31,7 @@ struct PanelInputs {
     int processPid = -1;             // the producer process (process mode)
     bool processAlive = false;
     std::string processExit;         // how it ended, "" while running
+    baton::imgui::Profiler* profiler = nullptr;  // baton's profiler: latency histogram, frame inspector
 };
 
 struct PanelActions {
@@ -37,6 +39,7 @@ struct PanelActions {
     bool trace = false;
     bool killProducer = false;       // SIGKILL the producer process
     bool restartProducer = false;    // start a new one after it died
+    bool resetView = false;          // the fractal's pan/zoom back to the whole frame
 };
 
 class Panel {
@@ -46,6 +49,16 @@ public:
     // Where the panel was drawn last (x, y, w, h), for tests.
     const float* rect() const { return rect_; }
     const float* controlsRect() const { return controlsRect_; }
+    const float* inspectorRect() const { return inspectorRect_; }
+    // Named widgets as last drawn (x, y, w, h), for scripted UI tests (--ui-map).
+    struct Widget {
+        const char* name;
+        float rect[4];
+    };
+    const Widget* widgets(int* count) const {
+        *count = widgetCount_;
+        return widgets_;
+    }
 
 private:
     void semaphoreSection(const PanelInputs& in);
@@ -54,9 +67,16 @@ private:
     void frameSection(const PanelInputs& in);
     void warnings(const PanelInputs& in);
     void controls(const PanelInputs& in, Settings* s, bool* paused, PanelActions* a);
+    void inspector(const PanelInputs& in, Settings* s);
 
     float rect_[4] = {};
     float controlsRect_[4] = {};
+    float inspectorRect_[4] = {};  // 0 while the inspector is closed
+    void noteWidget(const char* name);  // the last item
+    void noteRect(const char* name, const float r[4]);
+    static constexpr int kWidgets = 8;
+    Widget widgets_[kWidgets] = {};
+    int widgetCount_ = 0;
     std::vector<Span> spans_;
     std::vector<ValueSample> values_;
     std::vector<float> frameTimes_;

@@ -54,7 +54,8 @@ Renderer::Renderer(Gpu& gpu, GpuClock& clock, Telemetry& telemetry, VkFormat for
     VkDescriptorSetLayoutBinding b{0, VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, 1, VK_SHADER_STAGE_FRAGMENT_BIT, &sampler_};
     VkDescriptorSetLayoutCreateInfo sl{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, nullptr, 0, 1, &b};
     VK_CHECK(vkCreateDescriptorSetLayout(d, &sl, nullptr, &setLayout_));
-    VkPipelineLayoutCreateInfo pl{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, nullptr, 0, 1, &setLayout_};
+    VkPushConstantRange viewRange{VK_SHADER_STAGE_FRAGMENT_BIT, 0, sizeof(PresentPush)};
+    VkPipelineLayoutCreateInfo pl{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, nullptr, 0, 1, &setLayout_, 1, &viewRange};
     VK_CHECK(vkCreatePipelineLayout(d, &pl, nullptr, &layout_));
     createPipeline();
     VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, 8};
@@ -257,6 +258,7 @@ void Renderer::submit(Target& target, const ConsumerFrame& frame, ImDrawData* dr
     if (frame.sequence) {
         vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, pipeline_);
         vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, layout_, 0, 1, &sets_[frame.slot], 0, nullptr);
+        vkCmdPushConstants(cmd, layout_, VK_SHADER_STAGE_FRAGMENT_BIT, 0, sizeof view_, &view_);
         vkCmdDraw(cmd, 3, 1, 0, 0);
     }
     if (draw) ImGui_ImplVulkan_RenderDrawData(draw, cmd);

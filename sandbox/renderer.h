@@ -12,6 +12,7 @@
 #include "handoff.h"
 #include "target.h"
 #include "telemetry.h"
+#include "view_transform.h"
 
 struct ImDrawData;
 
@@ -38,6 +39,8 @@ public:
     void submitSignal(const VkSemaphoreSubmitInfo& signal);
     // Waits for everything this renderer submitted.
     void waitIdle();
+    // The part of the frame shown (view_transform.h), from the next submit on.
+    void setView(const PresentPush& view) { view_ = view; }
 
 private:
     struct Frame {
@@ -85,6 +88,7 @@ private:
     VkDeviceSize captureSize_ = 0;
     VkExtent2D captureExtent_{};
     uint64_t captureValue_ = 0;
+    PresentPush view_{};
 };
 
 }  // namespace sandbox

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <vector>
 
+#include <baton/baton_telemetry.h>
+
 namespace sandbox {
 namespace {
 
@@ -25,6 +27,35 @@ std::string escaped(const std::string& s) {
 }
 
 }  // namespace
+
+HandoffLatency summarizeHandoffs(batonContext_t ctx) {
+    HandoffLatency out;
+    std::vector<batonTelemetryFrame> frames(4096);
+    unsigned n = 0;
+    if (batonTelemetryReadFrames(ctx, 0, frames.data(), static_cast<unsigned>(frames.size()), &n) != batonSuccess) return out;
+    std::vector<double> lat, whole;
+    for (unsigned i = 0; i < n; ++i) {
+        if (!(frames[i].flags & BATON_TELEMETRY_FRAME_TIMED)) continue;
+        lat.push_back(static_cast<double>(frames[i].handoffNs) * 1e-3);
+        whole.push_back(static_cast<double>(frames[i].frameNs) * 1e-3);
+    }
+    out.frames = n;
+    out.timed = lat.size();
+    if (lat.empty()) return out;
+    auto pct = [](std::vector<double>& v, double p) {
+        std::sort(v.begin(), v.end());
+        return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+    };
+    for (double v : lat) {
+        out.meanUs += v / static_cast<double>(lat.size());
+        out.maxUs = std::max(out.maxUs, v);
+    }
+    out.p50Us = pct(lat, 0.5);
+    out.p99Us = pct(lat, 0.99);
+    out.frameP50Us = pct(whole, 0.5);
+    out.frameP99Us = pct(whole, 0.99);
+    return out;
+}
 
 bool writeReport(const std::string& path, const RunSummary& run, const Telemetry& t) {
     FILE* f = std::fopen(path.c_str(), "w");
@@ -68,6 +99,12 @@ bool writeReport(const std::string& path, const RunSummary& run, const Telemetry
                  run.panelRect[2], run.panelRect[3]);
     std::fprintf(f, "  \"controls_rect\": [%.1f, %.1f, %.1f, %.1f],\n", run.controlsRect[0], run.controlsRect[1],
                  run.controlsRect[2], run.controlsRect[3]);
+    std::fprintf(f, "  \"inspector_rect\": [%.1f, %.1f, %.1f, %.1f],\n  \"inspected_frame\": %llu,\n",
+                 run.inspectorRect[0], run.inspectorRect[1], run.inspectorRect[2], run.inspectorRect[3], run.inspectedFrame);
+    std::fprintf(f, "  \"view\": {\"zoom\": %.4f, \"center\": [%.4f, %.4f]},\n", run.viewZoom, run.viewCenter[0],
+                 run.viewCenter[1]);
+    std::fprintf(f, "  \"panel_cpu_us_per_frame\": %.2f,\n  \"profiler_cpu_us_per_frame\": %.2f,\n", run.panelCpuUs,
+                 run.profilerCpuUs);
     std::fprintf(f, "  \"validation_errors\": %u,\n  \"validation_warnings\": %u,\n  \"validation_known_false_positives\": %u,\n",
                  run.validationErrors, run.validationWarnings, run.validationSuppressed);
     const ProducerProcessSummary& pp = run.producerProcess;
@@ -86,6 +123,13 @@ bool writeReport(const std::string& path, const RunSummary& run, const Telemetry
                  pp.childValidationErrors, pp.fdsBeforeFirstRing, pp.fdsAfterLastTeardown);
     for (size_t i = 0; i < pp.fdsAfterBuild.size(); ++i) std::fprintf(f, "%s%d", i ? ", " : "", pp.fdsAfterBuild[i]);
     std::fprintf(f, "]},\n");
+    const HandoffLatency& h = run.handoff;
+    std::fprintf(f,
+                 "  \"handoff_latency_us\": {\"frames\": %llu, \"timed\": %llu, \"p50\": %.3f, \"p99\": %.3f, "
+                 "\"mean\": %.3f, \"max\": %.3f, \"produce_to_present_p50\": %.3f, \"produce_to_present_p99\": %.3f},\n",
+                 static_cast<unsigned long long>(h.frames), static_cast<unsigned long long>(h.timed), h.p50Us, h.p99Us,
+                 h.meanUs, h.maxUs, h.frameP50Us, h.frameP99Us);
+    std::fprintf(f, "  \"ended_by\": \"%s\",\n", run.endedBy.c_str());
     std::fprintf(f, "  \"png\": \"%s\",\n  \"trace\": \"%s\",\n", escaped(run.pngPath).c_str(),
                  escaped(run.tracePath).c_str());
     // Semaphore values over time: [ms since start, ready current, ready pending, released

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <baton/baton.h>
+
 #include "settings.h"
 #include "telemetry.h"
 
@@ -27,6 +29,16 @@ struct ProducerProcessSummary {
     std::vector<int> fdsAfterBuild;  // after each producer process was started
 };
 
+// The handoff latency of the run's channel frames, from baton's telemetry frame ring
+// (batonTelemetryReadFrames): producer's ready signal -> consumer's first command, and
+// produce start -> present. Percentiles over the last frames the ring holds.
+struct HandoffLatency {
+    uint64_t frames = 0, timed = 0;
+    double p50Us = 0, p99Us = 0, meanUs = 0, maxUs = 0;
+    double frameP50Us = 0, frameP99Us = 0;  // produce start -> present
+};
+HandoffLatency summarizeHandoffs(batonContext_t ctx);
+
 struct RunSummary {
     std::string mode;            // "headless" or "window"
     std::string device;
@@ -38,11 +50,18 @@ struct RunSummary {
     uint64_t displayedSequence = 0, displayedAnimFrame = 0;  // the frame in the last image
     float panelRect[4] = {};     // x, y, w, h of the panel window in the last image
     float controlsRect[4] = {};  // x, y, w, h of the controls window
+    float inspectorRect[4] = {}; // x, y, w, h of the frame inspector (0: closed)
+    double panelCpuUs = 0;       // CPU time of the panel (baton's profiler included) per frame, mean
+    double profilerCpuUs = 0;    // of which baton::imgui's update + draw
+    unsigned long long inspectedFrame = 0;  // the inspector's selected frame at the end
+    double viewZoom = 1, viewCenter[2] = {0.5, 0.5};  // the mouse's view of the fractal at the end
     uint64_t ringRebuilds = 0;
     unsigned validationErrors = 0, validationWarnings = 0, validationSuppressed = 0;
     std::string pngPath, tracePath;
     ProducerWhere producerWhere = ProducerWhere::Thread;  // at the end of the run
     ProducerProcessSummary producerProcess;
+    HandoffLatency handoff;
+    std::string endedBy;         // "frames", "closed" (window), "SIGTERM", "SIGINT"
 };
 
 bool writeReport(const std::string& path, const RunSummary& run, const Telemetry& telemetry);

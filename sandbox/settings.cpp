@@ -14,6 +14,8 @@ const char* backendName(SemBackend b) {
 const char* pickName(PickMode p) { return p == PickMode::Fifo ? "fifo" : "mailbox"; }
 const char* producerName(ProducerWhere w) { return w == ProducerWhere::Process ? "process" : "thread"; }
 
+std::string defaultSettingsPath() { return std::string(SANDBOX_ASSETS_DIR) + "/settings/default.ini"; }
+
 std::string settingsPath() {
     const char* xdg = std::getenv("XDG_CONFIG_HOME");
     std::string dir;
@@ -41,6 +43,7 @@ bool loadSettings(Settings* s, const std::string& path) {
         else if (k == "width") s->width = std::clamp(std::atoi(value), 64, 16384);
         else if (k == "height") s->height = std::clamp(std::atoi(value), 64, 16384);
         else if (k == "producer") s->producer = v == "process" ? ProducerWhere::Process : ProducerWhere::Thread;
+        else if (k == "inspector") s->inspector = v == "1" || v == "on" || v == "true";
     }
     std::fclose(f);
     return true;
@@ -58,7 +61,7 @@ bool saveSettings(const Settings& s, const std::string& path) {
                  s.vsync ? 1 : 0, s.ringDepth);
     std::fprintf(f, "cost_ms = %.3f\ndelay_ms = %.3f\njitter_ms = %.3f\nwidth = %d\nheight = %d\n", s.costMs, s.delayMs,
                  s.jitterMs, s.width, s.height);
-    std::fprintf(f, "producer = %s\n", producerName(s.producer));
+    std::fprintf(f, "producer = %s\ninspector = %d\n", producerName(s.producer), s.inspector ? 1 : 0);
     return std::fclose(f) == 0;
 }
 

@@ -24,8 +24,11 @@ struct Settings {
     float jitterMs = 0.0f;     // +- on the delay
     int width = 1280, height = 720;
     ProducerWhere producer = ProducerWhere::Thread;
+    bool inspector = false;    // the frame inspector window (baton::imgui) is open
 };
 
+// The default settings in the source tree's assets/ (assets/settings/default.ini).
+std::string defaultSettingsPath();
 // Path of the settings file ("" when neither XDG_CONFIG_HOME nor HOME is set).
 std::string settingsPath();
 // Loads what the file has over *s (unknown keys and bad values are ignored). False: no file.

@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config
       libvulkan-dev libvulkan-volk-dev vulkan-validationlayers mesa-vulkan-drivers vulkan-tools
       glslc libglfw3-dev libimgui-dev libstb-dev libglm-dev
-      libgtest-dev libbenchmark-dev xvfb xauth python3 doxygen
+      libgtest-dev libbenchmark-dev xvfb xauth xdotool fonts-dejavu-core python3 doxygen
       clang-14 libclang-rt-14-dev)  # the libFuzzer targets (tests/fuzz)
 missing=()
 for p in "${pkgs[@]}"; do

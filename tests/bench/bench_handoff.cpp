@@ -564,6 +564,32 @@ CallCost measureCalls(bool signal, uint32_t calls, bool spaced) {
     return {t[t.size() / 2], t[t.size() * 99 / 100], sum / t.size()};
 }
 
+struct TelemetryLatency {
+    double medianUs = 0, p99Us = 0;
+    unsigned frames = 0;
+};
+
+// The handoff latency of every timed frame in the context's telemetry frame ring, past the
+// same warm-up frames that Stamps::latencies leaves out.
+TelemetryLatency telemetryLatency(batonContext_t ctx) {
+    std::vector<batonTelemetryFrame> frames(4096);
+    unsigned n = 0;
+    CHECK(batonTelemetryReadFrames(ctx, 0, frames.data(), static_cast<unsigned>(frames.size()), &n));
+    std::vector<double> lat;
+    uint64_t last = 0;
+    for (unsigned i = 0; i < n; ++i) last = std::max<uint64_t>(last, frames[i].frame);
+    for (unsigned i = 0; i < n; ++i)
+        if ((frames[i].flags & BATON_TELEMETRY_FRAME_TIMED) && frames[i].frame > std::min<uint64_t>(10, last / 10))
+            lat.push_back(static_cast<double>(frames[i].handoffNs) / 1000.0);
+    TelemetryLatency t;
+    if (lat.empty()) return t;
+    std::sort(lat.begin(), lat.end());
+    t.medianUs = lat[lat.size() / 2];
+    t.p99Us = lat[std::min(lat.size() - 1, lat.size() * 99 / 100)];
+    t.frames = static_cast<unsigned>(lat.size());
+    return t;
+}
+
 void printRow(const char* name, const Result& r, const Result& raw, const Result& fence) {
     std::printf("  %-8s %9.1f %9.2f %10.1f %10.1f %10.1f   %6.2fx %6.2fx   %6.2fx %6.2fx\n", name, r.fps, r.cpuUsPerFrame,
                 r.latMedianUs, r.latP99Us, 1e6 / r.fps, r.fps / raw.fps, r.latMedianUs / raw.latMedianUs,
@@ -602,10 +628,16 @@ int main(int argc, char** argv) {
     }
     if (trace) {  // a Perfetto trace of a few baton handoffs (telemetry on), then stop
         CHECK(batonTraceStart(g.ctx, trace));
-        runBaton(g, {200, {16, 16}, 0, depth, "trace"});
+        const Result r = runBaton(g, {200, {16, 16}, 0, depth, "trace"});
         CHECK(batonTraceStop(g.ctx));
         CHECK(batonTelemetryEnable(g.ctx, 0));
         std::printf("trace of 200 tiny handoffs written to %s\n", trace);
+        // The same run's handoff latency as baton's telemetry measured it (its frame ring),
+        // beside this benchmark's own timestamps: the two must agree.
+        const TelemetryLatency t = telemetryLatency(g.ctx);
+        std::printf("  handoff latency, same 200 frames: bench timestamps median %.1f us p99 %.1f us; "
+                    "baton telemetry median %.1f us p99 %.1f us (%u frames)\n",
+                    r.latMedianUs, r.latP99Us, t.medianUs, t.p99Us, t.frames);
     }
     const Config configs[] = {{frames, {16, 16}, 0, depth, "tiny 16x16, no shader cost"},
                               {hdFrames, {1920, 1080}, iterations, depth, "1920x1080 RGBA8"}};

@@ -120,6 +120,8 @@ typedef batonError_t (*PFN_batonChannelGetStats)(batonChannel_t channel, batonCh
 typedef batonError_t (*PFN_batonTelemetryGetApiStats)(batonContext_t ctx, batonTelemetryApi api, batonTelemetryApiStats* stats);
 typedef batonError_t (*PFN_batonTraceStart)(batonContext_t ctx, const char* path);
 typedef batonError_t (*PFN_batonTraceStop)(batonContext_t ctx);
+typedef batonError_t (*PFN_batonTelemetryReadFrames)(batonContext_t ctx, unsigned long long afterSeq, batonTelemetryFrame* frames, unsigned int capacity, unsigned int* count);
+typedef batonError_t (*PFN_batonTraceWrite)(batonContext_t ctx, const char* path);
 typedef batonError_t (*PFN_batonExportMemory)(int* fdOut, batonMemory_t* memOut, const batonMemoryDesc* desc);
 typedef batonError_t (*PFN_batonImportMemory)(batonMemory_t* memOut, const batonMemoryImportDesc* desc);
 typedef batonError_t (*PFN_batonMemoryGetInfo)(batonMemory_t mem, batonMemoryInfo* info);
@@ -220,6 +222,9 @@ typedef struct batonProcTable {
     PFN_batonChannelWaitForFrame batonChannelWaitForFrame;
     PFN_batonChannelWaitForSlot batonChannelWaitForSlot;
     PFN_batonChannelGetPeerInfo batonChannelGetPeerInfo;
+    /* Telemetry: frames and snapshots (0.1, issue 12). */
+    PFN_batonTelemetryReadFrames batonTelemetryReadFrames;
+    PFN_batonTraceWrite batonTraceWrite;
     /* New functions go here, at the end. */
 } batonProcTable;
 

@@ -124,6 +124,51 @@ typedef struct batonTelemetryApiStats {
 BATON_API batonError_t batonTelemetryGetApiStats(batonContext_t ctx, batonTelemetryApi api, batonTelemetryApiStats* stats);
 
 /**
+ * One frame's journey through a channel, from the producer's first command to the
+ * consumer's last, as baton measured it once the consumer's queue has passed it. The GPU
+ * times are the channel's own timestamps (the producer's first and last command around the
+ * recorded work, the consumer's first command after its wait and its last before the
+ * release signal), converted to the host's CLOCK_MONOTONIC like every other record; 0 means
+ * unknown (a queue family without timestamps, or telemetry was off when the frame was
+ * acquired). Kept in a ring of its own (4096 frames per context, no allocation per frame).
+ */
+typedef struct batonTelemetryFrame {
+    unsigned long long seq;          /**< Increasing number (gaps: overwritten frames). */
+    uint64_t channel;                /**< The channel (same value as records' object). */
+    unsigned long long frame;        /**< Frame number (the value of its "ready" and "released" signals). */
+    uint64_t ready;                  /**< The "ready" semaphore the consumer waited on (records' object). */
+    uint64_t released;               /**< The "released" semaphore the consumer signaled. */
+    uint32_t producerLane;           /**< Queue lanes as in batonTelemetryRecord. */
+    uint32_t consumerLane;
+    uint32_t producerPid;            /**< Process that produced it. */
+    uint32_t consumerPid;            /**< Process that consumed it (this one). */
+    uint64_t produceCpuNs;           /**< The producer's batonChannelProduceFrame (host; 0: another process). */
+    uint64_t acquireCpuNs;           /**< The consumer's batonChannelAcquireFrame (host). */
+    uint64_t produceStartNs;         /**< GPU: the producer's first command of the frame. */
+    uint64_t readyNs;                /**< GPU: the producer's last command (the ready signal follows it). */
+    uint64_t consumeStartNs;         /**< GPU: the consumer's first command after its wait. */
+    uint64_t consumeEndNs;           /**< GPU: the consumer's last command before its release (present follows). */
+    unsigned long long handoffNs;    /**< readyNs -> consumeStartNs, from the two GPU timestamps
+                                          (one device clock: no calibration error). The handoff latency. */
+    unsigned long long frameNs;      /**< produceStartNs -> consumeEndNs: produce start to present. */
+    unsigned long long stallNs;      /**< How long the consumer's queue waited for the frame to be ready
+                                          (acquire before ready; 0 when it was ready first). */
+    uint32_t flags;                  /**< BATON_TELEMETRY_FRAME_* */
+    uint32_t reserved[7];
+} batonTelemetryFrame;
+
+/** batonTelemetryFrame.flags: handoffNs and frameNs are measured (both sides timed). */
+#define BATON_TELEMETRY_FRAME_TIMED 0x1u
+
+/**
+ * Copies up to capacity frames with seq > afterSeq, oldest first; *count gets how many.
+ * Resolves the channels' completed frames first. Never blocks on the GPU, allocates nothing:
+ * a HUD can call it every frame with its last seq.
+ */
+BATON_API batonError_t batonTelemetryReadFrames(batonContext_t ctx, unsigned long long afterSeq,
+                                                batonTelemetryFrame* frames, unsigned int capacity, unsigned int* count);
+
+/**
  * Starts a capture on ctx (NULL: current): turns telemetry on and remembers where the
  * records begin. batonTraceStop writes every record since then (up to the ring's size) to
  * path as Chrome trace-event JSON that Perfetto and chrome://tracing open: one lane per queue
@@ -133,6 +178,14 @@ BATON_API batonError_t batonTelemetryGetApiStats(batonContext_t ctx, batonTeleme
 BATON_API batonError_t batonTraceStart(batonContext_t ctx, const char* path);
 /** Stops the capture and writes the file (allocates; not a per-frame call). */
 BATON_API batonError_t batonTraceStop(batonContext_t ctx);
+
+/**
+ * Writes what the telemetry ring holds now (the last 65536 records and 4096 frames, or
+ * fewer) to path, in the same format as batonTraceStop, without starting or ending a
+ * capture: a "save the last seconds" button. Telemetry must have been on (else
+ * batonErrorIllegalState). Allocates; not a per-frame call.
+ */
+BATON_API batonError_t batonTraceWrite(batonContext_t ctx, const char* path);
 
 #ifdef __cplusplus
 }

@@ -50,6 +50,21 @@ BATON_API batonError_t batonTelemetryRead(batonContext_t ctx, unsigned long long
     });
 }
 
+BATON_API batonError_t batonTelemetryReadFrames(batonContext_t ctx, unsigned long long afterSeq,
+                                                batonTelemetryFrame* frames, unsigned int capacity, unsigned int* count) {
+    return guarded("batonTelemetryReadFrames", [&] {
+        if (!count || (!frames && capacity))
+            return fail(batonErrorInvalidValue, "batonTelemetryReadFrames: count is NULL, or frames is NULL with a capacity");
+        Context* c = nullptr;
+        batonError_t e = resolveContext(ctx, &c);
+        if (e != batonSuccess) return e;
+        ScopedRef<Context> hold(c);
+        *count = 0;
+        if (Telemetry* t = c->telemetry.load(std::memory_order_acquire)) *count = t->readFrames(afterSeq, frames, capacity);
+        return ok();
+    });
+}
+
 BATON_API batonError_t batonTelemetryGetSemaphoreStats(batonExternalSemaphore_t sem, batonTelemetrySemaphoreStats* stats) {
     return guarded("batonTelemetryGetSemaphoreStats", [&] {
         if (!stats) return fail(batonErrorInvalidValue, "batonTelemetryGetSemaphoreStats: stats is NULL");

@@ -77,7 +77,9 @@
     X(batonChannelReceive)                \
     X(batonChannelWaitForFrame)           \
     X(batonChannelWaitForSlot)            \
-    X(batonChannelGetPeerInfo)
+    X(batonChannelGetPeerInfo)            \
+    X(batonTelemetryReadFrames)           \
+    X(batonTraceWrite)
 
 namespace {
 

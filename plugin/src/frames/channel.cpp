@@ -199,7 +199,8 @@ void Channel::drain() {
         r = lastReleased_;
     }
     if (r) released->hostWait(r, twoSeconds);
-    // Keyed: give back the slots whose reads completed, so that no mutex is left held.
+    // Keyed: give back the slots whose reads completed, so that no mutex is left held; and
+    // the last frames' telemetry (and their trace flows) before the channel goes.
     std::lock_guard lock(consumerMutex_);
     resolveConsumer();
 }
@@ -237,6 +238,9 @@ void Channel::recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame,
     vk.vkCmdPipelineBarrier2(cmd, &di);
 
     fn(cmd, images_[slot], frame, user);
+    // The producer's last command, for the handoff latency: right after the user's work, so
+    // that the handover below counts as handoff (as a renderer timing its own commands sees it).
+    if (producerTimed_) vk.vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, producerQueries_, q + 1);
 
     // Hand the image over in the consumer's layout (the images are concurrent across the two
     // families: no ownership transfer; the consumer's semaphore wait makes the writes visible).
@@ -251,7 +255,6 @@ void Channel::recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame,
         b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_EXTERNAL;
     }
     vk.vkCmdPipelineBarrier2(cmd, &di);
-    if (producerTimed_) vk.vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, producerQueries_, q + 1);
 }
 
 namespace {
@@ -330,6 +333,7 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
         return e;
     }
     published_.store(k, std::memory_order_release);
+    producerLane_ = stream->queue->index;
     if (shared_) writeProducerZones(*stream, k, callNs);
     if (Telemetry* t = activeTelemetry(ctx)) {
         batonTelemetryRecord r{};

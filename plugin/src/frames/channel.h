@@ -35,6 +35,7 @@ class Context;
 class Memory;
 class Semaphore;
 class Stream;
+class Telemetry;
 struct Op;
 
 // A producer's keyed-mutex turn for one frame (the slot's acquire and release share a ticket).
@@ -104,6 +105,7 @@ private:
     batonError_t recordAcquire(Entry& e, bool timed, batonChannelFrame* out);  // under consumerMutex_
     batonError_t nextFrame(uint64_t* frame);  // under consumerMutex_
     uint64_t producerEndNs(uint64_t frame);
+    bool producerTicks(uint64_t frame, uint64_t ticks[2]);
 
     static constexpr uint32_t kMaxDepth = 8;
     static constexpr uint32_t kConsumerRing = 32;    // consumer command buffers / frames in flight
@@ -141,6 +143,7 @@ private:
     std::atomic<uint64_t> published_{0};  // frames whose ready signal is enqueued
     VkQueryPool producerQueries_ = VK_NULL_HANDLE;  // 2 per frame number % kProducerQueries
     bool producerTimed_ = false;
+    std::atomic<uint32_t> producerLane_{0};  // queue index of the last producing stream (telemetry lanes)
 
     // Consumer side.
     std::mutex consumerMutex_;
@@ -157,6 +160,7 @@ private:
         VkCommandBuffer acquireCmd, releaseCmd;
     };
     Entry ring_[kConsumerRing] = {};
+    void noteFrame(Telemetry* tel, const Entry& e, const uint64_t consumerTicks[2]);  // under consumerMutex_
     uint64_t ringNext_ = 0, ringResolved_ = 0;
 
     // Statistics.

@@ -20,13 +20,18 @@ constexpr uint32_t kConsumerLaneIndex = 0x8000;
 
 }  // namespace
 
-uint64_t Channel::producerEndNs(uint64_t frame) {
-    if (!producerTimed_) return 0;
-    uint64_t ticks[2] = {};
+// The producer's first and last timestamp of a frame, in ticks (false: not timed).
+bool Channel::producerTicks(uint64_t frame, uint64_t ticks[2]) {
+    ticks[0] = ticks[1] = 0;
+    if (!producerTimed_) return false;
     const uint32_t q = 2 * static_cast<uint32_t>(frame % kProducerQueries);
-    VkResult r = ctx->vkd.vkGetQueryPoolResults(ctx->device, producerQueries_, q, 2, sizeof ticks, ticks, sizeof ticks[0],
-                                                VK_QUERY_RESULT_64_BIT);
-    if (r != VK_SUCCESS) return 0;
+    return ctx->vkd.vkGetQueryPoolResults(ctx->device, producerQueries_, q, 2, 2 * sizeof ticks[0], ticks,
+                                          sizeof ticks[0], VK_QUERY_RESULT_64_BIT) == VK_SUCCESS;
+}
+
+uint64_t Channel::producerEndNs(uint64_t frame) {
+    uint64_t ticks[2];
+    if (!producerTicks(frame, ticks)) return 0;
     return static_cast<uint64_t>(static_cast<double>(ticks[1]) * ctx->properties.limits.timestampPeriod);
 }
 
@@ -64,12 +69,32 @@ void Channel::resolveConsumer() {
                 if (e.waitSeq) tel->resolveOne(e.waitSeq, from < b ? from : b, b);
                 if (e.consumeSeq) tel->resolveOne(e.consumeSeq, b, en);
                 if (e.signalSeq) tel->resolveOne(e.signalSeq, en, en);
+                noteFrame(tel, e, ticks);
             }
         }
         if (keyed_) giveSlot(e.frame);  // the renderer's reads are done: key 0 back to the producer
         e.state = Entry::Free;
         ++ringResolved_;
     }
+}
+
+// The frame's journey, for telemetry's frame ring (the handoff latency per frame).
+void Channel::noteFrame(Telemetry* tel, const Entry& e, const uint64_t consumerTicks[2]) {
+    FrameTicks f{};
+    uint64_t pt[2];
+    producerTicks(e.frame, pt);
+    f.channel = handleId();
+    f.frame = e.frame;
+    f.ready = ready->handleId();
+    f.released = released->handleId();
+    f.producerLane = (producerFamily_ << 16) | producerLane_;
+    f.consumerLane = (consumerFamily_ << 16) | kConsumerLaneIndex;
+    f.acquireCpuNs = e.acquireNs;
+    f.produceStart = pt[0];
+    f.produceEnd = pt[1];
+    f.consumeStart = consumerTicks[0];
+    f.consumeEnd = consumerTicks[1];
+    tel->noteFrame(f);
 }
 
 // The frame the consumer gets next (FIFO: the next one; mailbox: the newest complete one), if

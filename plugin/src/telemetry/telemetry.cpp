@@ -1,6 +1,7 @@
 #include "telemetry/telemetry.h"
 
 #include <cstring>
+#include <memory>
 #include <new>
 #include <unistd.h>
 
@@ -50,13 +51,14 @@ void notePublish(Context* ctx, const Semaphore* sem, uint64_t value) {
 }
 
 Telemetry::Telemetry(Context* c) : ctx(c) {
-    ring_ = new batonTelemetryRecord[kRing]();
-    try {
-        sems_ = new SemSlot[kSemSlots]();
-    } catch (...) {
-        delete[] ring_;  // no destructor runs for a constructor that throws
-        throw;
-    }
+    // No destructor runs for a constructor that throws: hold them until all are made.
+    std::unique_ptr<batonTelemetryRecord[]> ring(new batonTelemetryRecord[kRing]());
+    std::unique_ptr<SemSlot[]> sems(new SemSlot[kSemSlots]());
+    std::unique_ptr<batonTelemetryFrame[]> frames(new batonTelemetryFrame[kFrameRing]());
+    produces_ = new ProduceSlot[kProduceSlots]();
+    ring_ = ring.release();
+    sems_ = sems.release();
+    frames_ = frames.release();
     pid_ = static_cast<uint32_t>(getpid());
     periodNs_ = c->properties.limits.timestampPeriod > 0 ? c->properties.limits.timestampPeriod : 1.0;
     hasCalibrated_.store(c->calibratedTimestamps && c->vkd.vkGetCalibratedTimestampsEXT, std::memory_order_relaxed);
@@ -67,6 +69,8 @@ Telemetry::~Telemetry() {
     setEnabled(false);
     delete[] ring_;
     delete[] sems_;
+    delete[] frames_;
+    delete[] produces_;
 }
 
 void Telemetry::setEnabled(bool on) {
@@ -151,6 +155,7 @@ uint64_t Telemetry::append(batonTelemetryRecord* recs, uint32_t n) {
         r.seq = next_++;
         r.pid = pid_;
         ring_[r.seq % kRing] = r;
+        if (r.kind == batonTelemetryProduce) rememberProduceLocked(r);
         if (r.kind == batonTelemetrySignal || r.kind == batonTelemetryWait || r.kind == batonTelemetryHostWait) {
             if (SemSlot* s = semSlot(r.object)) {
                 if (r.kind == batonTelemetrySignal) {
@@ -329,6 +334,10 @@ bool StreamTelemetry::recordPairs() {
 }
 
 StreamTelemetry::~StreamTelemetry() {
+    // The stream is closed and the GPU has passed all of its work (Stream::close waited):
+    // what has not been read yet resolves now, or a stream destroyed before the capture
+    // stops would leave its last submissions without GPU times (and their flows out).
+    resolve();
     if (queries_) ctx_->vkd.vkDestroyQueryPool(ctx_->device, queries_, nullptr);
     if (pool_) ctx_->vkd.vkDestroyCommandPool(ctx_->device, pool_, nullptr);
 }

@@ -30,6 +30,17 @@ void noteApiCost(Context* ctx, batonTelemetryApi api, uint64_t t0);
 // Portable publisher: the host published value of sem.
 void notePublish(Context* ctx, const Semaphore* sem, uint64_t value);
 
+// What a channel knows of one frame once the consumer's queue passed it: raw GPU ticks of
+// one device (0: not timed), the host time of the consumer's acquire. A remote producer's
+// ticks (same device, another process) come the same way with its pid.
+struct FrameTicks {
+    uint64_t channel, frame, ready, released;
+    uint32_t producerLane, consumerLane, producerPid;  // producerPid 0: this process
+    uint64_t acquireCpuNs;
+    uint64_t produceStart, produceEnd;  // producer's first and last command
+    uint64_t consumeStart, consumeEnd;  // consumer's first command after its wait, last before release
+};
+
 class Telemetry {
 public:
     explicit Telemetry(Context* c);
@@ -50,6 +61,10 @@ public:
     // Fills one record's GPU times.
     void resolveOne(uint64_t seq, uint64_t start, uint64_t end);
     uint32_t read(uint64_t after, batonTelemetryRecord* out, uint32_t capacity);
+    // A channel frame the consumer's queue has passed (the channel calls it; frame_ring.cpp).
+    void noteFrame(const FrameTicks& f);
+    uint32_t readFrames(uint64_t after, batonTelemetryFrame* out, uint32_t capacity);
+    uint64_t lastFrameSeq();
     uint64_t lastSeq();
     // Oldest seq still in the ring.
     uint64_t firstSeq();
@@ -70,6 +85,7 @@ public:
     bool tracing = false;
     std::string tracePath;
     uint64_t traceFrom = 0;
+    uint64_t traceFromFrame = 0;  // first frame seq of the capture
 
     Context* const ctx;
 
@@ -80,6 +96,8 @@ private:
     };
     SemSlot* semSlot(uint64_t object);  // under mutex_; nullptr when the table is full
     void countWaitLocked(const batonTelemetryRecord& r);
+    void rememberProduceLocked(const batonTelemetryRecord& r);
+    uint64_t produceCpuLocked(uint64_t channel, uint64_t frame) const;
     void calibrate(uint64_t hostNow);
 
     static constexpr uint32_t kRing = 1u << 16;
@@ -89,6 +107,16 @@ private:
     batonTelemetryRecord* ring_ = nullptr;  // kRing records
     uint64_t next_ = 1;
     SemSlot* sems_ = nullptr;               // kSemSlots, open addressing by object
+    // Channel frames (batonTelemetryFrame), and the producers' enqueue times by frame number
+    // until the frame resolves (a frame resolves at most ~32 frames after it was produced).
+    static constexpr uint32_t kFrameRing = 4096;
+    static constexpr uint32_t kProduceSlots = 512;
+    struct ProduceSlot {
+        uint64_t channel, frame, cpuNs;
+    };
+    batonTelemetryFrame* frames_ = nullptr;  // kFrameRing
+    uint64_t nextFrame_ = 1;
+    ProduceSlot* produces_ = nullptr;        // kProduceSlots, by frame number
     struct ApiSlot {
         std::atomic<uint64_t> calls{0}, total{0}, max{0};
     } api_[batonTelemetryApiCount];

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/entry.h"
+#include "core/ref.h"
 #include "core/error.h"
 #include "exec/context.h"
 #include "telemetry/telemetry.h"
@@ -159,12 +160,43 @@ void writeFlows(FILE* f, const std::vector<batonTelemetryRecord>& recs) {
     }
 }
 
+// Frames: an async slice per channel frame (produce start -> present; frames overlap, so
+// they are not zones of one lane) carrying its journey, and a counter of the handoff latency.
+std::vector<batonTelemetryFrame> collectFrames(Telemetry* t, uint64_t fromSeq) {
+    const uint64_t last = t->lastFrameSeq();
+    std::vector<batonTelemetryFrame> frames(last >= fromSeq ? last - fromSeq + 1 : 0);
+    if (!frames.empty())
+        frames.resize(t->readFrames(fromSeq ? fromSeq - 1 : 0, frames.data(), static_cast<uint32_t>(frames.size())));
+    return frames;
+}
+
+void writeFrames(FILE* f, const std::vector<batonTelemetryFrame>& frames) {
+    for (const batonTelemetryFrame& fr : frames) {
+        if (!(fr.flags & BATON_TELEMETRY_FRAME_TIMED)) continue;
+        const uint32_t tid = tidOf(fr.consumerLane);
+        std::fprintf(f, ",\n{\"ph\":\"b\",\"cat\":\"frame\",\"id\":\"0x%" PRIx64 ".%llu\",\"pid\":%u,\"tid\":%u,"
+                        "\"ts\":%.3f,\"name\":\"frame %llu\",\"args\":{\"frame\":%llu,\"handoff_us\":%.3f,"
+                        "\"produce_to_present_us\":%.3f,\"stall_us\":%.3f,\"produce_cpu_us\":%.3f,\"acquire_cpu_us\":%.3f,"
+                        "\"ready_us\":%.3f,\"consume_start_us\":%.3f,\"ready_semaphore\":\"0x%" PRIx64 "\"}}",
+                     fr.channel, fr.frame, fr.consumerPid, tid, us(fr.produceStartNs), fr.frame, fr.frame, us(fr.handoffNs),
+                     us(fr.frameNs), us(fr.stallNs), us(fr.produceCpuNs), us(fr.acquireCpuNs), us(fr.readyNs),
+                     us(fr.consumeStartNs), fr.ready);
+        std::fprintf(f, ",\n{\"ph\":\"e\",\"cat\":\"frame\",\"id\":\"0x%" PRIx64 ".%llu\",\"pid\":%u,\"tid\":%u,"
+                        "\"ts\":%.3f,\"name\":\"frame %llu\"}",
+                     fr.channel, fr.frame, fr.consumerPid, tid, us(fr.consumeEndNs), fr.frame);
+        std::fprintf(f, ",\n{\"ph\":\"C\",\"pid\":%u,\"ts\":%.3f,\"name\":\"handoff latency (us)\","
+                        "\"args\":{\"handoff\":%.3f}}",
+                     fr.consumerPid, us(fr.consumeStartNs), us(fr.handoffNs));
+    }
+}
+
 struct FileCloser {
     void operator()(FILE* f) const { std::fclose(f); }
 };
 
-batonError_t writeTrace(Context* ctx, Telemetry* t, const char* path, uint64_t from) {
+batonError_t writeTrace(Context* ctx, Telemetry* t, const char* path, uint64_t from, uint64_t fromFrame) {
     const std::vector<batonTelemetryRecord> recs = collect(ctx, t, from);
+    const std::vector<batonTelemetryFrame> frames = collectFrames(t, fromFrame);
     std::unique_ptr<FILE, FileCloser> file(std::fopen(path, "w"));  // closed on every path, a throw included
     if (!file) return fail(batonErrorOperatingSystem, "cannot write the trace to %s: %s", path, std::strerror(errno));
     FILE* f = file.get();
@@ -173,6 +205,7 @@ batonError_t writeTrace(Context* ctx, Telemetry* t, const char* path, uint64_t f
     writeLanes(f, first, recs);
     for (const auto& r : recs) writeRecord(f, first, r);
     writeFlows(f, recs);
+    writeFrames(f, frames);
     std::fprintf(f, "\n]}\n");
     const bool good = std::fflush(f) == 0 && !std::ferror(f);
     const bool closed = std::fclose(file.release()) == 0;
@@ -198,6 +231,7 @@ static batonError_t traceStart(batonContext_t ctx, const char* path) {
             t->tracePath = path;  // may throw: before anything changes
             t->tracing = true;
             t->traceFrom = t->lastSeq() + 1;
+            t->traceFromFrame = t->lastFrameSeq() + 1;
             t->setEnabled(true);
         }
     }
@@ -220,11 +254,27 @@ static batonError_t traceStop(batonContext_t ctx) {
             e = fail(batonErrorIllegalState, "no capture is running");
         else {
             t->tracing = false;
-            e = writeTrace(c, t, t->tracePath.c_str(), t->traceFrom);
+            e = writeTrace(c, t, t->tracePath.c_str(), t->traceFrom, t->traceFromFrame);
         }
     }
     c->release();
     return e == batonSuccess ? ok() : e;
+}
+
+static batonError_t traceWrite(batonContext_t ctx, const char* path) {
+    if (!path || !*path) return fail(batonErrorInvalidValue, "batonTraceWrite: path is NULL or empty");
+    Context* c = nullptr;
+    batonError_t e = resolveContext(ctx, &c);
+    if (e != batonSuccess) return e;
+    ScopedRef<Context> hold(c);
+    Telemetry* t = c->telemetry.load(std::memory_order_acquire);
+    if (!t) return fail(batonErrorIllegalState, "batonTraceWrite: telemetry was never on for this context");
+    e = writeTrace(c, t, path, 1, 1);  // everything the rings still hold
+    return e == batonSuccess ? ok() : e;
+}
+
+BATON_API batonError_t batonTraceWrite(batonContext_t ctx, const char* path) {
+    return guarded("batonTraceWrite", [&] { return traceWrite(ctx, path); });
 }
 
 BATON_API batonError_t batonTraceStart(batonContext_t ctx, const char* path) {

@@ -1,0 +1,36 @@
+// Reads a Chrome trace-event JSON written by baton's trace writer (one event per line) and
+// checks its handoffs: every consumer wait on a channel's "ready" semaphore has a flow arrow
+// that starts inside the signal zone of the same semaphore and value and ends inside the wait.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace batontest {
+
+struct TraceEvent {
+    std::string ph, name, id;
+    uint32_t pid = 0, tid = 0;
+    double ts = 0, dur = 0;
+    std::string line;  // the event as written
+};
+
+struct TraceFile {
+    std::vector<TraceEvent> events;
+    bool balanced = false;  // braces and brackets balance, outside strings
+    bool read(const std::string& path, std::string* why);
+};
+
+struct HandoffFlows {
+    uint64_t waits = 0;        // "wait 0x<sem> >= <v>" zones
+    uint64_t withFlow = 0;     // of them, with an arrow from the matching signal zone
+    uint64_t signals = 0;      // "signal 0x<sem> = <v>" zones
+    uint64_t frames = 0;       // frame slices ("b")
+    std::string firstMissing;  // the first wait without its arrow
+};
+
+// The handoffs of semaphore `sem` ("0x34"), or of every semaphore when sem is empty.
+HandoffFlows checkHandoffFlows(const TraceFile& trace, const std::string& sem);
+
+}  // namespace batontest
