@@ -9,7 +9,11 @@
 // again (fork+exec, --peer), handed the handle through baton_transport.h, with everything
 // enqueued up front so that it only ever waits on the handle. Prints median, p99, min.
 //
-//   bench_crossprocess [--iterations N]     (default 10000, plus 200 warm-up rounds)
+// Then frames (crossprocess_frames.cpp): a frame channel handoff between two processes
+// (tiny and 1080p) beside a raw-Vulkan two-process ping-pong doing the same submissions.
+//
+//   bench_crossprocess [--iterations N] [--frame-rounds M]
+//     (N default 10000 plus 200 warm-up rounds; M default min(N, 2000))
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -24,6 +28,12 @@
 
 #include <baton/baton.h>
 #include <baton/baton_transport.h>
+
+namespace frames {
+int channelPeer(int sock, uint32_t rounds);
+int rawPeer(int sock, uint32_t width, uint32_t height, uint32_t rounds);
+int run(uint32_t rounds);
+}  // namespace frames
 
 namespace {
 
@@ -166,9 +176,19 @@ int main(int argc, char** argv) {
     if (argc == 5 && std::strcmp(argv[1], "--peer") == 0)
         return runPeer(std::atoi(argv[2]), static_cast<Primitive>(std::atoi(argv[3])),
                        static_cast<uint32_t>(std::atoi(argv[4])));
-    uint32_t rounds = 10000;
-    for (int i = 1; i + 1 < argc; ++i)
+    if (argc >= 5 && std::strcmp(argv[1], "--frames-peer") == 0) {
+        const int sock = std::atoi(argv[2]);
+        const uint32_t n = static_cast<uint32_t>(std::atoi(argv[4]));
+        if (std::strcmp(argv[3], "channel") == 0) return frames::channelPeer(sock, n);
+        if (argc == 7) return frames::rawPeer(sock, std::atoi(argv[5]), std::atoi(argv[6]), n);
+        return 2;
+    }
+    uint32_t rounds = 10000, frameRounds = 0;
+    for (int i = 1; i + 1 < argc; ++i) {
         if (std::strcmp(argv[i], "--iterations") == 0) rounds = static_cast<uint32_t>(std::atoi(argv[i + 1]));
+        if (std::strcmp(argv[i], "--frame-rounds") == 0) frameRounds = static_cast<uint32_t>(std::atoi(argv[i + 1]));
+    }
+    if (!frameRounds) frameRounds = std::min<uint32_t>(rounds, 2000);
     batonContextInfo ci{};
     if (!check(batonContextGetInfo(nullptr, &ci), "context")) return 1;
     std::printf("bench_crossprocess: %s, %u round trips between two processes (after %u warm-up)\n", ci.deviceName, rounds,
@@ -189,5 +209,6 @@ int main(int argc, char** argv) {
         std::printf("%-26s %12.1f %12.1f %12.1f\n", name(p), s.median, s.p99, s.min);
         std::fflush(stdout);
     }
+    if (frames::run(frameRounds) != 0) allOk = false;
     return allOk ? 0 : 1;
 }
