@@ -19,9 +19,8 @@
 
 #include "attach.h"
 #include "gpu_clock.h"
-#include "handoff_keyed.h"
-#include "handoff_remote.h"
-#include "handoff_ring.h"
+#include "handoff_channel.h"
+#include "producer_remote.h"
 #include "panel.h"
 #include "png_writer.h"
 #include "producer.h"
@@ -124,7 +123,8 @@ private:
     // Everything that depends on the handoff is torn down and rebuilt together (ring depth,
     // backend, size, producer mode changes). Setup-time work, never per frame.
     std::unique_ptr<Handoff> ring_;
-    RemoteRing* remote_ = nullptr;  // ring_ when the producer is a process
+    RemoteProducer* remote_ = nullptr;  // ring_ when the producer is a process
+    PickMode channelPick_ = PickMode::Fifo;  // the channel's policy (fixed per channel: a change rebuilds)
     ProducerWhere ringProducer_ = ProducerWhere::Thread;
     RemoteControls sentControls_{};
     ProducerProcessSummary proc_;   // for the panel and the report
@@ -147,10 +147,6 @@ void Session::buildRing(VkExtent2D extent) {
     cfg.depth = static_cast<uint32_t>(settings_.ringDepth);
     cfg.extent = extent;
     cfg.backend = effectiveBackend();
-    if (cfg.backend == SemBackend::Keyed && settings_.producer == ProducerWhere::Process) {
-        settings_.producer = ProducerWhere::Thread;  // the panel greys this out; a settings file may still ask
-        status_ = "keyed mutex: in-process producer only";
-    }
     cfg.animBase = animBase_;
     ringProducer_ = settings_.producer;
     if (ringProducer_ == ProducerWhere::Process) {
@@ -159,9 +155,15 @@ void Session::buildRing(VkExtent2D extent) {
         launch.preferCpu = options_.preferCpu;
         std::memcpy(launch.deviceUUID, ctxInfo_.deviceUUID, VK_UUID_SIZE);
         launch.controls = currentControls();
+        launch.pick = settings_.pick;
+        launch.submitRelease = [this](const VkSemaphoreSubmitInfo& signal) {
+            renderer_->submitSignal(signal);
+            renderer_->waitIdle();
+        };
         sentControls_ = launch.controls;
-        auto remote = std::make_unique<RemoteRing>(gpu_, cfg, launch);
+        auto remote = std::make_unique<RemoteProducer>(gpu_, cfg, launch);
         remote_ = remote.get();
+        channelPick_ = remote->mode();
         ring_ = std::move(remote);
         renderer_->bindHandoff(*ring_);
         proc_.pid = remote_->pid();
@@ -170,8 +172,14 @@ void Session::buildRing(VkExtent2D extent) {
         proc_.fdsAfterBuild.push_back(countOpenFds());
         return;
     }
-    if (cfg.backend == SemBackend::Keyed) ring_ = std::make_unique<KeyedRing>(gpu_, cfg);
-    else ring_ = std::make_unique<FrameRing>(gpu_, cfg);
+    // In this process every backend goes through baton's frame channel.
+    auto submitRelease = [this](const VkSemaphoreSubmitInfo& signal) {
+        renderer_->submitSignal(signal);
+        renderer_->waitIdle();
+    };
+    auto channel = std::make_unique<ChannelHandoff>(gpu_, cfg, settings_.pick, submitRelease);
+    channelPick_ = channel->mode();
+    ring_ = std::move(channel);
     renderer_->bindHandoff(*ring_);
     if (!producer_) producer_ = std::make_unique<Producer>(gpu_, ctx_, clock_, telemetry_, controls_);
     producer_->start(*ring_);
@@ -380,6 +388,7 @@ int Session::run() {
         if (sizeDiffers && !sizeChangedNs_) sizeChangedNs_ = nowNs();
         if (static_cast<uint32_t>(settings_.ringDepth) != cfg.depth ||
             effectiveBackend() != cfg.backend || settings_.producer != ringProducer_ ||
+            settings_.pick != channelPick_ ||
             (remote_ && !remote_->alive() && (options_.restartProducer || restartRequested_)) ||
             (sizeDiffers && nowNs() - sizeChangedNs_ > kResizeSettleNs)) {
             teardownRing();

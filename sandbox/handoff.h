@@ -1,9 +1,7 @@
 // The seam between the producer (a baton stream) and the consumer (the renderer's graphics
-// queue). Today FrameRing (handoff_ring.h) implements it with a ring of images and two
-// baton timelines, "ready" and "released". baton's frame channel (baton_channel.h) will
-// implement the same interface, and so will a remote producer: a separate process that gets
-// the images (memory fds) and the two semaphores (their fds, exported here and closed for
-// now) over a Unix socket; only produceBegin/produceEnd move to that process.
+// queue). In this process ChannelHandoff (handoff_channel.h) implements it with baton's frame
+// channel, for every backend, whether the producer is a thread here or another process
+// (producer_remote.h: RemoteProducer runs the child and consumes the channel it sends).
 #pragma once
 
 #include <cstdint>
@@ -36,6 +34,8 @@ struct ConsumerFrame {
     uint32_t waitCount = 0, signalCount = 0;
     VkSemaphoreSubmitInfo waits[1]{};
     VkSemaphoreSubmitInfo signals[1]{};
+    VkCommandBuffer first = VK_NULL_HANDLE;  // put before the renderer's commands (a channel's acquire), or null
+    VkCommandBuffer last = VK_NULL_HANDLE;   // put after them (a channel's release), or null
 };
 
 struct SemaphoreView {
@@ -49,14 +49,28 @@ public:
     virtual const HandoffConfig& config() const = 0;
     virtual VkImage image(uint32_t slot) const = 0;
     virtual VkImageView view(uint32_t slot) const = 0;
+    // The layout the renderer samples the images in.
+    virtual VkImageLayout sampledLayout() const { return VK_IMAGE_LAYOUT_GENERAL; }
 
     // Producer side, enqueued on the producer's stream in stream order.
     // Waits (on the stream) until the slot of `sequence` is free; returns the slot.
     virtual batonError_t produceBegin(batonStream_t stream, uint64_t sequence, uint32_t* slot) = 0;
     // Marks `sequence` ready once the stream's prior work completes.
     virtual batonError_t produceEnd(batonStream_t stream, uint64_t sequence) = 0;
+    // The whole frame: [wait for its slot] -> record (into slot (sequence - 1) % depth) ->
+    // [mark it ready]. The channel does it in one call; the rings by the two halves above.
+    virtual batonError_t produce(batonStream_t stream, uint64_t sequence, batonRecordFn record, void* user) {
+        uint32_t slot = 0;
+        batonError_t e = produceBegin(stream, sequence, &slot);
+        if (e == batonSuccess) e = batonStreamRecord(stream, record, user);
+        if (e == batonSuccess) e = produceEnd(stream, sequence);
+        return e;
+    }
     // Host wait until `sequence` is ready (the producer's throttle, a FIFO consumer's block).
     virtual bool waitReady(uint64_t sequence, uint64_t timeoutNs) = 0;
+    // Producer: host wait (bounded) until the next produce can be enqueued. Only a channel
+    // shared with another process says no (its slot is still the consumer's, or the consumer died).
+    virtual bool waitSlot(uint64_t /*timeoutNs*/) { return true; }
 
     // Consumer side: picks what to show. Returns false when nothing was ever produced.
     // A fresh frame's infos must go into the caller's next vkQueueSubmit2.

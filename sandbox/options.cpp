@@ -33,7 +33,7 @@ void printHelp(const char* argv0, bool windowBinary) {
         "                        lines; for scripted UI tests)\n"
         "  --backend native|portable|keyed   baton backend of the handoff: ready/released timelines\n"
         "                        (native: driver fds where the driver has them), or one keyed mutex\n"
-        "                        per slot (in-process producer only; FIFO)\n"
+        "                        per slot; all through baton's frame channel (either producer mode)\n"
         "  --pick fifo|mailbox   next frame in order, or the newest one\n"
         "  --vsync on|off        window present mode FIFO, or mailbox/immediate\n"
         "  --ring N              images in the ring (2..8, default 3)\n"
@@ -163,11 +163,6 @@ bool parseOptions(int argc, char** argv, bool windowBinary, Options* o) {
         }
     }
     (void)windowBinary;
-    if (o->settings.backend == SemBackend::Keyed && o->settings.producer == ProducerWhere::Process) {
-        std::fprintf(stderr, "%s: --backend keyed works with the in-process producer only (not with --producer process)\n",
-                     argv[0]);
-        return false;
-    }
     return true;
 }
 

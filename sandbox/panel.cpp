@@ -318,16 +318,11 @@ void Panel::controls(const PanelInputs& in, Settings* s, bool* paused, PanelActi
     ImGui::RadioButton("portable", &backend, 1);
     noteWidget("backend_portable");
     ImGui::SameLine();
-    const bool remote = s->producer == ProducerWhere::Process;
-    ImGui::BeginDisabled(remote);
     ImGui::RadioButton("keyed", &backend, 2);
     noteWidget("backend_keyed");
-    ImGui::EndDisabled();
-    if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
-        ImGui::SetTooltip(remote ? "keyed mutex with the producer in another process: not wired yet\n"
-                                   "(the sandbox's keyed handoff runs in one process; choose \"in this process\")"
-                                 : "one baton keyed mutex per slot: producer acquire 0 / release 1,\n"
-                                   "consumer acquire 1 / release 0 (FIFO only)");
+    if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("one baton keyed mutex per slot (batonChannelFlagKeyedMutex): producer acquire 0 /\n"
+                          "release 1, consumer acquire 1 / release 0; in this process or across two");
     s->backend = backend == 0 ? SemBackend::Native : backend == 2 ? SemBackend::Keyed : SemBackend::Portable;
 
     ImGui::TextUnformatted("pick   ");
@@ -356,14 +351,10 @@ void Panel::controls(const PanelInputs& in, Settings* s, bool* paused, PanelActi
     int where = s->producer == ProducerWhere::Process ? 1 : 0;
     ImGui::RadioButton("in this process", &where, 0);
     ImGui::SameLine();
-    const bool keyed = s->backend == SemBackend::Keyed;
-    ImGui::BeginDisabled(keyed);
     ImGui::RadioButton("separate process", &where, 1);
-    ImGui::EndDisabled();
-    if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
-        ImGui::SetTooltip(keyed ? "not with the keyed-mutex backend yet (in-process only): choose native or portable"
-                                : "baton-sandbox-producer: its own baton context and VkDevice; images and semaphores\n"
-                                  "handed over a Unix socket (baton_transport.h)");
+    if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("baton-sandbox-producer: its own baton context and VkDevice; the frame channel\n"
+                          "handed over a Unix socket in one message (batonChannelSend / batonChannelReceive)");
     s->producer = where == 1 ? ProducerWhere::Process : ProducerWhere::Thread;
     if (in.producerWhere == ProducerWhere::Process) {
         if (in.processAlive) {

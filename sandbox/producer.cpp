@@ -139,6 +139,7 @@ void Producer::loop() {
         // Throttle: at most kAhead frames in flight, in slices so that stop() is prompt.
         if (seq > kAhead && !handoff_->waitReady(seq - kAhead, 20'000'000ull)) continue;
         while (seq > kAhead && lastCollected_ < seq - kAhead) collect(++lastCollected_);
+        if (!handoff_->waitSlot(20'000'000ull)) continue;  // another process's consumer still holds it
         enqueueFrame(seq);
         lastEnqueued_ = seq++;
     }
@@ -154,9 +155,8 @@ bool Producer::enqueueFrame(uint64_t seq) {
     float delay = controls_.delayMs.load() + controls_.jitterMs.load() * jitterUnit(seq);
     p.delayMs = std::max(0.0f, delay);
     if (p.delayMs > 0) BATON_CHECK(batonLaunchHostFunc(stream_, injectDelay, &p));
-    uint32_t slot = 0;
-    BATON_CHECK(handoff_->produceBegin(stream_, seq, &slot));
     const uint32_t depth = handoff_->config().depth;
+    const uint32_t slot = static_cast<uint32_t>((seq - 1) % depth);  // every handoff's layout
     if (seq > depth) {
         telemetry_.producerWants = seq - depth;
         telemetry_.producerWantsSince = nowNs();
@@ -173,8 +173,7 @@ bool Producer::enqueueFrame(uint64_t seq) {
     args.height = handoff_->config().extent.height;
     args.animFrame = p.animFrame;
     p.burned = args.burn != VK_NULL_HANDLE;
-    BATON_CHECK(batonStreamRecord(stream_, recordFrame, &args));
-    BATON_CHECK(handoff_->produceEnd(stream_, seq));
+    BATON_CHECK(handoff_->produce(stream_, seq, recordFrame, &args));
     telemetry_.enqueued.fetch_add(1);
     return true;
 }

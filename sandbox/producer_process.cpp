@@ -1,8 +1,8 @@
 // baton-sandbox-producer: the sandbox's producer in a process of its own. The sandbox
 // fork+execs it with `--socket FD`, one end of a SOCK_SEQPACKET socketpair, and sends it the
-// ring (remote_protocol.h). It opens its own standalone baton context on the same GPU
-// (its own VkDevice), imports the images and the two timelines, and runs the same Producer
-// as the in-process mode against a Handoff over the imported handles. No GLFW, no ImGui
+// ring's configuration (remote_protocol.h). It opens its own standalone baton context on the
+// same GPU (its own VkDevice), creates a shared frame channel and sends it to the sandbox
+// (batonChannelSend), and runs the same Producer as the in-process mode on that channel. No GLFW, no ImGui
 // window, no X libraries.
 #include <atomic>
 #include <cerrno>
@@ -16,12 +16,11 @@
 #include <unistd.h>
 #include <vector>
 
-#include <baton/baton_memory.h>
-#include <baton/baton_transport.h>
+#include <baton/baton_channel.h>
 
 #include "gpu.h"
 #include "gpu_clock.h"
-#include "handoff.h"
+#include "handoff_channel.h"
 #include "producer.h"
 #include "remote_protocol.h"
 #include "telemetry.h"
@@ -30,56 +29,6 @@ namespace sandbox {
 namespace {
 
 constexpr int kSetupTimeoutMs = 60000;
-
-// The producer side of the handoff over imported handles: as FrameRing's producer side.
-class ImportedRing final : public Handoff {
-public:
-    ImportedRing(Gpu& gpu, const HandoffConfig& cfg) : gpu_(gpu), config_(cfg) {}
-    ~ImportedRing() override {
-        batonDestroyExternalSemaphore(ready);
-        batonDestroyExternalSemaphore(released);
-        for (uint32_t i = 0; i < memory.size(); ++i) {
-            vkDestroyImageView(gpu_.device, views[i], nullptr);
-            batonDestroyMemory(memory[i]);
-        }
-    }
-    const HandoffConfig& config() const override { return config_; }
-    VkImage image(uint32_t slot) const override { return images[slot]; }
-    VkImageView view(uint32_t slot) const override { return views[slot]; }
-    batonError_t produceBegin(batonStream_t stream, uint64_t sequence, uint32_t* slot) override {
-        *slot = static_cast<uint32_t>((sequence - 1) % config_.depth);
-        if (sequence <= config_.depth) return batonSuccess;
-        batonExternalSemaphoreWaitParams wp{};
-        wp.params.fence.value = sequence - config_.depth;
-        return batonWaitExternalSemaphoresAsync(&released, &wp, 1, stream);
-    }
-    batonError_t produceEnd(batonStream_t stream, uint64_t sequence) override {
-        batonExternalSemaphoreSignalParams sp{};
-        sp.params.fence.value = sequence;
-        return batonSignalExternalSemaphoresAsync(&ready, &sp, 1, stream);
-    }
-    bool waitReady(uint64_t sequence, uint64_t timeoutNs) override {
-        return batonExternalSemaphoreHostWait(ready, sequence, timeoutNs) == batonSuccess;
-    }
-    bool acquire(PickMode, ConsumerFrame*) override { return false; }  // the consumer is the parent
-    uint64_t nextWanted() const override { return 0; }
-    bool releaseAll(uint64_t, VkSemaphoreSubmitInfo*) override { return false; }
-    uint32_t semaphores(SemaphoreView* out, uint32_t max) const override {
-        uint32_t n = 0;
-        if (n < max) out[n++] = {"ready", ready};
-        if (n < max) out[n++] = {"released", released};
-        return n;
-    }
-
-    std::vector<batonMemory_t> memory;
-    std::vector<VkImage> images;
-    std::vector<VkImageView> views;
-    batonExternalSemaphore_t ready = nullptr, released = nullptr;
-
-private:
-    Gpu& gpu_;
-    HandoffConfig config_;
-};
 
 std::atomic<unsigned> gValidationErrors{0};
 
@@ -98,36 +47,6 @@ void onMessage(batonMessageSeverity severity, const char* message, void*) {
     std::fprintf(stderr, "baton-sandbox-producer: %s\n", st.message);
     send(sock, &st, sizeof st, MSG_NOSIGNAL);
     std::exit(2);
-}
-
-void transitionToGeneral(const std::vector<VkImage>& images) {
-    batonStream_t s = nullptr;
-    BATON_CHECK(batonStreamCreate(&s));
-    struct Args { const std::vector<VkImage>* images; } args{&images};
-    BATON_CHECK(batonStreamRecord(
-        s,
-        [](VkCommandBuffer cmd, void* user) {
-            const auto& imgs = *static_cast<Args*>(user)->images;
-            std::vector<VkImageMemoryBarrier2> barriers;
-            for (VkImage img : imgs) {
-                VkImageMemoryBarrier2 b{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2};
-                b.dstStageMask = VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT;
-                b.dstAccessMask = VK_ACCESS_2_SHADER_STORAGE_WRITE_BIT;
-                b.oldLayout = VK_IMAGE_LAYOUT_UNDEFINED;
-                b.newLayout = VK_IMAGE_LAYOUT_GENERAL;
-                b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-                b.image = img;
-                b.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-                barriers.push_back(b);
-            }
-            VkDependencyInfo dep{VK_STRUCTURE_TYPE_DEPENDENCY_INFO};
-            dep.imageMemoryBarrierCount = static_cast<uint32_t>(barriers.size());
-            dep.pImageMemoryBarriers = barriers.data();
-            vkCmdPipelineBarrier2(cmd, &dep);
-        },
-        &args));
-    BATON_CHECK(batonStreamSynchronize(s));
-    BATON_CHECK(batonStreamDestroy(s));
 }
 
 void fillStatus(RemoteStatus* st, const Telemetry& t, const Producer& p, uint64_t* stallsSent) {
@@ -185,32 +104,14 @@ int run(int sock) {
     hc.depth = cfg.depth;
     hc.extent = {cfg.width, cfg.height};
     hc.animBase = cfg.animBase;
+    hc.backend = cfg.backend <= static_cast<uint32_t>(SemBackend::Keyed) ? static_cast<SemBackend>(cfg.backend)
+                                                                          : SemBackend::Portable;
+    const PickMode pick = cfg.pick ? PickMode::Mailbox : PickMode::Fifo;
     int rc = 0;
     {
-        ImportedRing ring(gpu, hc);
-        for (uint32_t i = 0; i < cfg.depth; ++i) {
-            batonMemory_t mem = nullptr;
-            batonHandleHeader h{};
-            if (batonError_t e = batonReceiveMemory(sock, kSetupTimeoutMs, &mem, &h)) fail(sock, "batonReceiveMemory", e);
-            batonMemoryInfo mi{};
-            BATON_CHECK(batonMemoryGetInfo(mem, &mi));
-            ring.memory.push_back(mem);
-            ring.images.push_back(mi.image);
-            VkImageViewCreateInfo vci{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
-            vci.image = mi.image;
-            vci.viewType = VK_IMAGE_VIEW_TYPE_2D;
-            vci.format = static_cast<VkFormat>(cfg.format);
-            vci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-            VkImageView view = VK_NULL_HANDLE;
-            VK_CHECK(vkCreateImageView(gpu.device, &vci, nullptr, &view));
-            ring.views.push_back(view);
-        }
-        const auto timeline = batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
-        if (batonError_t e = batonReceiveExternalSemaphore(sock, timeline, kSetupTimeoutMs, &ring.ready, nullptr))
-            fail(sock, "receive ready", e);
-        if (batonError_t e = batonReceiveExternalSemaphore(sock, timeline, kSetupTimeoutMs, &ring.released, nullptr))
-            fail(sock, "receive released", e);
-        transitionToGeneral(ring.images);
+        // The channel is made here, on this process's device, and handed to the sandbox whole.
+        ChannelHandoff ring(gpu, hc, pick, ChannelHandoff::SharedProducer{});
+        if (batonError_t e = ring.send(sock, kSetupTimeoutMs)) fail(sock, "batonChannelSend", e);
 
         GpuClock clock(gpu);
         Telemetry telemetry;

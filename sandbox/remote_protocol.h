@@ -1,9 +1,9 @@
 // The socket protocol between the sandbox (parent, renderer side) and baton-sandbox-producer
 // (the child it fork+execs with one end of a socketpair(AF_UNIX, SOCK_SEQPACKET)).
 //
-// Setup, parent -> child, in this order:
-//   RemoteConfig (a plain message), then `depth` images (batonSendMemory, tag = slot),
-//   then "ready" and "released" (batonSendExternalSemaphore, timelines).
+// Setup: parent -> child RemoteConfig (a plain message); the child creates a shared frame
+// channel (baton_channel.h) with that depth, size, backend and policy and sends it with
+// batonChannelSend; the parent takes it with batonChannelReceive (which answers the child).
 // Then, child -> parent: RemoteStatus messages (the first one says it runs), about every
 // 50 ms and on exit; parent -> child: RemoteControls whenever a control changes, and
 // RemoteStop. A child told to stop stops enqueuing, sends a RemoteStatus with `stopped` set
@@ -33,6 +33,8 @@ struct RemoteConfig {
     uint32_t preferCpu = 0;
     float costMs = 0, delayMs = 0, jitterMs = 0;
     uint32_t paused = 0;
+    uint32_t backend = 0;  // SemBackend (native is made portable: a shared channel's timelines are)
+    uint32_t pick = 0;     // PickMode: the channel's policy
 };
 
 struct RemoteControls {

@@ -168,7 +168,7 @@ void Renderer::bindHandoff(Handoff& handoff) {
     VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO, nullptr, pool_, depth, layouts};
     VK_CHECK(vkAllocateDescriptorSets(gpu_.device, &ai, sets_));
     for (uint32_t i = 0; i < depth; ++i) {
-        VkDescriptorImageInfo img{VK_NULL_HANDLE, handoff.view(i), VK_IMAGE_LAYOUT_GENERAL};
+        VkDescriptorImageInfo img{VK_NULL_HANDLE, handoff.view(i), handoff.sampledLayout()};
         VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, nullptr, sets_[i], 0, 0, 1,
                                VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, &img};
         vkUpdateDescriptorSets(gpu_.device, 1, &w, 0, nullptr);
@@ -343,12 +343,17 @@ void Renderer::submit(Target& target, const ConsumerFrame& frame, ImDrawData* dr
         signals[ns++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, done, 0,
                          VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
     for (uint32_t i = 0; i < frame.signalCount; ++i) signals[ns++] = frame.signals[i];
-    VkCommandBufferSubmitInfo cbi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, cmd, 0};
+    // The handoff's own command buffers (a channel's acquire and release), around ours.
+    VkCommandBufferSubmitInfo cbi[3]{};
+    uint32_t nc = 0;
+    if (frame.first) cbi[nc++] = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, frame.first, 0};
+    cbi[nc++] = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, cmd, 0};
+    if (frame.last) cbi[nc++] = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, frame.last, 0};
     VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
     si.waitSemaphoreInfoCount = nw;
     si.pWaitSemaphoreInfos = waits;
-    si.commandBufferInfoCount = 1;
-    si.pCommandBufferInfos = &cbi;
+    si.commandBufferInfoCount = nc;
+    si.pCommandBufferInfos = cbi;
     si.signalSemaphoreInfoCount = ns;
     si.pSignalSemaphoreInfos = signals;
     f.submitNs = nowNs();

@@ -11,7 +11,7 @@
 namespace sandbox {
 
 // Where the producer runs: a thread of this process, or baton-sandbox-producer (a child
-// process with its own baton context and device, handoff_remote.h).
+// process with its own baton context and device, producer_remote.h).
 enum class ProducerWhere : uint8_t { Thread, Process };
 
 struct Settings {

@@ -334,10 +334,16 @@ VKAPI_ATTR void VKAPI_CALL DestroyDevice(VkDevice device, const VkAllocationCall
     if (fail) return r;                                            \
     return d->fnName(__VA_ARGS__);
 
+// A lost device takes no new work from anyone: the test's own (pass-through) submissions
+// are refused too, as a renderer's are on a really lost device. Otherwise a renderer submit
+// made after the loss would wait on the driver below (which is not lost) for a signal that
+// the lost context never sends, and still be pending when teardown frees what it uses.
 VKAPI_ATTR VkResult VKAPI_CALL QueueSubmit2(VkQueue q, uint32_t n, const VkSubmitInfo2* s, VkFence f) {
+    if (DeviceData* ld = deviceOf(q); ld && ld->lost && t_passThrough) return VK_ERROR_DEVICE_LOST;
     FAIL_OR_PASS(vkQueueSubmit2, q, true, q, n, s, f)
 }
 VKAPI_ATTR VkResult VKAPI_CALL QueueSubmit(VkQueue q, uint32_t n, const VkSubmitInfo* s, VkFence f) {
+    if (DeviceData* ld = deviceOf(q); ld && ld->lost && t_passThrough) return VK_ERROR_DEVICE_LOST;
     FAIL_OR_PASS(vkQueueSubmit, q, true, q, n, s, f)
 }
 VKAPI_ATTR VkResult VKAPI_CALL AllocateMemory(VkDevice dev, const VkMemoryAllocateInfo* ai,

@@ -198,6 +198,17 @@ bool Scenario::consume(const batonChannelFrame& frame, const batonChannelRelease
     return r == VK_SUCCESS;
 }
 
+void Scenario::waitRendererIdle() {
+    PassThrough own;  // the test's call, not one of baton's (a lost device still waits for the driver)
+    batonContextInfo info{};
+    if (!channel || batonContextGetInfo(ctx, &info) != batonSuccess) return;
+    auto waitIdle = reinterpret_cast<PFN_vkQueueWaitIdle>(info.getDeviceProcAddr(info.device, "vkQueueWaitIdle"));
+    VkQueue q = info.graphicsQueue.queue;
+    if (info.queueShared && batonContextLockQueue(ctx, q) != batonSuccess) return;
+    waitIdle(q);
+    if (info.queueShared) batonContextUnlockQueue(ctx, q);
+}
+
 void Scenario::channelSteps() {
     auto body = [&]() -> bool {
         batonChannelCreateInfo ci{};
@@ -216,6 +227,10 @@ void Scenario::channelSteps() {
             STEP("batonChannelReleaseFrame",
                  batonChannelReleaseFrame(channel, &f, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, &rel));
             if (!consume(f, rel)) {
+                // On a lost device the renderer's submit is refused, as on a real loss; baton's
+                // next call must then say why.
+                if (batonfault::anyDeviceLost())
+                    STEP("batonStreamSynchronize (after the renderer's submit met the loss)", batonStreamSynchronize(s1));
                 step = "the test's own consumer submit";
                 error = batonErrorUnknown;
                 message = "the renderer-side vkQueueSubmit2 of the test failed";
@@ -238,6 +253,10 @@ void Scenario::teardown() {
     };
     if (!ctx) return;
     g_currentStep = "teardown";
+    // The test's own consumer submits must be done before the channel goes (its header says
+    // so). On lavapipe they share baton's queue, so the streams' synchronisation covered them;
+    // on a GPU with a graphics queue of its own they may still be running.
+    waitRendererIdle();
     // After a failure the streams may hold an error; synchronising reports it (not a teardown
     // failure), then every object is destroyed.
     if (s1) batonStreamSynchronize(s1);

@@ -45,6 +45,7 @@ private:
     void semaphoreSteps();
     void memorySteps();
     void channelSteps();
+    void waitRendererIdle();  // the test's consumer submits, before teardown
     bool consume(const batonChannelFrame& frame, const batonChannelRelease& release);
 };
 

@@ -109,7 +109,9 @@ batonHandleHeader memoryHeader(int descKind, uint64_t size) {
     std::memcpy(&h.memory.kind, &descKind, sizeof descKind);
     h.memory.size = size;
     h.memory.bufferUsage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-    h.memory.memoryProperties = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;
+    // No required properties: memory type 0 then fits on every driver (on NVIDIA it is not
+    // host-visible), so these scenarios reach the fd checks they are about.
+    h.memory.memoryProperties = 0;
     h.allocationSize = size;
     return h;
 }

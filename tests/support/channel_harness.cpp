@@ -124,7 +124,8 @@ void ChannelHarness::checkCompleted(HandoffResult& res, bool all) {
     }
 }
 
-void ChannelHarness::consumeOne(batonChannel_t ch, const batonChannelFrame& f, HandoffResult& res) {
+void ChannelHarness::consumeOne(batonChannel_t ch, const batonChannelFrame& f, HandoffResult& res,
+                                const batonChannelFrame* releaseInstead, bool noRelease) {
     checkCompleted(res, false);
     const uint32_t r = static_cast<uint32_t>(submitted_ % kRegions);
     const VkDeviceSize regionBytes = VkDeviceSize(width_) * height_ * 4;
@@ -165,7 +166,8 @@ void ChannelHarness::consumeOne(batonChannel_t ch, const batonChannelFrame& f, H
     vkEndCommandBuffer_(cmd);
 
     batonChannelRelease rel{};
-    if (batonChannelReleaseFrame(ch, &f, VK_PIPELINE_STAGE_2_COPY_BIT, &rel) != batonSuccess) {
+    const batonChannelFrame& toRelease = releaseInstead ? *releaseInstead : f;
+    if (!noRelease && batonChannelReleaseFrame(ch, &toRelease, VK_PIPELINE_STAGE_2_COPY_BIT, &rel) != batonSuccess) {
         if (res.firstError.empty()) res.firstError = std::string("release failed: ") + batonGetLastErrorMessage();
         ++res.orderErrors;
         return;
@@ -178,14 +180,14 @@ void ChannelHarness::consumeOne(batonChannel_t ch, const batonChannelFrame& f, H
     regionFrame_[r] = f.frame;
     ++submitted_;
     VkSemaphoreSubmitInfo signals[2] = {
-        rel.signal,
-        {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, done_, submitted_, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0}};
+        {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, done_, submitted_, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0},
+        rel.signal};
     VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
     si.waitSemaphoreInfoCount = 1;
     si.pWaitSemaphoreInfos = &f.wait;
     si.commandBufferInfoCount = nc;
     si.pCommandBufferInfos = cmdInfos;
-    si.signalSemaphoreInfoCount = 2;
+    si.signalSemaphoreInfoCount = noRelease ? 1 : 2;
     si.pSignalSemaphoreInfos = signals;
     batonContextLockQueue(ctx_, queue_);
     VkResult vr = vkQueueSubmit2_(queue_, 1, &si, VK_NULL_HANDLE);
@@ -238,6 +240,114 @@ HandoffResult ChannelHarness::run(batonChannel_t ch, batonStream_t stream, uint6
     checkCompleted(res, true);
     res.lastFrame = last;
     return res;
+}
+
+HandoffResult ChannelHarness::consume(batonChannel_t ch, uint64_t frames, bool fifo, uint64_t lastWanted,
+                                      unsigned timeoutMs, batonError_t* endError, uint64_t seenBefore,
+                                      bool holdLast) {
+    HandoffResult res;
+    *endError = batonSuccess;
+    uint64_t last = seenBefore;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    while (res.consumed < frames && (!lastWanted || last < lastWanted)) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            *endError = batonErrorTimeout;
+            break;
+        }
+        batonChannelFrame f{};
+        batonError_t e = batonChannelAcquireFrame(ch, VK_PIPELINE_STAGE_2_COPY_BIT, &f);
+        if (e == batonErrorNotReady) {
+            e = batonChannelWaitForFrame(ch, 2000000);
+            if (e == batonErrorTimeout) continue;
+        }
+        if (e == batonErrorNotReady || (e == batonSuccess && !f.image)) continue;
+        if (e != batonSuccess) {
+            *endError = e;
+            if (e != batonErrorPeerLost && res.firstError.empty())
+                res.firstError = std::string("acquire failed: ") + batonGetLastErrorMessage();
+            break;
+        }
+        ++res.consumed;
+        res.dropped += f.dropped;
+        const bool inOrder = fifo ? f.frame == last + 1 : f.frame > last;
+        if (!inOrder) {
+            ++res.orderErrors;
+            if (res.firstError.empty())
+                res.firstError = "frame " + std::to_string(f.frame) + " after " + std::to_string(last);
+        }
+        if (f.frame > last && f.dropped != f.frame - last - 1) ++res.droppedMismatch;
+        last = f.frame;
+        lastImage = f.image;
+        lastLayout = f.layout;
+        if (!holdLast) {
+            consumeOne(ch, f, res);
+            continue;
+        }
+        // This submit reads f and lets the previous one go (the first: nothing to let go).
+        consumeOne(ch, f, res, holding_ ? &held_ : &f, !holding_);
+        held_ = f;
+        holding_ = true;
+    }
+    checkCompleted(res, true);
+    res.lastFrame = last;
+    return res;
+}
+
+uint64_t ChannelHarness::badPixelsOf(VkImage image, VkImageLayout layout, uint32_t value) {
+    idle();
+    checked_ = submitted_;
+    VkCommandBuffer cmd = cmds_[0];
+    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
+                                VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    if (vkBeginCommandBuffer_(cmd, &bi) != VK_SUCCESS) return UINT64_MAX;
+    // A frame still held (acquired, not released): ours, in its layout.
+    VkImageMemoryBarrier2 ib{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2};
+    ib.srcStageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
+    ib.dstStageMask = VK_PIPELINE_STAGE_2_COPY_BIT;
+    ib.dstAccessMask = VK_ACCESS_2_TRANSFER_READ_BIT;
+    ib.oldLayout = ib.newLayout = layout;
+    ib.srcQueueFamilyIndex = ib.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+    ib.image = image;
+    ib.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+    VkDependencyInfo ia{VK_STRUCTURE_TYPE_DEPENDENCY_INFO};
+    ia.imageMemoryBarrierCount = 1;
+    ia.pImageMemoryBarriers = &ib;
+    vkCmdPipelineBarrier2_(cmd, &ia);
+    VkBufferImageCopy copy{};
+    copy.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+    copy.imageExtent = {width_, height_, 1};
+    vkCmdCopyImageToBuffer_(cmd, image, layout, buffer_, 1, &copy);
+    VkBufferMemoryBarrier2 bb{VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER_2};
+    bb.srcStageMask = VK_PIPELINE_STAGE_2_COPY_BIT;
+    bb.srcAccessMask = VK_ACCESS_2_TRANSFER_WRITE_BIT;
+    bb.dstStageMask = VK_PIPELINE_STAGE_2_HOST_BIT;
+    bb.dstAccessMask = VK_ACCESS_2_HOST_READ_BIT;
+    bb.srcQueueFamilyIndex = bb.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+    bb.buffer = buffer_;
+    bb.size = VK_WHOLE_SIZE;
+    VkDependencyInfo di{VK_STRUCTURE_TYPE_DEPENDENCY_INFO};
+    di.bufferMemoryBarrierCount = 1;
+    di.pBufferMemoryBarriers = &bb;
+    vkCmdPipelineBarrier2_(cmd, &di);
+    if (vkEndCommandBuffer_(cmd) != VK_SUCCESS) return UINT64_MAX;
+    VkCommandBufferSubmitInfo ci{VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, cmd, 0};
+    ++submitted_;
+    VkSemaphoreSubmitInfo sig{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, done_, submitted_,
+                              VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+    VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
+    si.commandBufferInfoCount = 1;
+    si.pCommandBufferInfos = &ci;
+    si.signalSemaphoreInfoCount = 1;
+    si.pSignalSemaphoreInfos = &sig;
+    batonContextLockQueue(ctx_, queue_);
+    VkResult vr = vkQueueSubmit2_(queue_, 1, &si, VK_NULL_HANDLE);
+    batonContextUnlockQueue(ctx_, queue_);
+    if (vr != VK_SUCCESS) return UINT64_MAX;
+    idle();
+    checked_ = submitted_;
+    uint64_t bad = 0;
+    for (size_t i = 0; i < size_t(width_) * height_; ++i) bad += mapped_[i] != value;
+    return bad;
 }
 
 }  // namespace batontest

@@ -36,14 +36,29 @@ public:
     // Produces `frames` frames on stream (a thread) while consuming them here.
     // first: the number of the first frame this run produces (runs can continue a channel).
     HandoffResult run(batonChannel_t channel, batonStream_t stream, uint64_t frames, bool fifo, uint64_t first = 1);
+    // holdLast: as a renderer that keeps showing its last frame, each frame is released only
+    // when the next one is acquired (in that submit), so the last one stays held on return.
+    // Consumes up to `frames` frames of a channel whose producer is elsewhere (another
+    // process), checking them as run() does, until `frames` frames or the last one (`last`,
+    // 0: none) were seen (after seenBefore), an acquire fails (*endError: its result) or timeoutMs passes.
+    HandoffResult consume(batonChannel_t channel, uint64_t frames, bool fifo, uint64_t last, unsigned timeoutMs,
+                          batonError_t* endError, uint64_t seenBefore = 0, bool holdLast = false);
+    // Copies image (in layout; a frame still held) once more and counts the pixels that are not
+    // `value` (UINT64_MAX: the copy failed). For a frame that must stay usable after its producer died.
+    uint64_t badPixelsOf(VkImage image, VkImageLayout layout, uint32_t value);
     // Waits until every consumer submission completed.
     void idle();
 
     PFN_vkGetDeviceProcAddr gdpa = nullptr;
     VkDevice device = VK_NULL_HANDLE;
+    VkImage lastImage = VK_NULL_HANDLE;  // consume(): the last frame acquired
+    VkImageLayout lastLayout = VK_IMAGE_LAYOUT_UNDEFINED;
 
 private:
-    void consumeOne(batonChannel_t ch, const batonChannelFrame& f, HandoffResult& res);
+    void consumeOne(batonChannel_t ch, const batonChannelFrame& f, HandoffResult& res,
+                    const batonChannelFrame* releaseInstead = nullptr, bool noRelease = false);
+    batonChannelFrame held_{};
+    bool holding_ = false;
     void checkCompleted(HandoffResult& res, bool all);
 
     static constexpr uint32_t kRegions = 8;

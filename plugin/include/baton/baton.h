@@ -90,7 +90,8 @@ typedef enum batonError_t {
     batonErrorMissingCapability = 10001,    /**< An attached device lacks a feature or extension baton needs. */
     batonErrorKeyedMutexAbandoned = 10002,  /**< Acquired a keyed mutex whose previous holder died or was destroyed holding it: the acquirer holds it now (see Keyed mutex). */
     batonErrorWrongKind = 10003,            /**< A handle of another kind (binary/timeline/keyed mutex) was given. */
-    batonErrorForeignDevice = 10004         /**< A handle exported by another GPU or driver was given. */
+    batonErrorForeignDevice = 10004,        /**< A handle exported by another GPU or driver was given. */
+    batonErrorPeerLost = 10005              /**< The other process of a shared frame channel died or left (baton_channel.h, Peer death). */
 } batonError_t;
 
 /** Name of an error code, e.g. "batonErrorInvalidValue". Never NULL. */

@@ -44,7 +44,12 @@ typedef enum batonChannelPolicy {
 /** Flags of batonChannelCreateInfo. */
 typedef enum batonChannelFlags {
     batonChannelFlagExportable = 0x1,         /**< Image memory exportable as opaque fds (VK_KHR_external_memory_fd). */
-    batonChannelFlagConsumerQueueFamily = 0x2 /**< consumerQueueFamily is set (else: the context's graphics family). */
+    batonChannelFlagConsumerQueueFamily = 0x2, /**< consumerQueueFamily is set (else: the context's graphics family). */
+    batonChannelFlagKeyedMutex = 0x4,          /**< One keyed mutex per slot instead of the two timelines' ordering (the
+                                                    D3D11 pattern: the producer acquires key 0 and releases key 1, the
+                                                    consumer the reverse). backend must be 0 or portable. */
+    batonChannelFlagShared = 0x8               /**< The consumer is another process: send the channel with batonChannelSend
+                                                    (implies Exportable; portable timelines or keyed mutexes). */
 } batonChannelFlags;
 
 /** Describes a channel. Zero-initialise, then set format, extent and usage. */
@@ -156,6 +161,91 @@ BATON_API batonError_t batonChannelGetInfo(batonChannel_t channel, batonChannelI
  */
 BATON_API batonError_t batonChannelExportFds(batonChannel_t channel, uint32_t slot, int* memoryFd, int* readyFd,
                                              int* releasedFd);
+
+/* ------------------------------------------------------------------------------------ */
+/* Across processes                                                                     */
+/* ------------------------------------------------------------------------------------ */
+/*
+ * A channel created with batonChannelFlagShared is sent to the consumer's process with one
+ * call and received there with one call; the consumer then uses batonChannelAcquireFrame /
+ * batonChannelReleaseFrame as in one process, and the producer batonChannelProduceFrame.
+ * What travels (one message, SCM_RIGHTS): the images' memory (opaque fds), the "ready" and
+ * "released" timelines (portable), the slots' keyed mutexes (batonChannelFlagKeyedMutex),
+ * and a control page (a sealed memfd) with each slot's frame number and produce time and
+ * both processes' liveness. Everything received is checked before use: the message's kind,
+ * the device and driver UUIDs (batonErrorForeignDevice), the fds' kinds, the page's size and
+ * seals, the format, extent and usage against `expected` and this device (NotSupported);
+ * every read of the page afterwards is checked too (batonErrorIllegalState on garbage).
+ *
+ * Ownership across processes: images move between the producer's queue family and
+ * VK_QUEUE_FAMILY_EXTERNAL. The consumer MUST put frame->acquireCommands first in the submit
+ * that reads the frame (or record frame->acquireBarrier, the ownership acquire) and
+ * release->releaseCommands last in the submit that signals release->signal (the ownership
+ * release back to VK_QUEUE_FAMILY_EXTERNAL).
+ *
+ * Across processes nothing waits for the other process without a bound:
+ * - The consumer gets a frame only once it is complete (its ready value is on the page), so
+ *   its GPU never waits for a value that only the producer could still signal.
+ * - batonChannelProduceFrame returns batonErrorNotReady (nothing enqueued) when the slot of
+ *   the next frame is still the consumer's, so the producer's stream never waits for the
+ *   consumer either. batonChannelWaitForSlot / batonChannelWaitForFrame wait on the host.
+ *
+ * Peer death: each process holds a lock on the control page for its life, which the kernel
+ * drops when the process exits however it dies (SIGKILL included). Once the peer is gone:
+ * - the consumer's batonChannelAcquireFrame returns the frames that were complete and then
+ *   batonErrorPeerLost (sticky); the check is made whenever no new frame is there, so the
+ *   bound is the consumer's own acquire period (plus the kernel's process teardown). A
+ *   producer killed while holding a slot's keyed mutex leaves it abandoned: the consumer
+ *   reports batonErrorPeerLost and never shows that slot's unfinished frame. The last frame
+ *   acquired stays valid (the memory is this process's too) until the channel is destroyed.
+ * - the producer's next batonChannelProduceFrame returns batonErrorPeerLost (it checks on
+ *   every call; nothing is enqueued), its stream has no wait left that cannot complete.
+ * Takeover: a dead peer's channel stays dead. The survivor destroys it; a restarted producer
+ * creates a new channel and sends it; a restarted consumer receives a new one (the producer
+ * creates and sends a new channel when it sees batonErrorPeerLost).
+ */
+
+/**
+ * Sends a channel created with batonChannelFlagShared over a connected Unix socket, and
+ * waits (up to timeoutMs, -1: forever) until the receiving process has checked it and says it
+ * took it (or why not: its batonChannelReceive error is returned here). Setup-time call,
+ * once per channel, before the first batonChannelProduceFrame. The socket stays the caller's.
+ */
+BATON_API batonError_t batonChannelSend(batonChannel_t channel, int socket, int timeoutMs);
+
+/**
+ * Receives a channel sent by batonChannelSend into the current context; *channel is its
+ * consumer's end. expected (may be NULL) says what this consumer can use: every non-zero
+ * field of format, extent, usage, depth must match (else batonErrorNotSupported, message
+ * naming the field); its batonChannelFlagConsumerQueueFamily / consumerQueueFamily choose
+ * the queue family of this process's consumer (default: the context's graphics family).
+ * Returns batonErrorTimeout, batonErrorWrongKind (not a channel message),
+ * batonErrorForeignDevice (another GPU or driver), batonErrorInvalidResourceHandle (fds that
+ * are not what the message says, a control page that is not baton's, truncated or unsealed),
+ * batonErrorNotSupported, batonErrorPeerLost (the producer died before it was taken), or
+ * batonErrorOperatingSystem. Every fd received is closed on failure; nothing leaks.
+ */
+BATON_API batonError_t batonChannelReceive(batonChannel_t* channel, int socket, int timeoutMs,
+                                           const batonChannelCreateInfo* expected);
+
+/**
+ * Host waits, bounded by timeoutNs, that also watch the peer process:
+ * ForFrame (consumer): until a frame after the last acquired one is complete.
+ * ForSlot (producer): until the next batonChannelProduceFrame will not return NotReady.
+ * Return batonSuccess, batonErrorTimeout or batonErrorPeerLost.
+ */
+BATON_API batonError_t batonChannelWaitForFrame(batonChannel_t channel, uint64_t timeoutNs);
+BATON_API batonError_t batonChannelWaitForSlot(batonChannel_t channel, uint64_t timeoutNs);
+
+/** What a shared channel knows about the other process. */
+typedef struct batonChannelPeerInfo {
+    VkBool32 shared;                     /**< The channel has a consumer or producer in another process. */
+    VkBool32 peerAlive;                  /**< The other process holds its lock on the control page. */
+    unsigned long long peerHeartbeatNs;  /**< The peer's last call (CLOCK_MONOTONIC), as it wrote it (untrusted). */
+    unsigned long long producedHint;     /**< Frames the producer says it enqueued (untrusted). */
+} batonChannelPeerInfo;
+
+BATON_API batonError_t batonChannelGetPeerInfo(batonChannel_t channel, batonChannelPeerInfo* info);
 
 #ifdef __cplusplus
 }

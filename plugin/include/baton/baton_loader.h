@@ -108,6 +108,11 @@ typedef batonError_t (*PFN_batonChannelAcquireFrame)(batonChannel_t channel, VkP
 typedef batonError_t (*PFN_batonChannelReleaseFrame)(batonChannel_t channel, const batonChannelFrame* frame, VkPipelineStageFlags2 releaseStage, batonChannelRelease* release);
 typedef batonError_t (*PFN_batonChannelGetInfo)(batonChannel_t channel, batonChannelInfo* info);
 typedef batonError_t (*PFN_batonChannelExportFds)(batonChannel_t channel, uint32_t slot, int* memoryFd, int* readyFd, int* releasedFd);
+typedef batonError_t (*PFN_batonChannelSend)(batonChannel_t channel, int socket, int timeoutMs);
+typedef batonError_t (*PFN_batonChannelReceive)(batonChannel_t* channel, int socket, int timeoutMs, const batonChannelCreateInfo* expected);
+typedef batonError_t (*PFN_batonChannelWaitForFrame)(batonChannel_t channel, uint64_t timeoutNs);
+typedef batonError_t (*PFN_batonChannelWaitForSlot)(batonChannel_t channel, uint64_t timeoutNs);
+typedef batonError_t (*PFN_batonChannelGetPeerInfo)(batonChannel_t channel, batonChannelPeerInfo* info);
 typedef batonError_t (*PFN_batonTelemetryEnable)(batonContext_t ctx, int enable);
 typedef batonError_t (*PFN_batonTelemetryRead)(batonContext_t ctx, unsigned long long afterSeq, batonTelemetryRecord* records, unsigned int capacity, unsigned int* count);
 typedef batonError_t (*PFN_batonTelemetryGetSemaphoreStats)(batonExternalSemaphore_t sem, batonTelemetrySemaphoreStats* stats);
@@ -211,6 +216,12 @@ typedef struct batonProcTable {
     PFN_batonReceiveMemory batonReceiveMemory;
     PFN_batonSendHandle batonSendHandle;
     PFN_batonReceiveHandle batonReceiveHandle;
+    /* Frame channel across processes. */
+    PFN_batonChannelSend batonChannelSend;
+    PFN_batonChannelReceive batonChannelReceive;
+    PFN_batonChannelWaitForFrame batonChannelWaitForFrame;
+    PFN_batonChannelWaitForSlot batonChannelWaitForSlot;
+    PFN_batonChannelGetPeerInfo batonChannelGetPeerInfo;
     /* Telemetry: frames and snapshots (0.1, issue 12). */
     PFN_batonTelemetryReadFrames batonTelemetryReadFrames;
     PFN_batonTraceWrite batonTraceWrite;

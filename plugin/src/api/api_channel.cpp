@@ -38,7 +38,8 @@ batonError_t checkCreateInfo(Context* ctx, const batonChannelCreateInfo& ci) {
         return fail(batonErrorInvalidValue, "channel policy %d is neither FIFO nor mailbox", policy);
     if (backend != 0 && backend != batonSemaphoreBackendNative && backend != batonSemaphoreBackendPortable)
         return fail(batonErrorInvalidValue, "channel backend %d is unknown", backend);
-    const unsigned known = batonChannelFlagExportable | batonChannelFlagConsumerQueueFamily;
+    const unsigned known = batonChannelFlagExportable | batonChannelFlagConsumerQueueFamily |
+                           batonChannelFlagKeyedMutex | batonChannelFlagShared;
     if (ci.flags & ~known) return fail(batonErrorInvalidValue, "channel flags have unknown bits 0x%x", ci.flags & ~known);
     if ((ci.flags & batonChannelFlagConsumerQueueFamily) && ci.consumerQueueFamily >= familyCount(ctx))
         return fail(batonErrorInvalidValue, "consumerQueueFamily %u does not exist", ci.consumerQueueFamily);
@@ -47,7 +48,11 @@ batonError_t checkCreateInfo(Context* ctx, const batonChannelCreateInfo& ci) {
     if (ci.backend == batonSemaphoreBackendNative && ctx->queueShared)
         return fail(batonErrorNotSupported, "the native backend cannot be used on a queue shared with the renderer: "
                     "a GPU wait for a frame's release would block the queue that has to run it");
-    if ((ci.flags & batonChannelFlagExportable) && (!ctx->externalMemoryFd || !ctx->vkd.vkGetMemoryFdKHR))
+    if ((ci.flags & (batonChannelFlagKeyedMutex | batonChannelFlagShared)) && ci.backend == batonSemaphoreBackendNative)
+        return fail(batonErrorNotSupported, "keyed-mutex and shared channels use portable timelines (backend 0 or "
+                    "portable), so that no wait depends on another process's GPU work");
+    if ((ci.flags & (batonChannelFlagExportable | batonChannelFlagShared)) &&
+        (!ctx->externalMemoryFd || !ctx->vkd.vkGetMemoryFdKHR))
         return fail(batonErrorNotSupported, "exportable images need VK_KHR_external_memory_fd");
     return batonSuccess;
 }
@@ -224,6 +229,71 @@ BATON_API batonError_t batonChannelExportFds(batonChannel_t channel, uint32_t sl
         e = slot >= info.depth ? fail(batonErrorInvalidValue, "slot %u is not below the depth %u", slot, info.depth)
                                : ch->exportFds(slot, memoryFd, readyFd, releasedFd);
         return e == batonSuccess ? ok() : e;
+    });
+}
+
+BATON_API batonError_t batonChannelSend(batonChannel_t channel, int socket, int timeoutMs) {
+    return guarded("batonChannelSend", [&] {
+        Channel* ch = nullptr;
+        batonError_t e = resolveChannel(channel, &ch);
+        if (e != batonSuccess) return e;
+        ScopedRef<Channel> hold(ch);
+        e = ch->send(socket, timeoutMs);
+        return e == batonSuccess ? ok() : e;
+    });
+}
+
+BATON_API batonError_t batonChannelReceive(batonChannel_t* channel, int socket, int timeoutMs,
+                                           const batonChannelCreateInfo* expected) {
+    return guarded("batonChannelReceive", [&] {
+        if (!channel) return fail(batonErrorInvalidValue, "batonChannelReceive: channel is NULL");
+        Context* ctx = nullptr;
+        batonError_t e = currentContext(&ctx);
+        if (e != batonSuccess) return e;
+        ScopedRef<Context> hold(ctx);
+        if (expected && (expected->flags & batonChannelFlagConsumerQueueFamily) &&
+            expected->consumerQueueFamily >= familyCount(ctx))
+            return fail(batonErrorInvalidValue, "consumerQueueFamily %u does not exist", expected->consumerQueueFamily);
+        if (!ctx->externalMemoryFd)
+            return fail(batonErrorNotSupported, "receiving a channel needs VK_KHR_external_memory_fd");
+        Channel* ch = nullptr;
+        if ((e = Channel::receive(ctx, socket, timeoutMs, expected, &ch)) != batonSuccess) return e;
+        *channel = adoptChannel(ctx, ch);
+        return ok();
+    });
+}
+
+BATON_API batonError_t batonChannelWaitForFrame(batonChannel_t channel, uint64_t timeoutNs) {
+    return guarded("batonChannelWaitForFrame", [&] {
+        Channel* ch = nullptr;
+        batonError_t e = resolveChannel(channel, &ch);
+        if (e != batonSuccess) return e;
+        ScopedRef<Channel> hold(ch);
+        e = ch->waitForFrame(timeoutNs);
+        return e == batonSuccess ? ok() : e;
+    });
+}
+
+BATON_API batonError_t batonChannelWaitForSlot(batonChannel_t channel, uint64_t timeoutNs) {
+    return guarded("batonChannelWaitForSlot", [&] {
+        Channel* ch = nullptr;
+        batonError_t e = resolveChannel(channel, &ch);
+        if (e != batonSuccess) return e;
+        ScopedRef<Channel> hold(ch);
+        e = ch->waitForSlot(timeoutNs);
+        return e == batonSuccess ? ok() : e;
+    });
+}
+
+BATON_API batonError_t batonChannelGetPeerInfo(batonChannel_t channel, batonChannelPeerInfo* info) {
+    return guarded("batonChannelGetPeerInfo", [&] {
+        if (!info) return fail(batonErrorInvalidValue, "batonChannelGetPeerInfo: info is NULL");
+        Channel* ch = nullptr;
+        batonError_t e = resolveChannel(channel, &ch);
+        if (e != batonSuccess) return e;
+        ScopedRef<Channel> hold(ch);
+        ch->getPeerInfo(info);
+        return ok();
     });
 }
 

@@ -73,6 +73,11 @@
     X(batonReceiveMemory)                 \
     X(batonSendHandle)                    \
     X(batonReceiveHandle)                 \
+    X(batonChannelSend)                   \
+    X(batonChannelReceive)                \
+    X(batonChannelWaitForFrame)           \
+    X(batonChannelWaitForSlot)            \
+    X(batonChannelGetPeerInfo)           \
     X(batonTelemetryReadFrames)           \
     X(batonTraceWrite)
 

@@ -110,6 +110,7 @@ BATON_API const char* batonGetErrorName(batonError_t error) {
         BATON_ERR(batonErrorKeyedMutexAbandoned)
         BATON_ERR(batonErrorWrongKind)
         BATON_ERR(batonErrorForeignDevice)
+        BATON_ERR(batonErrorPeerLost)
 #undef BATON_ERR
     }
     return "batonErrorUnrecognized";
@@ -134,6 +135,7 @@ BATON_API const char* batonGetErrorString(batonError_t error) {
         case batonErrorKeyedMutexAbandoned: return "the keyed mutex was acquired after its previous holder died";
         case batonErrorWrongKind: return "the handle is of another kind (binary, timeline or keyed mutex)";
         case batonErrorForeignDevice: return "the handle was exported by another GPU or driver";
+        case batonErrorPeerLost: return "the other process of the frame channel died or left";
     }
     return "unrecognized error code";
 }

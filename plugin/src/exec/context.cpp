@@ -568,8 +568,11 @@ void Context::markLost(const char* where) {
         queues.push_back(graphicsQueue);
     for (Queue* q : queues) lockQueue(*q);
     vkd.vkDeviceWaitIdle(device);
-    for (auto it = queues.rbegin(); it != queues.rend(); ++it) unlockQueue(**it);
+    // Set while every queue is held: submit() checks it under the queue's lock, so nothing
+    // reaches the driver after this drain (a submission waiting for a queue lock here would
+    // otherwise slip in between the drain and the flag, and teardown would free its objects).
     lost_.store(true, std::memory_order_release);
+    for (auto it = queues.rbegin(); it != queues.rend(); ++it) unlockQueue(**it);
     // A warning: every call returns lostError() (the error itself); error-severity messages
     // are the ones that mean misuse or a validation failure.
     report(batonMessageSeverityWarning, "baton: the Vulkan device was lost; this context only reports it from now on");
@@ -597,7 +600,8 @@ void Context::unlockQueue(Queue& q) {
 
 VkResult Context::submit(Queue& q, const VkSubmitInfo2& info) {
     lockQueue(q);
-    VkResult r = vkd.vkQueueSubmit2(q.handle, 1, &info, VK_NULL_HANDLE);
+    // A lost device takes no more work (markLost drained it under these locks).
+    VkResult r = lost() ? VK_ERROR_DEVICE_LOST : vkd.vkQueueSubmit2(q.handle, 1, &info, VK_NULL_HANDLE);
     unlockQueue(q);
     return r;
 }

@@ -518,6 +518,10 @@ void Stream::submitFailed(VkResult r, uint64_t point) {
     if (ctx->lost()) return;  // waits on the timeline fail with VK_ERROR_DEVICE_LOST from now on
     waitPoint(point - 1);
     if (ctx->lost()) return;
+    // The batch's own timeline signals come too where the backend can (a native timeline),
+    // or GPU waits submitted for them on other streams, or in an importer, never end.
+    for (uint32_t i = 0; i < batch_.timelineSignalCount; ++i)
+        batch_.timelineSignals[i].sem->signalNeverSubmitted(batch_.timelineSignals[i].value);
     VkSemaphoreSignalInfo sig{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO, nullptr, timeline, point};
     ctx->vkd.vkSignalSemaphore(ctx->device, &sig);
 }

@@ -12,6 +12,7 @@
 #include "sync/semaphore.h"
 #include "sync/shared_state.h"
 #include "exec/stream.h"
+#include "frames/memory.h"
 #include "telemetry/telemetry.h"
 
 namespace baton {
@@ -67,15 +68,21 @@ batonError_t Channel::create(Context* ctx, const batonChannelCreateInfo& info, C
     // On a queue shared with the renderer, a native GPU wait for a "released" that the renderer
     // has not submitted yet would block the very queue that must run it: there the portable
     // backend, whose stream waits happen on the host, is the only safe choice.
-    const bool portable = info.backend == batonSemaphoreBackendPortable || ctx->queueShared;
+    ch->keyed_ = info.flags & batonChannelFlagKeyedMutex;
+    ch->shared_ = info.flags & batonChannelFlagShared;
+    if (ch->shared_) ch->role_ = Role::Producer;  // its consumer is the process it is sent to
+    // Keyed slots and shared channels: portable timelines (the keyed mutex is portable anyway,
+    // and across processes every wait must be one this process can end, see baton_channel.h).
+    const bool portable = info.backend == batonSemaphoreBackendPortable || ctx->queueShared || ch->keyed_ || ch->shared_;
     d.flags = portable ? batonExportFlagPortable : 0;
     batonError_t e = Semaphore::exportNew(ctx, d, &ch->readyFd_, &ch->ready);
     if (e != batonSuccess) return bail(e);
     e = Semaphore::exportNew(ctx, d, &ch->releasedFd_, &ch->released);
     if (e != batonSuccess) return bail(e);
 
-    ch->exportable_ = info.flags & batonChannelFlagExportable;
-    if ((e = ch->createImages(ch->exportable_)) != batonSuccess) return bail(e);
+    ch->exportable_ = (info.flags & batonChannelFlagExportable) || ch->shared_;
+    if ((e = ch->shared_ ? ch->createSharedImages() : ch->createImages(ch->exportable_)) != batonSuccess) return bail(e);
+    if (ch->keyed_ && (e = ch->createKeyedSlots()) != batonSuccess) return bail(e);
     if ((e = ch->createConsumerSide()) != batonSuccess) return bail(e);
     if (familyTimestampBits(ctx, ch->producerFamily_)) {
         VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO, nullptr, 0, VK_QUERY_TYPE_TIMESTAMP,
@@ -166,8 +173,14 @@ batonError_t Channel::createConsumerSide() {
 Channel::~Channel() {
     const DeviceTable& vk = ctx->vkd;
     for (uint32_t i = 0; i < kMaxDepth; ++i) {
-        if (images_[i]) vk.vkDestroyImage(ctx->device, images_[i], nullptr);
-        if (memory_[i]) vk.vkFreeMemory(ctx->device, memory_[i], nullptr);
+        if (mems_[i]) {
+            mems_[i]->release();  // the Memory owns image and memory
+        } else {
+            if (images_[i]) vk.vkDestroyImage(ctx->device, images_[i], nullptr);
+            if (memory_[i]) vk.vkFreeMemory(ctx->device, memory_[i], nullptr);
+        }
+        if (producerKm_[i]) producerKm_[i]->release();
+        if (consumerKm_[i]) consumerKm_[i]->release();
     }
     if (consumerPool_) vk.vkDestroyCommandPool(ctx->device, consumerPool_, nullptr);
     if (consumerQueries_) vk.vkDestroyQueryPool(ctx->device, consumerQueries_, nullptr);
@@ -188,8 +201,10 @@ void Channel::drain() {
         r = lastReleased_;
     }
     if (r) released->hostWait(r, twoSeconds);
+    // Keyed: give back the slots whose reads completed, so that no mutex is left held; and the
+    // last frames' telemetry (and their trace flows) resolve before the channel goes.
     std::lock_guard lock(consumerMutex_);
-    resolveConsumer();  // the last frames' telemetry (and their trace flows) before the channel goes
+    resolveConsumer();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -213,6 +228,10 @@ void Channel::recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame,
     b.oldLayout = VK_IMAGE_LAYOUT_UNDEFINED;
     b.newLayout = VK_IMAGE_LAYOUT_GENERAL;
     b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+    if (shared_) {  // another process read it last: acquire it from VK_QUEUE_FAMILY_EXTERNAL
+        b.srcQueueFamilyIndex = VK_QUEUE_FAMILY_EXTERNAL;
+        b.dstQueueFamilyIndex = producerFamily_;
+    }
     b.image = images_[slot];
     b.subresourceRange = colorRange();
     VkDependencyInfo di{VK_STRUCTURE_TYPE_DEPENDENCY_INFO};
@@ -233,6 +252,10 @@ void Channel::recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame,
     b.dstAccessMask = 0;
     b.oldLayout = VK_IMAGE_LAYOUT_GENERAL;
     b.newLayout = consumerLayout_;
+    if (shared_) {  // the consumer is another process: release it to VK_QUEUE_FAMILY_EXTERNAL
+        b.srcQueueFamilyIndex = producerFamily_;
+        b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_EXTERNAL;
+    }
     vk.vkCmdPipelineBarrier2(cmd, &di);
 }
 
@@ -248,47 +271,64 @@ struct ProduceCall {
 }  // namespace
 
 batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void* user, uint64_t* frameOut) {
+    if (role_ == Role::Consumer)
+        return fail(batonErrorInvalidValue, "this is the consumer's end of a shared channel: its producer is the other "
+                    "process");
+    if (shared_ && !sent_) return fail(batonErrorIllegalState, "a shared channel is sent (batonChannelSend) before it produces");
     if (stream->queue->family != producerFamily_)
         return fail(batonErrorInvalidValue, "the stream's queue family %u is not the channel's producer family %u",
                     stream->queue->family, producerFamily_);
     std::lock_guard lock(producerMutex_);
     const uint64_t k = produced_ + 1;
     const uint32_t slot = static_cast<uint32_t>((k - 1) % depth_);
+    batonError_t e = shared_ ? slotFree(k) : batonSuccess;
+    if (e != batonSuccess) return e;
     // The frame's ops go in as one unit: [wait until the slot's previous frame is released],
-    // the recorded commands, signal ready = k. With the stream idle they are one
-    // vkQueueSubmit2 made right here, as a renderer would make it by hand.
-    Op ops[3]{};
-    uint32_t n = 0;
+    // the recorded commands, signal ready = k [, the slot's mutex released to the consumer].
+    // With the stream idle they are one vkQueueSubmit2 made right here, as a renderer would
+    // make it by hand.
+    Op ops[5]{};
+    KeyedTurn turn;
+    uint32_t n = producerWaitOps(stream, k, slot, ops, &turn);
+    if (n == UINT32_MAX) return batonErrorIllegalState;  // the turn was refused (message set)
+    const uint32_t recordAt = n;
     ProduceCall call{this, slot, k, record, user, &Channel::recordProducer};
-    batonError_t e = stream->prepareRecord(
+    auto undoWaits = [&] {
+        for (uint32_t i = 0; i < recordAt; ++i) ops[i].sem->release();
+        if (turn.taken) producerKm_[slot]->undoTurn(turn.saved);
+    };
+    e = stream->prepareRecord(
         [](VkCommandBuffer cmd, void* u) {
             auto* c = static_cast<ProduceCall*>(u);
             (c->channel->*(c->record))(cmd, c->slot, c->frame, c->fn, c->user);
         },
-        &call, &ops[k > depth_ ? 1 : 0]);
-    if (e != batonSuccess) return e;
-    const Op recordOp = ops[k > depth_ ? 1 : 0];
+        &call, &ops[recordAt]);
+    if (e != batonSuccess) {
+        undoWaits();
+        return e;
+    }
+    const Op recordOp = ops[recordAt];
     Semaphore::Reservation reservation;
     if ((e = ready->reserveSignal(k, UINT64_MAX, false, &reservation)) != batonSuccess) {
         stream->abandonRecord(recordOp);
+        undoWaits();
         return e;
     }
     produced_ = k;  // k is claimed on "ready" now, whatever happens next
-    if (k > depth_) {
-        released->retain();
-        ops[n].kind = OpKind::Wait;
-        ops[n].sem = released;
-        ops[n++].value = k - depth_;
+    n = recordAt + 1;
+    n += producerSignalOps(k, slot, ops + n, turn);
+    if (shared_) {  // metadata for the consumer, written before anything can make frame k complete
+        const uint64_t now = monotonicNs();
+        ChannelPageLayout& pg = page_.page();
+        pg.slots[slot].frame.store(k, std::memory_order_release);
+        pg.slots[slot].produceNs.store(now, std::memory_order_release);
+        pg.produced.store(k, std::memory_order_release);
+        pg.producerBeatNs.store(now, std::memory_order_relaxed);
     }
-    ++n;  // the record
-    ready->retain();
-    ops[n].kind = OpKind::Signal;
-    ops[n].sem = ready;
-    ops[n].value = k;
-    ++n;
     if ((e = stream->enqueue(ops, n, true)) != batonSuccess) {
         stream->abandonRecord(recordOp);
         ready->giveBack(reservation);  // defect 6: the value can be signaled again
+        if (turn.taken) producerKm_[slot]->undoTurn(turn.saved);
         produced_ = k - 1;
         return e;
     }
@@ -362,6 +402,7 @@ void Channel::resolveConsumer() {
                 noteFrame(tel, e, ticks);
             }
         }
+        if (keyed_) giveSlot(e.frame);  // the renderer's reads are done: key 0 back to the producer
         e.state = Entry::Free;
         ++ringResolved_;
     }
@@ -387,44 +428,103 @@ void Channel::noteFrame(Telemetry* tel, const Entry& e, const uint64_t consumerT
 }
 
 // The frame the consumer gets next (FIFO: the next one; mailbox: the newest complete one), if
-// it can be waited for on the consumer's queue now. consumerMutex_ held.
+// it can be waited for on the consumer's queue now. Keyed: its slot's mutex is taken too.
+// consumerMutex_ held.
 batonError_t Channel::nextFrame(uint64_t* frame) {
-    const uint64_t published = published_.load(std::memory_order_acquire);
     const uint64_t next = lastAcquired_ + 1;
+    // In one process: what is enqueued (a GPU wait on it is fine). From another process: only
+    // what is complete, so that the GPU never waits for a value only the peer could signal.
+    uint64_t published = published_.load(std::memory_order_acquire);
+    if (role_ == Role::Consumer)
+        if (batonError_t e = completeFrames(&published); e != batonSuccess) return e;
     uint64_t k = next;
     if (policy_ == batonChannelPolicyMailbox) {
-        uint64_t done = ready->currentValue();
+        uint64_t done = role_ == Role::Consumer ? published : ready->currentValue();
         if (done > published) done = published;
+        // Never so far ahead that the producer could not make one newer frame: a consumer
+        // that holds the frame it shows until the next one comes (and releases the older
+        // ones with it) would otherwise wait for a frame that waits for its release.
+        const uint64_t reachable = lastReleased_ + depth_ - 1;
+        if (!keyed_ && done > reachable) done = reachable;
         if (done > k) k = done;  // the newest complete frame
     }
     if (k > published) {
         notReady_.fetch_add(1, std::memory_order_relaxed);
-        return fail(batonErrorNotReady, "no frame after %llu has been produced yet",
-                    static_cast<unsigned long long>(lastAcquired_));
+        if (shared_ && !page_.peerAlive()) return peerLost("producer");
+        if (shared_ && page_.checkHeader() != batonSuccess) return batonErrorIllegalState;
+        return fail(batonErrorNotReady, "no frame after %llu has been %s yet", static_cast<unsigned long long>(lastAcquired_),
+                    role_ == Role::Consumer ? "completed" : "produced");
     }
-    if (ctx->queueShared && !ready->signalOnQueue(k)) {
+    if (role_ == Role::Both && ctx->queueShared && !ready->signalOnQueue(k)) {
         notReady_.fetch_add(1, std::memory_order_relaxed);
         return fail(batonErrorNotReady, "frame %llu is not submitted yet; on a shared queue the wait would stall "
                     "the queue that has to run it", static_cast<unsigned long long>(k));
+    }
+    if (keyed_) {
+        // Take the slots in order, giving back those skipped over (nobody read them).
+        uint64_t got = 0;
+        for (uint64_t f = next; f <= k; ++f) {
+            batonError_t e = takeSlot(f);
+            if (e == batonErrorNotReady) break;
+            if (e != batonSuccess) {
+                if (got) giveSlot(got);
+                return e;
+            }
+            if (got) giveSlot(got);
+            got = f;
+        }
+        if (!got) {
+            notReady_.fetch_add(1, std::memory_order_relaxed);
+            if (shared_ && !page_.peerAlive()) return peerLost("producer");
+            return fail(batonErrorNotReady, "the producer has not handed frame %llu's slot over yet",
+                        static_cast<unsigned long long>(next));
+        }
+        k = got;
+    }
+    if (shared_) {  // what no honest producer writes: the slot names another frame
+        const uint64_t named = page_.page().slots[(k - 1) % depth_].frame.load(std::memory_order_acquire);
+        if (named != k) {
+            if (keyed_) giveSlot(k);
+            return fail(batonErrorIllegalState, "the channel's control page was corrupted by a peer: slot %u names frame "
+                        "%llu where frame %llu is complete", static_cast<unsigned>((k - 1) % depth_),
+                        static_cast<unsigned long long>(named), static_cast<unsigned long long>(k));
+        }
     }
     *frame = k;
     return batonSuccess;
 }
 
 batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame* out) {
+    if (role_ == Role::Producer)
+        return fail(batonErrorInvalidValue, "this is the producer's end of a shared channel: its consumer is the other "
+                    "process");
     std::lock_guard lock(consumerMutex_);
+    if (lost_.load()) return peerLost("producer");
+    if (shared_) page_.page().consumerBeatNs.store(monotonicNs(), std::memory_order_relaxed);
     // The contract: a frame's release is submitted before the next acquire. So every release
     // handed out so far is on a queue now, and a stream may wait for it on the GPU even on a
     // queue it shares with the renderer (no host round trip on single-queue devices).
     if (lastReleased_) released->noteSubmitted(lastReleased_);
     resolveConsumer();
-    uint64_t k = 0;
-    batonError_t err = nextFrame(&k);
-    if (err != batonSuccess) return err;
     Entry& e = ring_[ringNext_ % kConsumerRing];
     if (e.state != Entry::Free) {
         notReady_.fetch_add(1, std::memory_order_relaxed);
         return fail(batonErrorNotReady, "%u frames are still in flight on the consumer's queue", kConsumerRing);
+    }
+    uint64_t k = 0;
+    batonError_t err = nextFrame(&k);
+    if (err != batonSuccess) return err;
+    // In one process the producer is a stream of this process, whose GPU signal lands on the
+    // local signal proxy (proxy value == value for timelines): GPU to GPU, no host hop.
+    // From another process the frame is complete already (nextFrame saw it on the page), so
+    // there is nothing left to wait for: the wait is on this process's own last release
+    // (signaled by a submit it made before), which completes whatever the peer does, and
+    // needs no host-signaled proxy (no mirror thread).
+    VkSemaphore waitSem = ready->localSignalSemaphore();
+    uint64_t waitValue = k;
+    if (role_ == Role::Consumer) {
+        waitSem = released->localSignalSemaphore();
+        waitValue = lastReleased_;
     }
     Telemetry* tel = activeTelemetry(ctx);
     const bool timed = tel && consumerTimed_;
@@ -436,10 +536,7 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
     out->image = images_[out->slot];
     out->layout = consumerLayout_;
     // With timestamps the wait covers every stage, so that the first one is taken after it.
-    // Portable: the producer is a stream of this process, whose GPU signal lands on the local
-    // signal proxy (proxy value == value for timelines). Waiting on it directly keeps the
-    // handoff GPU to GPU, with no host hop through the mirror thread.
-    out->wait = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, ready->localSignalSemaphore(), k,
+    out->wait = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, waitSem, waitValue,
                  timed ? VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT : waitStage, 0};
     VkImageMemoryBarrier2& b = out->acquireBarrier;
     b.sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2;
@@ -448,21 +545,38 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
     b.dstAccessMask = VK_ACCESS_2_MEMORY_READ_BIT;
     b.oldLayout = b.newLayout = consumerLayout_;  // the producer did the transition
     b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+    if (shared_) {  // the ownership acquire matching the producer's release (same layouts)
+        b.oldLayout = VK_IMAGE_LAYOUT_GENERAL;
+        b.srcQueueFamilyIndex = VK_QUEUE_FAMILY_EXTERNAL;
+        b.dstQueueFamilyIndex = consumerFamily_;
+    }
     b.image = out->image;
     b.subresourceRange = colorRange();
 
-    if (timed) {
+    if (timed || shared_) {
         const DeviceTable& vk = ctx->vkd;
         VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
                                     VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
         VkResult r = vk.vkBeginCommandBuffer(e.acquireCmd, &bi);
-        if (r != VK_SUCCESS) return failVk(r, "vkBeginCommandBuffer (channel consumer)");
+        if (r != VK_SUCCESS) {
+            if (keyed_) giveSlot(k);
+            return failVk(r, "vkBeginCommandBuffer (channel consumer)");
+        }
         if (timed) {
             vk.vkCmdResetQueryPool(e.acquireCmd, consumerQueries_, 2 * ei, 2);
             vk.vkCmdWriteTimestamp2(e.acquireCmd, VK_PIPELINE_STAGE_2_TOP_OF_PIPE_BIT, consumerQueries_, 2 * ei);
         }
+        if (shared_) {
+            VkDependencyInfo di{VK_STRUCTURE_TYPE_DEPENDENCY_INFO};
+            di.imageMemoryBarrierCount = 1;
+            di.pImageMemoryBarriers = &b;
+            vk.vkCmdPipelineBarrier2(e.acquireCmd, &di);
+        }
         r = vk.vkEndCommandBuffer(e.acquireCmd);
-        if (r != VK_SUCCESS) return failVk(r, "vkEndCommandBuffer (channel consumer)");
+        if (r != VK_SUCCESS) {
+            if (keyed_) giveSlot(k);
+            return failVk(r, "vkEndCommandBuffer (channel consumer)");
+        }
         out->acquireCommands = e.acquireCmd;
     }
 
@@ -487,8 +601,12 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
 }
 
 batonError_t Channel::releaseFrame(const batonChannelFrame& frame, VkPipelineStageFlags2 stage, batonChannelRelease* out) {
+    if (role_ == Role::Producer)
+        return fail(batonErrorInvalidValue, "this is the producer's end of a shared channel: its consumer is the other "
+                    "process");
     std::lock_guard lock(consumerMutex_);
     Entry* e = nullptr;
+    uint64_t at = 0;
     for (uint64_t i = ringResolved_; i < ringNext_; ++i) {
         Entry& c = ring_[i % kConsumerRing];
         if (c.state != Entry::Acquired) continue;
@@ -496,32 +614,43 @@ batonError_t Channel::releaseFrame(const batonChannelFrame& frame, VkPipelineSta
             return fail(batonErrorInvalidValue, "frames must be released in the order they were acquired: %llu first",
                         static_cast<unsigned long long>(c.frame));
         e = &c;
+        at = i;
         break;
     }
     if (!e)
         return fail(batonErrorInvalidValue, "frame %llu is not acquired", static_cast<unsigned long long>(frame.frame));
-    const uint64_t k = frame.frame;
+    // "released" = v gives back every frame up to v. A consumer that keeps its newest frame
+    // while it lets the previous one go (a renderer repeating what it shows) holds frames
+    // j < k; the frames mailbox skipped between them were never read: releasing j gives
+    // back everything below k, or the producer would wait for slots nobody holds.
+    uint64_t k = frame.frame;
+    if (at + 1 < ringNext_) k = ring_[(at + 1) % kConsumerRing].frame - 1;
     VkSemaphore sem = VK_NULL_HANDLE;
     batonError_t err = released->rendererSignal(k, &sem);  // the renderer submits it next
     if (err != batonSuccess) return err;
     std::memset(out, 0, sizeof *out);
     out->signal = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, sem, k, stage, 0};
     const uint32_t ei = static_cast<uint32_t>(e - ring_);
-    if (e->timed) {
+    if (e->timed || shared_) {
         const DeviceTable& vk = ctx->vkd;
         VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
                                     VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
         if (vk.vkBeginCommandBuffer(e->releaseCmd, &bi) == VK_SUCCESS) {
-            vk.vkCmdWriteTimestamp2(e->releaseCmd, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, consumerQueries_, 2 * ei + 1);
+            if (shared_) recordOwnership(e->releaseCmd, static_cast<uint32_t>((e->frame - 1) % depth_), false, stage);
+            if (e->timed)
+                vk.vkCmdWriteTimestamp2(e->releaseCmd, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, consumerQueries_, 2 * ei + 1);
             if (vk.vkEndCommandBuffer(e->releaseCmd) == VK_SUCCESS) out->releaseCommands = e->releaseCmd;
         }
-        if (!out->releaseCommands) e->timed = false;  // no end timestamp: do not read the pair
+        if (!out->releaseCommands) {
+            e->timed = false;  // no end timestamp: do not read the pair
+            if (shared_) return fail(batonErrorUnknown, "recording the channel's ownership release failed");
+        }
     }
     if (Telemetry* tel = activeTelemetry(ctx)) {
         const uint32_t lane = (consumerFamily_ << 16) | kConsumerLaneIndex;
         const uint64_t now = monotonicNs();
         batonTelemetryRecord recs[2] = {
-            {0, batonTelemetryConsume, lane, handleId(), k, now, 0, 0, 0, 0},
+            {0, batonTelemetryConsume, lane, handleId(), frame.frame, now, 0, 0, 0, 0},
             {0, batonTelemetrySignal, lane, released->handleId(), k, now, 0, 0, 0, 0}};
         uint64_t first = tel->append(recs, 2);
         e->consumeSeq = first;

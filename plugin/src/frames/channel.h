@@ -5,6 +5,17 @@
 // released >= k - depth, records, signals ready = k. The consumer waits (queue-ordered) for
 // ready >= k and signals released = k, which also releases every older frame: that is what
 // lets mailbox skip frames with one timeline. Per frame nothing is allocated or created.
+//
+// Keyed slots (batonChannelFlagKeyedMutex, channel_keyed.cpp): each slot also has a keyed
+// mutex with two handles, the producer's and the consumer's. The producer's stream acquires
+// key 0 before it writes a slot and releases key 1 after; the consumer takes key 1 on the
+// host (a zero-timeout try) before it hands the frame out, and gives key 0 back once the
+// renderer's submit that signaled "released" completed. "ready" stays as the frame counter
+// and the consumer's GPU wait (it is signaled before the mutex's release).
+//
+// Shared (batonChannelFlagShared, channel_share.cpp): producer and consumer are two processes,
+// each with its own Channel of role Producer or Consumer over the same memory, semaphores and
+// control page (channel_page.h). See baton_channel.h for the rules that keep every wait bounded.
 #pragma once
 
 #include <atomic>
@@ -15,13 +26,24 @@
 #include <baton/baton_telemetry.h>
 
 #include "core/object.h"
+#include "frames/channel_page.h"
+#include "sync/keyed_mutex.h"
 
 namespace baton {
 
 class Context;
+class Memory;
 class Semaphore;
 class Stream;
 class Telemetry;
+struct Op;
+
+// A producer's keyed-mutex turn for one frame (the slot's acquire and release share a ticket).
+struct KeyedTurn {
+    bool taken = false;
+    uint32_t ticket = 0;
+    KeyedMutex::EnqueueState saved;
+};
 
 class Channel final : public Object {
 public:
@@ -37,12 +59,37 @@ public:
     // Waits (bounded) until the GPU is done with what was enqueued; called before destruction.
     void drain();
 
+    // ---- Across processes (channel_share.cpp) ----
+    batonError_t send(int socket, int timeoutMs);
+    static batonError_t receive(Context* ctx, int socket, int timeoutMs, const batonChannelCreateInfo* expected,
+                                Channel** out);
+    batonError_t waitForFrame(uint64_t timeoutNs);
+    batonError_t waitForSlot(uint64_t timeoutNs);
+    void getPeerInfo(batonChannelPeerInfo* out) const;
+
     Context* const ctx;
     Semaphore* ready = nullptr;     // retained; also a registered handle
     Semaphore* released = nullptr;  // retained; also a registered handle
 
 private:
+    enum class Role : uint8_t { Both, Producer, Consumer };
     explicit Channel(Context* c) : Object(ObjectType::Channel), ctx(c) {}
+    batonError_t createSharedImages();
+    batonError_t createKeyedSlots();
+    // Producer: the ops before and after the record of frame k (keyed: the slot's mutex).
+    uint32_t producerWaitOps(const Stream* stream, uint64_t k, uint32_t slot, Op* ops, KeyedTurn* turn);
+    uint32_t producerSignalOps(uint64_t k, uint32_t slot, Op* ops, const KeyedTurn& turn);
+    // Shared producer: whether frame k's slot is back from the consumer (PeerLost/NotReady if not).
+    batonError_t slotFree(uint64_t k);
+    // Consumer, keyed: takes frame k's slot (key 1) on the host; gives it back (key 0).
+    batonError_t takeSlot(uint64_t k);
+    void giveSlot(uint64_t k);
+    // Shared consumer: the newest complete frame (checked read of ready) in *out.
+    batonError_t completeFrames(uint64_t* out);
+    batonError_t importShared(const struct ChannelWire& w, const int* fds, bool* taken);
+    batonError_t sendAck(int socket, batonError_t result) const;
+    batonError_t peerLost(const char* side);
+    void recordOwnership(VkCommandBuffer cmd, uint32_t slot, bool acquire, VkPipelineStageFlags2 stage);
     batonError_t createImages(bool exportable);
     batonError_t createConsumerSide();
     void recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame, batonChannelRecordFn fn, void* user);
@@ -66,6 +113,17 @@ private:
     VkImage images_[kMaxDepth] = {};
     VkDeviceMemory memory_[kMaxDepth] = {};
     int readyFd_ = -1, releasedFd_ = -1;  // kept for batonChannelExportFds
+    Role role_ = Role::Both;
+    bool keyed_ = false;   // a keyed mutex per slot
+    bool shared_ = false;  // the other end is (or will be) another process
+    bool sent_ = false;
+    std::atomic<bool> lost_{false};  // the peer process died: sticky
+    Memory* mems_[kMaxDepth] = {};  // shared: the images as exportable/imported memory
+    Semaphore* producerKm_[kMaxDepth] = {};  // keyed: the producer's handle of each slot's mutex
+    Semaphore* consumerKm_[kMaxDepth] = {};  // keyed: the consumer's handle
+    bool consumerHolds_[kMaxDepth] = {};     // keyed: the consumer holds the slot's mutex (consumerMutex_)
+    ChannelPage page_;  // shared only
+    uint8_t id_[16] = {};
 
     // Producer side.
     std::mutex producerMutex_;

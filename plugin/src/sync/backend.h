@@ -64,6 +64,11 @@ struct SemaphoreBackend {
 
     // Sharing: an fd for another process (*owned: the caller closes it).
     batonError_t (*shareableFd)(Semaphore&, int* fd, bool* owned);
+
+    // A timeline signal of v whose submission failed, once the GPU has passed everything
+    // submitted before it: makes v come anyway where the backend can, so that GPU waits
+    // already submitted for it (another stream, an importer) end instead of hanging.
+    void (*signalNeverSubmitted)(Semaphore&, uint64_t v);
 };
 
 // The table for a semaphore of `kind` (SemKind) on the native or portable backend.

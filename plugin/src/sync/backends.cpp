@@ -120,11 +120,24 @@ batonError_t nativeStreamHostWait(Semaphore& s, const Op& op, const std::atomic<
 
 void nothingToWake(Semaphore&) {}
 
+constexpr uint64_t kHostWaitSliceNs = 100'000'000ull;
+
 batonError_t nativeHostWait(Semaphore& s, uint64_t value, uint64_t timeoutNs) {
     if (!isTimeline(s))
         return fail(batonErrorNotSupported, "Vulkan cannot wait for a native binary semaphore on the host");
+    // In slices, so that a device loss seen meanwhile by another call (a stream's failed
+    // submit: the value will never come) ends the wait with the loss, not a timeout.
     VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &s.vk, &value};
-    VkResult r = s.ctx->vkd.vkWaitSemaphores(s.ctx->device, &wi, timeoutNs);
+    const uint64_t now = monotonicNs();
+    const uint64_t deadline = timeoutNs >= UINT64_MAX - now ? UINT64_MAX : now + timeoutNs;
+    VkResult r = VK_TIMEOUT;
+    for (uint64_t t = now;; t = monotonicNs()) {
+        if (s.ctx->lost()) return s.ctx->lostError();
+        const uint64_t left = deadline > t ? deadline - t : 0;
+        r = s.ctx->vkd.vkWaitSemaphores(s.ctx->device, &wi, left < kHostWaitSliceNs ? left : kHostWaitSliceNs);
+        if (r != VK_TIMEOUT || left <= kHostWaitSliceNs) break;
+    }
+    if (r == VK_TIMEOUT && s.ctx->lost()) return s.ctx->lostError();
     if (r == VK_TIMEOUT)
         return fail(batonErrorTimeout, "timeline did not reach %llu in time", static_cast<unsigned long long>(value));
     if (r == VK_ERROR_DEVICE_LOST) s.ctx->markLost("vkWaitSemaphores (host wait)");
@@ -312,41 +325,67 @@ batonError_t portableShareableFd(Semaphore& s, int* fd, bool* owned) {
     return batonSuccess;
 }
 
+// The host signals it (vkSignalSemaphore, the same payload an importer waits on), once no
+// signal submitted by a stream is still pending (a host signal must stay below those), and
+// only while it is still ahead of the counter. Bounded: an error path on the stream thread;
+// after kNeverSubmittedWaitNs the waiters are left to the destroy bound.
+constexpr uint64_t kNeverSubmittedWaitNs = 2'000'000'000ull;
+
+void nativeSignalNeverSubmitted(Semaphore& s, uint64_t v) {
+    if (!isTimeline(s)) return;
+    const uint64_t submitted = s.streamSubmitted.load();
+    if (submitted && !s.ctx->lost()) {
+        VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &s.vk, &submitted};
+        if (s.ctx->vkd.vkWaitSemaphores(s.ctx->device, &wi, kNeverSubmittedWaitNs) != VK_SUCCESS) return;
+    }
+    if (s.ctx->lost() || s.streamSubmitted.load() != submitted || nativeCurrent(s) >= v) return;
+    VkSemaphoreSignalInfo si{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO, nullptr, s.vk, v};
+    s.ctx->vkd.vkSignalSemaphore(s.ctx->device, &si);
+}
+
+// Portable: afterSubmit already marked the value failed, which ends its waiters.
+void portableSignalNeverSubmitted(Semaphore&, uint64_t) {}
+
 // ---- The tables ------------------------------------------------------------------------
 
 constexpr SemaphoreBackend kNativeBinary{
     "native binary", kSemNative, batonSemaphoreBackendNative, batonExternalSemaphoreHandleTypeOpaqueFd,
     nativeCurrent, nativePending, nativeFloor, nativeReserve, nativePendingWord,
     nativePlanWait, nativeAddWait, nativeAddSignal, nativeStreamHostWait, nothingToWake,
-    nativeHostWait, nativeRendererWait, nativeRendererSignal, nativeShareableFd};
+    nativeHostWait, nativeRendererWait, nativeRendererSignal, nativeShareableFd,
+    nativeSignalNeverSubmitted};
 
 constexpr SemaphoreBackend kNativeTimeline{
     "native timeline", kSemNative | kSemTimeline, batonSemaphoreBackendNative,
     batonExternalSemaphoreHandleTypeTimelineSemaphoreFd,
     nativeCurrent, nativePending, nativeFloor, nativeReserve, nativePendingWord,
     nativePlanWait, nativeAddWait, nativeAddSignal, nativeStreamHostWait, nothingToWake,
-    nativeHostWait, nativeRendererWait, nativeRendererSignal, nativeShareableFd};
+    nativeHostWait, nativeRendererWait, nativeRendererSignal, nativeShareableFd,
+    nativeSignalNeverSubmitted};
 
 constexpr SemaphoreBackend kPortableBinary{
     "portable binary", kSemPortable | kSemHostWaitTimed, batonSemaphoreBackendPortable,
     batonExternalSemaphoreHandleTypeOpaqueFd,
     portableCurrent, portablePending, portableFloor, portableReserve, portablePendingWord,
     hostPlanWait, neverGpuWait, portableAddSignal, portableStreamHostWait, portableWake,
-    portableHostWait, noRendererWait, noRendererSignal, portableShareableFd};
+    portableHostWait, noRendererWait, noRendererSignal, portableShareableFd,
+    portableSignalNeverSubmitted};
 
 constexpr SemaphoreBackend kPortableTimeline{
     "portable timeline", kSemPortable | kSemTimeline | kSemHostWaitTimed, batonSemaphoreBackendPortable,
     batonExternalSemaphoreHandleTypeTimelineSemaphoreFd,
     portableCurrent, portablePending, portableFloor, portableReserve, portablePendingWord,
     portablePlanWait, portableAddWait, portableAddSignal, portableStreamHostWait, portableWake,
-    portableHostWait, portableRendererWait, portableRendererSignal, portableShareableFd};
+    portableHostWait, portableRendererWait, portableRendererSignal, portableShareableFd,
+    portableSignalNeverSubmitted};
 
 constexpr SemaphoreBackend kKeyedMutex{
     "keyed mutex", kSemPortable | kSemKeyedMutex | kSemSignalOnStreamThread, batonSemaphoreBackendPortable,
     batonExternalSemaphoreHandleTypeKeyedMutex,
     portableCurrent, portablePending, portableFloor, portableReserve, portablePendingWord,
     hostPlanWait, neverGpuWait, keyedAddSignal, keyedStreamHostWait, portableWake,
-    keyedHostWait, noRendererWait, noRendererSignal, portableShareableFd};
+    keyedHostWait, noRendererWait, noRendererSignal, portableShareableFd,
+    portableSignalNeverSubmitted};
 
 }  // namespace
 

@@ -1,16 +1,16 @@
-// The handoff with its producer in another process: this process (the renderer) makes the
-// ring's images as exportable memory (batonExportMemory on the renderer's own device, to
-// which baton is attached) and the "ready"/"released" timelines, fork+execs
-// baton-sandbox-producer with one end of a SOCK_SEQPACKET socketpair and sends them over it
-// (remote_protocol.h). The child runs the same Producer on its own baton context and device.
+// The handoff with its producer in another process: this process (the renderer) fork+execs
+// baton-sandbox-producer with one end of a SOCK_SEQPACKET socketpair and sends it the ring's
+// configuration (remote_protocol.h); the child creates a shared frame channel (its images,
+// timelines or keyed mutexes, and a control page) on its own baton context and sends it back
+// with batonChannelSend; this side takes it with batonChannelReceive and consumes it through
+// the same ChannelHandoff as in one process. The child runs the same Producer.
 //
-// Only the consumer side lives here. A consumer must never put a GPU wait on a ready value
-// whose signal may never come (a dead producer would hang the graphics queue): acquire()
-// only takes frames whose ready value the host already sees reached, so the graphics wait is
-// satisfied before it is submitted. After the child dies (kill(), a crash), it takes only
-// frames that had completed by then and otherwise repeats the last one.
+// The channel never hands this side a GPU wait that only the child could satisfy (a frame is
+// handed out once complete), so a dead producer cannot hang the graphics queue: after the
+// child dies (kill(), a crash), the channel reports it and the last frame stays on screen.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -19,6 +19,7 @@
 
 #include "gpu.h"
 #include "handoff.h"
+#include "handoff_channel.h"
 #include "remote_protocol.h"
 #include "telemetry.h"
 
@@ -29,27 +30,33 @@ struct RemoteLaunch {
     bool preferCpu = false;
     uint8_t deviceUUID[VK_UUID_SIZE]{};
     RemoteControls controls;  // starting values
+    PickMode pick = PickMode::Fifo;          // the channel's policy
+    ChannelHandoff::SubmitRelease submitRelease;  // teardown releases (see ChannelHandoff)
 };
 
-class RemoteRing final : public Handoff {
+class RemoteProducer final : public Handoff {
 public:
     // Creates and exports images and semaphores, starts the child and sends them (setup time).
-    RemoteRing(Gpu& gpu, const HandoffConfig& config, const RemoteLaunch& launch);
+    RemoteProducer(Gpu& gpu, const HandoffConfig& config, const RemoteLaunch& launch);
     // Kills a child still running. The caller drained the renderer first (waitIdle).
-    ~RemoteRing() override;
+    ~RemoteProducer() override;
 
-    const HandoffConfig& config() const override { return config_; }
-    VkImage image(uint32_t slot) const override { return slots_[slot].image; }
-    VkImageView view(uint32_t slot) const override { return slots_[slot].view; }
+    const HandoffConfig& config() const override { return config_; }  // as asked for
+    VkImage image(uint32_t slot) const override { return channel_->image(slot); }
+    VkImageView view(uint32_t slot) const override { return channel_->view(slot); }
+    VkImageLayout sampledLayout() const override { return channel_->sampledLayout(); }
     // The producer side is in the child: batonErrorNotSupported here.
     batonError_t produceBegin(batonStream_t, uint64_t, uint32_t*) override { return batonErrorNotSupported; }
     batonError_t produceEnd(batonStream_t, uint64_t) override { return batonErrorNotSupported; }
     // Bounded host wait in 20 ms slices that stops as soon as the child is gone.
     bool waitReady(uint64_t sequence, uint64_t timeoutNs) override;
-    bool acquire(PickMode mode, ConsumerFrame* out) override;
-    uint64_t nextWanted() const override { return shown_ + 1; }
-    bool releaseAll(uint64_t lastEnqueued, VkSemaphoreSubmitInfo* signal) override;
-    uint32_t semaphores(SemaphoreView* out, uint32_t max) const override;
+    bool acquire(PickMode mode, ConsumerFrame* out) override { return channel_->acquire(mode, out); }
+    uint64_t nextWanted() const override { return channel_->nextWanted(); }
+    bool releaseAll(uint64_t lastEnqueued, VkSemaphoreSubmitInfo* signal) override {
+        return channel_->releaseAll(lastEnqueued, signal);
+    }
+    uint32_t semaphores(SemaphoreView* out, uint32_t max) const override { return channel_->semaphores(out, max); }
+    PickMode mode() const { return channel_->mode(); }
 
     // The child: reads its status messages (feeding telemetry) and notices its death.
     void poll(Telemetry& telemetry);
@@ -74,21 +81,14 @@ public:
     const std::string& childMessage() const { return childMessage_; }
 
 private:
-    struct Slot {
-        batonMemory_t memory = nullptr;
-        VkImage image = VK_NULL_HANDLE;
-        VkImageView view = VK_NULL_HANDLE;
-    };
     void spawn(const RemoteLaunch& launch);
     bool checkExited(bool block);  // waitpid; true once the child is gone
     void noteExit(int status);
-    bool fill(uint64_t sequence, ConsumerFrame* out);
+    uint64_t readyValue() const;
 
     Gpu& gpu_;
     HandoffConfig config_;
-    std::vector<Slot> slots_;
-    batonExternalSemaphore_t ready_ = nullptr, released_ = nullptr;
-    uint64_t shown_ = 0, released_v_ = 0;
+    std::unique_ptr<ChannelHandoff> channel_;
 
     pid_t pid_ = -1, pidShown_ = -1;
     int sock_ = -1;
