@@ -22,26 +22,38 @@ xdotool windowfocus --sync "$wid" 2>/dev/null || true
 center() { awk -v n="$1" '$1 == n { printf "%d %d", $2 + $4 / 2, $3 + $5 / 2 }' ui.txt; }
 at() { awk -v n="$1" -v fx="$2" -v fy="$3" '$1 == n { printf "%d %d", $2 + $4 * fx, $3 + $5 * fy }' ui.txt; }
 n=0
-shot() {  # F12 held across a few frames (ImGui 1.86 polls key state once a frame), then the file
+press() {  # a click on widget $1, held across frames; its place is read again just before (a
+           # status line can move the layout for a frame or two after a screenshot)
+  sleep 1
+  read -r x y <<< "$(center "$1")"; xdotool mousemove --window "$wid" "$x" "$y"
+  sleep 0.5
+  read -r x y <<< "$(center "$1")"; xdotool mousemove --window "$wid" "$x" "$y"
+  sleep 0.3
+  xdotool mousedown 1
+  sleep 0.4
+  xdotool mouseup 1
+  sleep 0.4
+}
+shot() {  # F12 held until the file appears (ImGui 1.86 polls key state once a frame; a loaded
+          # machine can take longer than any fixed press), then released
   n=$((n + 1))
   xdotool keydown F12
-  sleep 0.4
+  for _ in $(seq 1 200); do [ -s "sandbox-screenshot-$n.png" ] && break; sleep 0.05; done
   xdotool keyup F12
-  for _ in $(seq 1 100); do [ -s "sandbox-screenshot-$n.png" ] && break; sleep 0.1; done
   sleep 0.3
   echo "shot $n: $1 (mouse $(xdotool getmouselocation))" >> steps.txt
 }
 sleep 2
 read -r x y <<< "$(at inspector_timeline 0.5 -0.3)"; xdotool mousemove --window "$wid" "$x" "$y"
 shot live
-read -r x y <<< "$(center inspector_pause)"; xdotool mousemove --window "$wid" "$x" "$y" click 1
-sleep 0.5
+press inspector_pause
 read -r x y <<< "$(at inspector_timeline 0.5 -0.3)"; xdotool mousemove --window "$wid" "$x" "$y"
 shot paused
 sleep 0.5
 shot "paused, nothing done"
 read -r x y <<< "$(at inspector_timeline 0.35 0.6)"; xdotool mousemove --window "$wid" "$x" "$y"
-for _ in 1 2 3 4; do xdotool click 4; sleep 0.15; done
+sleep 0.4
+for _ in 1 2 3 4; do xdotool click 4; sleep 0.2; done
 read -r x y <<< "$(at inspector_timeline 0.5 -0.3)"; xdotool mousemove --window "$wid" "$x" "$y"
 shot zoomed
 # Hover along the first lane (the stream queue's zones): one step per screenshot.
@@ -52,7 +64,7 @@ for fx in 0.15 0.25 0.35 0.45 0.55; do
   sleep 0.3
   shot "hover $fx"
 done
-read -r x y <<< "$(center backend_keyed)"; xdotool mousemove --window "$wid" "$x" "$y" click 1
+press backend_keyed
 sleep 3
 read -r x y <<< "$(at inspector_timeline 0.5 -0.3)"; xdotool mousemove --window "$wid" "$x" "$y"
 shot keyed

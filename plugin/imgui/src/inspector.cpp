@@ -95,14 +95,30 @@ void arrow(ImDrawList* dl, ImVec2 a, ImVec2 b, ImU32 col) {
     dl->AddTriangleFilled(b, ImVec2(b.x - s * 0.7f, b.y - s * dir), ImVec2(b.x + s * 0.7f, b.y - s * dir), col);
 }
 
-}  // namespace
+// What one drawing of the timeline needs: where it is, the lanes, the mouse, the selection.
+struct Canvas {
+    Profiler::State& s;
+    ImDrawList* dl;
+    ImVec2 origin, area0, area1;  // the whole widget; the time area right of the labels
+    float framesTop, lanesTop;
+    ImVec2 mouse;
+    bool overArea, clicked;
+    const batonTelemetryFrame* sel;
+    const batonTelemetryFrame* hoverFrame = nullptr;
+    const batonTelemetryRecord* hoverRec = nullptr;
 
-void Profiler::drawInspector() {
-    State& s = *s_;
-    if (!s.paused && !s.viewSet) s.followLive();
-    TimeAxis& ax = s.axis;
+    int laneRow(uint64_t key) const {
+        auto it = std::lower_bound(s.lanes.begin(), s.lanes.end(), key);
+        return it != s.lanes.end() && *it == key ? static_cast<int>(it - s.lanes.begin()) : -1;
+    }
+    float rowY(int row) const { return lanesTop + kRow * static_cast<float>(row); }
+    bool under(float x0, float x1, float y) const {
+        return overArea && mouse.x >= x0 && mouse.x <= x1 && mouse.y >= y && mouse.y < y + kRow;
+    }
+};
 
-    // Lanes with something in view, in a stable order.
+// The lanes with something in view, in a stable order (s.lanes is reserved: no allocation).
+void collectLanes(Profiler::State& s) {
     s.lanes.clear();
     for (uint64_t seq = s.oldestRecord(); seq && seq <= s.newestRecord; ++seq) {
         const batonTelemetryRecord* r = s.record(seq);
@@ -110,115 +126,138 @@ void Profiler::drawInspector() {
         uint64_t a, b;
         spanOf(*r, &a, &b);
         const uint64_t k = laneKey(*r);
-        if (ax.visible(a, b) && s.lanes.size() < s.lanes.capacity() &&
+        if (s.axis.visible(a, b) && s.lanes.size() < s.lanes.capacity() &&
             std::find(s.lanes.begin(), s.lanes.end(), k) == s.lanes.end())
             s.lanes.push_back(k);
     }
     std::sort(s.lanes.begin(), s.lanes.end());
-    auto laneY = [&](uint64_t key) -> int {
-        auto it = std::lower_bound(s.lanes.begin(), s.lanes.end(), key);
-        return it != s.lanes.end() && *it == key ? static_cast<int>(it - s.lanes.begin()) : -1;
-    };
+}
 
-    const ImVec2 origin = ImGui::GetCursorScreenPos();
+// The widget itself and what the mouse does on it: the wheel zooms about the cursor, a drag
+// pans (both pause the live view), a click without a drag selects.
+void layoutAndInput(Canvas& c) {
+    Profiler::State& s = c.s;
+    c.origin = ImGui::GetCursorScreenPos();
     const float width = std::max(ImGui::GetContentRegionAvail().x, 200.0f);
-    const float framesTop = origin.y + kRuler, lanesTop = framesTop + 2 * kRow + 4;
-    const float height = lanesTop - origin.y + kRow * static_cast<float>(std::max<size_t>(s.lanes.size(), 1)) + 4;
-    const ImVec2 area0(origin.x + kLabelWidth, origin.y), area1(origin.x + width, origin.y + height);
-    ax.pixels = glm::dvec2(area0.x, area1.x);
-    s.timelineRect[0] = area0.x;
-    s.timelineRect[1] = area0.y;
-    s.timelineRect[2] = area1.x - area0.x;
-    s.timelineRect[3] = area1.y - area0.y;
+    c.framesTop = c.origin.y + kRuler;
+    c.lanesTop = c.framesTop + 2 * kRow + 4;
+    const float height = c.lanesTop - c.origin.y + kRow * static_cast<float>(std::max<size_t>(s.lanes.size(), 1)) + 4;
+    c.area0 = ImVec2(c.origin.x + kLabelWidth, c.origin.y);
+    c.area1 = ImVec2(c.origin.x + width, c.origin.y + height);
+    s.axis.pixels = glm::dvec2(c.area0.x, c.area1.x);
+    s.timelineRect[0] = c.area0.x;
+    s.timelineRect[1] = c.area0.y;
+    s.timelineRect[2] = c.area1.x - c.area0.x;
+    s.timelineRect[3] = c.area1.y - c.area0.y;
 
     ImGui::InvisibleButton("##timeline", ImVec2(width, height));
-    const bool hovered = ImGui::IsItemHovered();
     const ImGuiIO& io = ImGui::GetIO();
-    const ImVec2 mouse = io.MousePos;
-    const bool overArea = hovered && mouse.x >= area0.x;
-    if (overArea && io.MouseWheel != 0.0f) {
-        ax.zoomAt(mouse.x, io.MouseWheel > 0 ? 0.8 : 1.25);
+    c.mouse = io.MousePos;
+    c.overArea = ImGui::IsItemHovered() && c.mouse.x >= c.area0.x;
+    if (c.overArea && io.MouseWheel != 0.0f) {
+        s.axis.zoomAt(c.mouse.x, io.MouseWheel > 0 ? 0.8 : 1.25);
         s.viewSet = s.paused = true;
     }
     if (ImGui::IsItemActive() && ImGui::IsMouseDragging(ImGuiMouseButton_Left, 3.0f)) {
-        ax.pan(io.MouseDelta.x);
+        s.axis.pan(io.MouseDelta.x);
         s.viewSet = s.paused = true;
     }
-    const bool clicked = overArea && ImGui::IsMouseReleased(ImGuiMouseButton_Left) &&
-                         ImGui::GetMouseDragDelta(ImGuiMouseButton_Left, 3.0f).x == 0.0f;
+    c.clicked = c.overArea && ImGui::IsMouseReleased(ImGuiMouseButton_Left) &&
+                ImGui::GetMouseDragDelta(ImGuiMouseButton_Left, 3.0f).x == 0.0f;
+    c.dl = ImGui::GetWindowDrawList();
+}
 
-    ImDrawList* dl = ImGui::GetWindowDrawList();
-    dl->AddRectFilled(origin, area1, IM_COL32(18, 20, 28, 235), 3.0f);
-    dl->PushClipRect(origin, area1, true);
-    drawRuler(dl, ax, ImVec2(area0.x, origin.y), area1.x - area0.x);
-    dl->AddText(ImVec2(origin.x + 4, framesTop + 3), IM_COL32(200, 200, 200, 255), "frames");
+void drawBackground(const Canvas& c) {
+    ImDrawList* dl = c.dl;
+    dl->AddRectFilled(c.origin, c.area1, IM_COL32(18, 20, 28, 235), 3.0f);
+    drawRuler(dl, c.s.axis, ImVec2(c.area0.x, c.origin.y), c.area1.x - c.area0.x);
+    dl->AddText(ImVec2(c.origin.x + 4, c.framesTop + 3), IM_COL32(200, 200, 200, 255), "frames");
     char label[64];
-    for (size_t i = 0; i < s.lanes.size(); ++i) {
-        laneLabel(s.lanes[i], label, sizeof label);
-        const float y = lanesTop + kRow * static_cast<float>(i);
-        dl->AddText(ImVec2(origin.x + 4, y + 3), IM_COL32(200, 200, 200, 255), label);
-        dl->AddLine(ImVec2(area0.x, y + kRow), ImVec2(area1.x, y + kRow), IM_COL32(50, 55, 70, 255));
+    for (size_t i = 0; i < c.s.lanes.size(); ++i) {
+        laneLabel(c.s.lanes[i], label, sizeof label);
+        const float y = c.rowY(static_cast<int>(i));
+        dl->AddText(ImVec2(c.origin.x + 4, y + 3), IM_COL32(200, 200, 200, 255), label);
+        dl->AddLine(ImVec2(c.area0.x, y + kRow), ImVec2(c.area1.x, y + kRow), IM_COL32(50, 55, 70, 255));
     }
-    dl->PushClipRect(area0, area1, true);
+}
 
-    const batonTelemetryFrame* sel = s.selected ? s.findFrame(s.selected) : nullptr;
-    const batonTelemetryFrame* hoverFrame = nullptr;
-    const batonTelemetryRecord* hoverRec = nullptr;
-    // Frames: produce start -> present, alternating between two rows (they overlap).
-    for (uint64_t seq = s.oldestFrame(); seq && seq <= s.newestFrame; ++seq) {
-        const batonTelemetryFrame* f = s.frameBySeq(seq);
+// Frames: produce start -> present, the handoff part (ready -> first command) in orange,
+// alternating between two rows (they overlap).
+void drawFrames(Canvas& c) {
+    const TimeAxis& ax = c.s.axis;
+    char label[32];
+    for (uint64_t seq = c.s.oldestFrame(); seq && seq <= c.s.newestFrame; ++seq) {
+        const batonTelemetryFrame* f = c.s.frameBySeq(seq);
         if (!f || !(f->flags & BATON_TELEMETRY_FRAME_TIMED) || !ax.visible(f->produceStartNs, f->consumeEndNs)) continue;
-        const float y = framesTop + kRow * static_cast<float>(f->frame % 2);
+        const float y = c.framesTop + kRow * static_cast<float>(f->frame % 2);
         const float x0 = ax.x(f->produceStartNs), x1 = std::max(ax.x(f->consumeEndNs), x0 + 2);
         const float xr = ax.x(f->readyNs), xc = ax.x(f->consumeStartNs);
-        dl->AddRectFilled(ImVec2(x0, y + 3), ImVec2(x1, y + kRow - 3), IM_COL32(70, 80, 110, 255), 2.0f);
-        dl->AddRectFilled(ImVec2(xr, y + 3), ImVec2(std::max(xc, xr + 1), y + kRow - 3), IM_COL32(235, 120, 90, 255));
+        c.dl->AddRectFilled(ImVec2(x0, y + 3), ImVec2(x1, y + kRow - 3), IM_COL32(70, 80, 110, 255), 2.0f);
+        c.dl->AddRectFilled(ImVec2(xr, y + 3), ImVec2(std::max(xc, xr + 1), y + kRow - 3), IM_COL32(235, 120, 90, 255));
         if (x1 - x0 > 50) {
             std::snprintf(label, sizeof label, "%llu", f->frame);
-            dl->AddText(ImVec2(x0 + 3, y + 3), IM_COL32(230, 230, 230, 255), label);
+            c.dl->AddText(ImVec2(x0 + 3, y + 3), IM_COL32(230, 230, 230, 255), label);
         }
-        if (sel == f) dl->AddRect(ImVec2(x0 - 1, y + 2), ImVec2(x1 + 1, y + kRow - 2), IM_COL32(255, 230, 0, 255), 2.0f, 0, 2.0f);
-        if (overArea && mouse.x >= x0 && mouse.x <= x1 && mouse.y >= y && mouse.y < y + kRow) hoverFrame = f;
+        if (c.sel == f)
+            c.dl->AddRect(ImVec2(x0 - 1, y + 2), ImVec2(x1 + 1, y + kRow - 2), IM_COL32(255, 230, 0, 255), 2.0f, 0, 2.0f);
+        if (c.under(x0, x1, y)) c.hoverFrame = f;
     }
-    // Zones and instants, in two passes: GPU work and waits first, then what sits on them
-    // (consumer zones, signals, instants), so that a long wait never hides a frame's draw.
+}
+
+// One record's zone or instant; its hit box goes back in x0/x1.
+void drawZone(Canvas& c, const batonTelemetryRecord& r, float y, float* x0, float* x1) {
+    const ImU32 col = kindColor(r.kind);
+    if (r.kind == batonTelemetryProduce || r.kind == batonTelemetryDrop) {
+        c.dl->AddTriangleFilled(ImVec2(*x0, y + kRow - 3), ImVec2(*x0 - 4, y + 3), ImVec2(*x0 + 4, y + 3), col);
+        *x0 -= 4;
+        *x1 += 4;
+    } else if (r.kind == batonTelemetrySignal) {
+        c.dl->AddRectFilled(ImVec2(*x0 - 1, y + 1), ImVec2(*x0 + 1, y + kRow - 1), col);
+        *x0 -= 3;
+        *x1 += 3;
+    } else {
+        const float inset = r.kind == batonTelemetrySubmit ? 2.0f : 5.0f;  // waits sit inside work
+        *x1 = std::max(*x1, *x0 + 3);  // a zone shorter than a pixel still shows (and can be hovered)
+        c.dl->AddRectFilled(ImVec2(*x0, y + inset), ImVec2(*x1, y + kRow - inset), col, 1.0f);
+    }
+}
+
+// Zones and instants, in two passes: GPU work and waits first, then what sits on them
+// (consumer zones, signals, instants), so that a long wait never hides a frame's draw. The
+// signals are collected for the flows on the way (s.signals is reserved).
+void drawZones(Canvas& c) {
+    Profiler::State& s = c.s;
     s.signals.clear();
     for (int pass = 0; pass < 2; ++pass)
-    for (uint64_t seq = s.oldestRecord(); seq && seq <= s.newestRecord; ++seq) {
-        const batonTelemetryRecord* r = s.record(seq);
-        if (!r) continue;
-        const bool under = r->kind == batonTelemetrySubmit || r->kind == batonTelemetryWait || r->kind == batonTelemetryHostWait;
-        if (under != (pass == 0)) continue;
-        if (r->kind == batonTelemetrySignal && timed(*r)) s.signals.push_back(r);
-        uint64_t a, b;
-        spanOf(*r, &a, &b);
-        const int row = laneY(laneKey(*r));
-        if (row < 0 || !ax.visible(a, b) || r->kind == batonTelemetryPublish) continue;
-        if (!timed(*r) && r->kind != batonTelemetryProduce && r->kind != batonTelemetryDrop) continue;
-        const float y = lanesTop + kRow * static_cast<float>(row);
-        float x0 = ax.x(a), x1 = ax.x(b);
-        const ImU32 col = kindColor(r->kind);
-        if (r->kind == batonTelemetryProduce || r->kind == batonTelemetryDrop) {
-            dl->AddTriangleFilled(ImVec2(x0, y + kRow - 3), ImVec2(x0 - 4, y + 3), ImVec2(x0 + 4, y + 3), col);
-            x0 -= 4;
-            x1 += 4;
-        } else if (r->kind == batonTelemetrySignal) {
-            dl->AddRectFilled(ImVec2(x0 - 1, y + 1), ImVec2(x0 + 1, y + kRow - 1), col);
-            x0 -= 3;
-            x1 += 3;
-        } else {
-            const float inset = r->kind == batonTelemetrySubmit ? 2.0f : 5.0f;  // waits sit inside work
-            x1 = std::max(x1, x0 + 3);  // a zone shorter than a pixel still shows (and can be hovered)
-            dl->AddRectFilled(ImVec2(x0, y + inset), ImVec2(x1, y + kRow - inset), col, 1.0f);
+        for (uint64_t seq = s.oldestRecord(); seq && seq <= s.newestRecord; ++seq) {
+            const batonTelemetryRecord* r = s.record(seq);
+            if (!r) continue;
+            const bool below = r->kind == batonTelemetrySubmit || r->kind == batonTelemetryWait ||
+                               r->kind == batonTelemetryHostWait;
+            if (below != (pass == 0)) continue;
+            if (r->kind == batonTelemetrySignal && timed(*r)) s.signals.push_back(r);
+            uint64_t a, b;
+            spanOf(*r, &a, &b);
+            const int row = c.laneRow(laneKey(*r));
+            if (row < 0 || !s.axis.visible(a, b) || r->kind == batonTelemetryPublish) continue;
+            if (!timed(*r) && r->kind != batonTelemetryProduce && r->kind != batonTelemetryDrop) continue;
+            const float y = c.rowY(row);
+            float x0 = s.axis.x(a), x1 = s.axis.x(b);
+            drawZone(c, *r, y, &x0, &x1);
+            const batonTelemetryFrame* sel = c.sel;
+            if (sel && r->value == sel->frame && (r->object == sel->ready || r->object == sel->released || r->object == sel->channel))
+                c.dl->AddRect(ImVec2(x0 - 1, y + 1), ImVec2(std::max(x1, x0 + 1) + 1, y + kRow - 1), IM_COL32(255, 230, 0, 255),
+                              1.0f, 0, 2.0f);
+            if (c.under(x0, std::max(x1, x0 + 1), y) && (!c.hoverRec || r->kind != batonTelemetrySubmit))
+                c.hoverRec = r;  // the innermost zone
         }
-        const bool mine = sel && r->value == sel->frame &&
-                          (r->object == sel->ready || r->object == sel->released || r->object == sel->channel);
-        if (mine) dl->AddRect(ImVec2(x0 - 1, y + 1), ImVec2(std::max(x1, x0 + 1) + 1, y + kRow - 1),
-                              IM_COL32(255, 230, 0, 255), 1.0f, 0, 2.0f);
-        if (overArea && mouse.x >= x0 && mouse.x <= std::max(x1, x0 + 1) && mouse.y >= y && mouse.y < y + kRow)
-            if (!hoverRec || r->kind != batonTelemetrySubmit) hoverRec = r;  // the innermost zone
-    }
-    // Flow arrows: each wait from the signal with the smallest value >= the wait's, same semaphore.
+}
+
+// Flow arrows: each wait from the signal with the smallest value >= the wait's, same semaphore
+// (the one that released it).
+void drawFlows(Canvas& c) {
+    Profiler::State& s = c.s;
+    const TimeAxis& ax = s.axis;
     std::sort(s.signals.begin(), s.signals.end(), signalLess);
     for (uint64_t seq = s.oldestRecord(); seq && seq <= s.newestRecord; ++seq) {
         const batonTelemetryRecord* w = s.record(seq);
@@ -227,21 +266,23 @@ void Profiler::drawInspector() {
         if (it == s.signals.end() || (*it)->object != w->object) continue;
         const batonTelemetryRecord* sg = *it;
         if (!ax.visible(std::min(sg->gpuEndNs, w->gpuEndNs), std::max(sg->gpuEndNs, w->gpuEndNs))) continue;
-        const int rs = laneY(laneKey(*sg)), rw = laneY(laneKey(*w));
+        const int rs = c.laneRow(laneKey(*sg)), rw = c.laneRow(laneKey(*w));
         if (rs < 0 || rw < 0) continue;
-        const bool mine = sel && w->value == sel->frame && w->object == sel->ready;
-        arrow(dl, ImVec2(ax.x(sg->gpuEndNs), lanesTop + kRow * static_cast<float>(rs) + kRow * 0.5f),
-              ImVec2(ax.x(w->gpuEndNs), lanesTop + kRow * static_cast<float>(rw) + (rw >= rs ? 3.0f : kRow - 3.0f)),
+        const bool mine = c.sel && w->value == c.sel->frame && w->object == c.sel->ready;
+        arrow(c.dl, ImVec2(ax.x(sg->gpuEndNs), c.rowY(rs) + kRow * 0.5f),
+              ImVec2(ax.x(w->gpuEndNs), c.rowY(rw) + (rw >= rs ? 3.0f : kRow - 3.0f)),
               mine ? IM_COL32(255, 230, 0, 255) : IM_COL32(255, 255, 255, 170));
     }
-    dl->PopClipRect();
-    dl->PopClipRect();
+}
 
-    // Hover details and click selection.
+// The hovered zone's or frame's details; a click selects its frame.
+void hoverDetails(Canvas& c) {
+    Profiler::State& s = c.s;
+    const TimeAxis& ax = s.axis;
     // Times from the view's left edge, as the ruler shows them.
     auto rel = [&ax](uint64_t ns) { return ns ? (ax.rel(ns) - ax.view.x) * 1e-3 : 0.0; };
-    if (hoverRec) {
-        const batonTelemetryRecord& r = *hoverRec;
+    if (c.hoverRec) {
+        const batonTelemetryRecord& r = *c.hoverRec;
         const batonTelemetryFrame* f = s.findFrame(r.value);
         const bool ofFrame = f && (r.object == f->ready || r.object == f->released || r.object == f->channel);
         ImGui::BeginTooltip();
@@ -255,16 +296,35 @@ void Profiler::drawInspector() {
             ImGui::Text("stall %.2f us", static_cast<double>(r.gpuEndNs - r.gpuStartNs) * 1e-3);
         ImGui::Text("pid %u", r.pid);
         ImGui::EndTooltip();
-        if (clicked && ofFrame) s.selected = r.value;
-    } else if (hoverFrame) {
-        const batonTelemetryFrame& f = *hoverFrame;
+        if (c.clicked && ofFrame) s.selected = r.value;
+    } else if (c.hoverFrame) {
+        const batonTelemetryFrame& f = *c.hoverFrame;
         ImGui::BeginTooltip();
         ImGui::Text("frame %llu", f.frame);
         ImGui::Text("handoff %.2f us   produce->present %.2f us", f.handoffNs * 1e-3, f.frameNs * 1e-3);
         ImGui::Text("stall %.2f us", f.stallNs * 1e-3);
         ImGui::EndTooltip();
-        if (clicked) s.selected = f.frame;
+        if (c.clicked) s.selected = f.frame;
     }
+}
+
+}  // namespace
+
+void Profiler::drawInspector() {
+    State& s = *s_;
+    if (!s.paused && !s.viewSet) s.followLive();
+    collectLanes(s);
+    Canvas c{s, nullptr, {}, {}, {}, 0, 0, {}, false, false, s.selected ? s.findFrame(s.selected) : nullptr};
+    layoutAndInput(c);
+    c.dl->PushClipRect(c.origin, c.area1, true);
+    drawBackground(c);
+    c.dl->PushClipRect(c.area0, c.area1, true);
+    drawFrames(c);
+    drawZones(c);
+    drawFlows(c);
+    c.dl->PopClipRect();
+    c.dl->PopClipRect();
+    hoverDetails(c);
 }
 
 }  // namespace imgui
