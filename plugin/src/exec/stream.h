@@ -22,6 +22,7 @@
 #include "exec/retire_queue.h"
 #include "exec/submit_batch.h"
 #include "sync/backend.h"
+#include "sync/spin_wait.h"
 
 namespace baton {
 
@@ -152,6 +153,9 @@ private:
 
     // References the GPU still needs, and portable signals still to take effect.
     RetireQueue retire_;
+
+    // How long waitPoint polls before it blocks (adapts to how long this stream's waits last).
+    SpinBudget waitSpin_;
 
     // Telemetry (telemetry.h): made by the worker the first time the context records.
     StreamTelemetry* telemetry();
