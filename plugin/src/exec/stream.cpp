@@ -205,7 +205,9 @@ batonError_t Stream::record(batonRecordFn fn, void* user) {
     Op op{};
     batonError_t e = prepareRecord(fn, user, &op);
     if (e != batonSuccess) return e;
-    e = enqueue(&op, 1);
+    // A record is a whole unit of work: submitted here when the stream thread is asleep (no
+    // wake-up and thread hop between the caller and its work: issue 13's short waits).
+    e = enqueue(&op, 1, true);
     if (e != batonSuccess) abandonRecord(op);
     return e;
 }

@@ -61,8 +61,8 @@ public:
     // stream's pending asynchronous error instead, without enqueuing, if there is one.
     // submitNow: when the stream thread is idle, the caller submits the ops itself, as far as
     // none of them has to wait on the host (one vkQueueSubmit2 for the lot, no thread hop).
-    // For calls that make a whole unit of work at once (a channel frame), not for single
-    // signal/wait calls, which stay a ring push.
+    // For calls that make a whole unit of work at once (a channel frame, a record), not for
+    // single signal/wait calls, which stay a ring push.
     batonError_t enqueue(const Op* ops, uint32_t count, bool submitNow = false);
     // Records through the user's callback into a pooled command buffer and enqueues it.
     batonError_t record(batonRecordFn fn, void* user);
