@@ -607,7 +607,9 @@ void recordWaitWork(VkCommandBuffer cmd, void* u) {
 
 enum class WaitKind { RawBlock, RawPoll, Baton };
 
-WaitCost measureWaits(Gpu& g, Frames& fr, uint32_t iterations, uint32_t waits, WaitKind kind) {
+// The three kinds take turns wait by wait (not one block each), so that the noise of a shared
+// machine falls on all three alike. out[kind]: medians over the waits.
+void measureWaits(Gpu& g, Frames& fr, uint32_t iterations, uint32_t waits, WaitCost out[3]) {
     WaitWork w{&g, &fr, iterations};
     VkCommandPool pool = g.pool(g.cf);
     VkCommandBuffer cmd = VK_NULL_HANDLE;
@@ -618,41 +620,49 @@ WaitCost measureWaits(Gpu& g, Frames& fr, uint32_t iterations, uint32_t waits, W
     recordWaitWork(cmd, &w);
     CHECK(g.vk.vkEndCommandBuffer(cmd));
     VkSemaphore t = timeline(g);
+    auto counter = reinterpret_cast<PFN_vkGetSemaphoreCounterValue>(g.info.getDeviceProcAddr(g.dev, "vkGetSemaphoreCounterValue"));
     batonStream_t s = nullptr;
     CHECK(batonStreamCreate(&s));
-    std::vector<double> lat, cpu;
+    std::vector<double> lat[3], cpu[3];
+    uint64_t value = 0;
     for (uint32_t i = 1; i <= waits + 2; ++i) {  // the first two warm up
-        const uint64_t c0 = cpuNs();
-        uint64_t a = 0;
-        if (kind == WaitKind::Baton) {
-            CHECK(batonStreamRecord(s, recordWaitWork, &w));
-            a = nowNs();
-            CHECK(batonStreamSynchronize(s));
-        } else {
-            VkSemaphoreSubmitInfo sig{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, t, i, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-            VkCommandBufferSubmitInfo cb = cbi(cmd);
-            VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2, nullptr, 0, 0, nullptr, 1, &cb, 1, &sig};
-            g.submit(g.cq, si);
-            a = nowNs();
-            if (kind == WaitKind::RawBlock) {
-                hostWait(g, t, i);
+        for (int k = 0; k < 3; ++k) {
+            const WaitKind kind = static_cast<WaitKind>(k);
+            // The stream thread (and the driver's) asleep before each wait, as an application's
+            // once-per-frame wait finds them.
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+            const uint64_t c0 = cpuNs();
+            uint64_t a = 0;
+            if (kind == WaitKind::Baton) {
+                CHECK(batonStreamRecord(s, recordWaitWork, &w));
+                a = nowNs();
+                CHECK(batonStreamSynchronize(s));
             } else {
-                auto counter = reinterpret_cast<PFN_vkGetSemaphoreCounterValue>(g.info.getDeviceProcAddr(g.dev, "vkGetSemaphoreCounterValue"));
-                uint64_t v = 0;
-                while (counter(g.dev, t, &v) == VK_SUCCESS && v < i) {
+                ++value;
+                VkSemaphoreSubmitInfo sig{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, t, value, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+                VkCommandBufferSubmitInfo cb = cbi(cmd);
+                VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2, nullptr, 0, 0, nullptr, 1, &cb, 1, &sig};
+                g.submit(g.cq, si);
+                a = nowNs();
+                if (kind == WaitKind::RawBlock) {
+                    hostWait(g, t, value);
+                } else {
+                    uint64_t v = 0;
+                    while (counter(g.dev, t, &v) == VK_SUCCESS && v < value) {
+                    }
                 }
             }
-        }
-        const uint64_t b = nowNs(), c1 = cpuNs();
-        if (i > 2) {
-            lat.push_back(static_cast<double>(b - a) / 1000.0);
-            cpu.push_back(static_cast<double>(c1 - c0) / 1000.0);
+            const uint64_t b = nowNs(), c1 = cpuNs();
+            if (i > 2) {
+                lat[k].push_back(static_cast<double>(b - a) / 1000.0);
+                cpu[k].push_back(static_cast<double>(c1 - c0) / 1000.0);
+            }
         }
     }
     batonStreamDestroy(s);
     g.vk.vkDestroySemaphore(g.dev, t, nullptr);
     g.vk.vkDestroyCommandPool(g.dev, pool, nullptr);
-    return {medianOf(lat), medianOf(cpu)};
+    for (int k = 0; k < 3; ++k) out[k] = {medianOf(lat[k]), medianOf(cpu[k])};
 }
 
 // One line of the table: a figure, its same-run baseline, the ratio and the target.
@@ -856,14 +866,13 @@ int main(int argc, char** argv) {
         Frames fr;
         fr.own(g, 1, lng ? VkExtent2D{1920, 1080} : VkExtent2D{16, 16});
         const uint32_t n = lng ? longWaits : 200, it = lng ? iterations : 0;
-        for (int k = 0; k < 3; ++k) {
-            std::vector<double> l, c;
-            for (uint32_t rep = 0; rep < repeat; ++rep) {
-                WaitCost x = measureWaits(g, fr, it, n, static_cast<WaitKind>(k));
-                l.push_back(x.latencyUs), c.push_back(x.cpuUs);
-            }
-            wc[lng][k] = {medianOf(l), medianOf(c)};
+        std::vector<double> l[3], c[3];
+        for (uint32_t rep = 0; rep < repeat; ++rep) {
+            WaitCost x[3];
+            measureWaits(g, fr, it, n, x);
+            for (int k = 0; k < 3; ++k) l[k].push_back(x[k].latencyUs), c[k].push_back(x[k].cpuUs);
         }
+        for (int k = 0; k < 3; ++k) wc[lng][k] = {medianOf(l[k]), medianOf(c[k])};
         fr.destroy();
         std::printf("  %-6s (%u waits) raw blocking %9.1f / %9.1f   raw polling %9.1f / %9.1f   baton synchronize %9.1f / %9.1f\n",
                     lng ? "long" : "short", n, wc[lng][0].latencyUs, wc[lng][0].cpuUs, wc[lng][1].latencyUs, wc[lng][1].cpuUs,
