@@ -105,6 +105,7 @@ bool nativeAddSignal(Semaphore& s, SubmitBatch& b, const Op& op) {
 // In bounded slices, so that a context going away can cancel the wait.
 // Whether the native timeline has reached value; polled before blocking (spin_wait.h).
 bool nativeSpinUntil(Semaphore& s, uint64_t value, const std::atomic<bool>* cancel) {
+    if (s.ctx->lost()) return false;  // the blocking path reports the loss
     return s.hostSpin.spin([&] {
         uint64_t v = 0;
         if (cancel && cancel->load()) return true;
