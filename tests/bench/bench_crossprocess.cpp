@@ -35,6 +35,11 @@ int rawPeer(int sock, uint32_t width, uint32_t height, uint32_t rounds);
 int run(uint32_t rounds);
 }  // namespace frames
 
+namespace rawxp {  // crossprocess_raw.cpp: the raw-Vulkan baseline of the same round trips
+int peer(int sock, uint32_t rounds);
+double measure(uint32_t rounds, uint32_t warmup, const char** how);
+}  // namespace rawxp
+
 namespace {
 
 constexpr uint32_t kWarmup = 200;
@@ -173,6 +178,9 @@ Stats measure(Primitive p, uint32_t rounds) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc == 4 && std::strcmp(argv[1], "--raw-peer") == 0)
+        return rawxp::peer(std::atoi(argv[2]), static_cast<uint32_t>(std::atoi(argv[3])));
+
     if (argc == 5 && std::strcmp(argv[1], "--peer") == 0)
         return runPeer(std::atoi(argv[2]), static_cast<Primitive>(std::atoi(argv[3])),
                        static_cast<uint32_t>(std::atoi(argv[4])));
@@ -194,6 +202,13 @@ int main(int argc, char** argv) {
     std::printf("bench_crossprocess: %s, %u round trips between two processes (after %u warm-up)\n", ci.deviceName, rounds,
                 kWarmup);
     std::printf("%-26s %12s %12s %12s\n", "primitive", "median us", "p99 us", "min us");
+    // Issue 13's baseline: raw Vulkan doing the same round trip between two processes, and
+    // the target ratio for each primitive against it.
+    const char* rawHow = "raw Vulkan";
+    const double raw = rawxp::measure(rounds, kWarmup, &rawHow);
+    if (raw > 0) std::printf("%-26s %12.1f   (%s: the baseline of the ratios below)\n", "raw Vulkan", raw, rawHow);
+    else std::printf("%-26s %12s\n", "raw Vulkan", "FAILED");
+    auto target = [](Primitive p) { return p == Primitive::NativeTimeline ? 1.05 : 1.10; };
     bool allOk = true;
     for (Primitive p : {Primitive::KeyedMutex, Primitive::PortableTimeline, Primitive::NativeTimeline}) {
         if (p == Primitive::NativeTimeline && !ci.nativeSemaphoreFd) {
@@ -207,6 +222,10 @@ int main(int argc, char** argv) {
             continue;
         }
         std::printf("%-26s %12.1f %12.1f %12.1f\n", name(p), s.median, s.p99, s.min);
+        if (raw <= 0) allOk = false;  // the smoke run notices a broken baseline too
+        if (raw > 0)
+            std::printf("%-26s %12.2fx  vs raw Vulkan (median), target <= %.2fx: %s\n", "", s.median / raw, target(p),
+                        s.median / raw <= target(p) ? "met" : "MISSED");
         std::fflush(stdout);
     }
     if (frames::run(frameRounds) != 0) allOk = false;
