@@ -9,10 +9,8 @@
 // Every frame's words are checked by the renderer; validation must stay clean.
 // Also checks baton_cuda.h's layouts and numbers against the real CUDA headers.
 //
-// Build and run (scripts/gpu-cuda-interop.sh does this):
-//   nvcc -O2 -std=c++17 -o /tmp/cuda_vk_interop tests/gpu/cuda_vk_interop.cu tests/cuda/baton_kernel.cpp \
-//        tests/cuda/vk_renderer.cpp -Iplugin/include -Itests/cuda -I.gl/include -L$BUILD/plugin -lbaton \
-//        -l:libvulkan.so.1 -Xlinker -rpath -Xlinker $PWD/$BUILD/plugin
+// Build and run: scripts/gpu-cuda-interop.sh (nvcc this file with tests/cuda/baton_kernel.cpp and
+// tests/cuda/vk_renderer.cpp, -Iplugin/include -Itests/cuda, -lbaton and libvulkan.so.1).
 #include <cuda_runtime.h>
 
 #include <baton/baton_cuda.h>
