@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <baton/baton_channel.h>
+#include <baton/baton_telemetry.h>
 
 #include "gpu.h"
 #include "gpu_clock.h"
@@ -79,6 +80,9 @@ int run(int sock) {
     batonContext_t ctx = nullptr;
     if (batonError_t e = batonContextCreate(&ctx, &ci)) fail(sock, "batonContextCreate", e);
     BATON_CHECK(batonCtxSetCurrent(ctx));
+    // The producer's zones (produce, slot waits, GPU signals) travel in the channel's control
+    // page to the sandbox's telemetry, panel and trace only while telemetry is on here too.
+    BATON_CHECK(batonTelemetryEnable(ctx, 1));
     batonContextInfo info{};
     BATON_CHECK(batonContextGetInfo(ctx, &info));
 

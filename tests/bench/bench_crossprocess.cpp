@@ -9,7 +9,11 @@
 // again (fork+exec, --peer), handed the handle through baton_transport.h, with everything
 // enqueued up front so that it only ever waits on the handle. Prints median, p99, min.
 //
-//   bench_crossprocess [--iterations N]     (default 10000, plus 200 warm-up rounds)
+// Then frames (crossprocess_frames.cpp): a frame channel handoff between two processes
+// (tiny and 1080p) beside a raw-Vulkan two-process ping-pong doing the same submissions.
+//
+//   bench_crossprocess [--iterations N] [--frame-rounds M]
+//     (N default 10000 plus 200 warm-up rounds; M default min(N, 2000))
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -24,6 +28,17 @@
 
 #include <baton/baton.h>
 #include <baton/baton_transport.h>
+
+namespace frames {
+int channelPeer(int sock, uint32_t rounds);
+int rawPeer(int sock, uint32_t width, uint32_t height, uint32_t rounds);
+int run(uint32_t rounds);
+}  // namespace frames
+
+namespace rawxp {  // crossprocess_raw.cpp: the raw-Vulkan baseline of the same round trips
+int peer(int sock, uint32_t rounds);
+double measure(uint32_t rounds, uint32_t warmup, const char** how);
+}  // namespace rawxp
 
 namespace {
 
@@ -163,17 +178,37 @@ Stats measure(Primitive p, uint32_t rounds) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc == 4 && std::strcmp(argv[1], "--raw-peer") == 0)
+        return rawxp::peer(std::atoi(argv[2]), static_cast<uint32_t>(std::atoi(argv[3])));
+
     if (argc == 5 && std::strcmp(argv[1], "--peer") == 0)
         return runPeer(std::atoi(argv[2]), static_cast<Primitive>(std::atoi(argv[3])),
                        static_cast<uint32_t>(std::atoi(argv[4])));
-    uint32_t rounds = 10000;
-    for (int i = 1; i + 1 < argc; ++i)
+    if (argc >= 5 && std::strcmp(argv[1], "--frames-peer") == 0) {
+        const int sock = std::atoi(argv[2]);
+        const uint32_t n = static_cast<uint32_t>(std::atoi(argv[4]));
+        if (std::strcmp(argv[3], "channel") == 0) return frames::channelPeer(sock, n);
+        if (argc == 7) return frames::rawPeer(sock, std::atoi(argv[5]), std::atoi(argv[6]), n);
+        return 2;
+    }
+    uint32_t rounds = 10000, frameRounds = 0;
+    for (int i = 1; i + 1 < argc; ++i) {
         if (std::strcmp(argv[i], "--iterations") == 0) rounds = static_cast<uint32_t>(std::atoi(argv[i + 1]));
+        if (std::strcmp(argv[i], "--frame-rounds") == 0) frameRounds = static_cast<uint32_t>(std::atoi(argv[i + 1]));
+    }
+    if (!frameRounds) frameRounds = std::min<uint32_t>(rounds, 2000);
     batonContextInfo ci{};
     if (!check(batonContextGetInfo(nullptr, &ci), "context")) return 1;
     std::printf("bench_crossprocess: %s, %u round trips between two processes (after %u warm-up)\n", ci.deviceName, rounds,
                 kWarmup);
     std::printf("%-26s %12s %12s %12s\n", "primitive", "median us", "p99 us", "min us");
+    // Issue 13's baseline: raw Vulkan doing the same round trip between two processes, and
+    // the target ratio for each primitive against it.
+    const char* rawHow = "raw Vulkan";
+    const double raw = rawxp::measure(rounds, kWarmup, &rawHow);
+    if (raw > 0) std::printf("%-26s %12.1f   (%s: the baseline of the ratios below)\n", "raw Vulkan", raw, rawHow);
+    else std::printf("%-26s %12s\n", "raw Vulkan", "FAILED");
+    auto target = [](Primitive p) { return p == Primitive::NativeTimeline ? 1.05 : 1.10; };
     bool allOk = true;
     for (Primitive p : {Primitive::KeyedMutex, Primitive::PortableTimeline, Primitive::NativeTimeline}) {
         if (p == Primitive::NativeTimeline && !ci.nativeSemaphoreFd) {
@@ -187,7 +222,12 @@ int main(int argc, char** argv) {
             continue;
         }
         std::printf("%-26s %12.1f %12.1f %12.1f\n", name(p), s.median, s.p99, s.min);
+        if (raw <= 0) allOk = false;  // the smoke run notices a broken baseline too
+        if (raw > 0)
+            std::printf("%-26s %12.2fx  vs raw Vulkan (median), target <= %.2fx: %s\n", "", s.median / raw, target(p),
+                        s.median / raw <= target(p) ? "met" : "MISSED");
         std::fflush(stdout);
     }
+    if (frames::run(frameRounds) != 0) allOk = false;
     return allOk ? 0 : 1;
 }

@@ -18,6 +18,9 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -317,6 +320,69 @@ TEST(ChannelXprocHostile, ScribbledControlPageIsAClearError) {
         peer.wait();
         BATON_ASSERT_OK(batonChannelDestroy(ch));
     }
+}
+
+// Telemetry across processes: the producer's zones (produce, slot waits, GPU signals) reach
+// the consumer's telemetry with the producer's pid, and one trace has both processes' lanes
+// and flow arrows from the producer's signal to the consumer's wait.
+TEST(ChannelXprocTelemetry, ProducerZonesInTheConsumersTelemetryAndTrace) {
+    TestContext tc;
+    ASSERT_NE(tc.ctx, nullptr);
+    BATON_ASSERT_OK(batonTelemetryEnable(tc.ctx, 1));
+    const std::string trace = testing::TempDir() + "channel_xproc_trace.json";
+    BATON_ASSERT_OK(batonTraceStart(tc.ctx, trace.c_str()));
+    setenv("BATON_PEER_TELEMETRY", "1", 1);
+    const uint64_t frames = 300;
+    Peer peer(producerArgs(Config{false, false, 2}, frames));
+    unsetenv("BATON_PEER_TELEMETRY");
+    batonChannel_t ch = nullptr;
+    BATON_ASSERT_OK(batonChannelReceive(&ch, peer.sock, 30000, nullptr));
+    {
+        batontest::ChannelHarness h(tc.ctx, tc.renderQueue(), tc.renderFamily(), 8, 8);
+        batonError_t end = batonSuccess;
+        batontest::HandoffResult r = h.consume(ch, frames, true, frames, 60000, &end);
+        EXPECT_EQ(r.lastFrame, frames) << r.firstError;
+        h.idle();
+    }
+    char done = 1;
+    ASSERT_TRUE(batontest::sendAll(peer.sock, &done, 1));
+    const pid_t producerPid = peer.pid;
+    EXPECT_EQ(peer.wait(), 0);
+    batonChannelFrame f{};
+    batonChannelAcquireFrame(ch, VK_PIPELINE_STAGE_2_COPY_BIT, &f);  // reads the last zones
+    std::vector<batonTelemetryRecord> recs(1 << 16);
+    unsigned n = 0;
+    BATON_ASSERT_OK(batonTelemetryRead(tc.ctx, 0, recs.data(), static_cast<unsigned>(recs.size()), &n));
+    uint64_t produce = 0, signal = 0, mine = 0;
+    for (unsigned i = 0; i < n; ++i) {
+        const batonTelemetryRecord& rec = recs[i];
+        if (rec.pid != static_cast<uint32_t>(producerPid)) {
+            ++mine;
+            continue;
+        }
+        EXPECT_LE(rec.gpuStartNs, rec.gpuEndNs);
+        produce += rec.kind == batonTelemetryProduce;
+        signal += rec.kind == batonTelemetrySignal;
+    }
+    // The ring holds the last 48 zones whenever the consumer looks: it looks every acquire.
+    EXPECT_GE(produce, frames * 9 / 10) << "producer zones missing from the consumer's telemetry";
+    EXPECT_GT(signal, frames / 2) << "the producer's GPU signals did not come across";
+    EXPECT_GT(mine, 0u);
+    BATON_ASSERT_OK(batonTraceStop(tc.ctx));
+    std::ifstream in(trace);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string json = ss.str();
+    EXPECT_NE(json.find("\"baton pid " + std::to_string(producerPid) + "\""), std::string::npos) << "no producer lane";
+    EXPECT_NE(json.find("\"baton pid " + std::to_string(getpid()) + "\""), std::string::npos) << "no consumer lane";
+    const std::string flowFromProducer = "\"ph\":\"s\",\"id\":";
+    size_t flows = 0;
+    for (size_t at = json.find(flowFromProducer); at != std::string::npos; at = json.find(flowFromProducer, at + 1))
+        if (json.compare(json.find("\"pid\":", at) + 6, std::to_string(producerPid).size(), std::to_string(producerPid)) == 0)
+            ++flows;
+    EXPECT_GT(flows, 0u) << "no flow arrow from the producer's signal to the consumer's wait";
+    BATON_ASSERT_OK(batonChannelDestroy(ch));
+    std::remove(trace.c_str());
 }
 
 // ---- Bad channel messages (one process: the sender is the test) ----

@@ -77,7 +77,9 @@ typedef enum batonError_t {
     batonErrorInvalidValue = 1,             /**< An argument is out of range, NULL or inconsistent. */
     batonErrorMemoryAllocation = 2,         /**< Host or device memory could not be allocated. */
     batonErrorInitializationError = 3,      /**< Vulkan could not be initialised (no loader, no instance). */
+    batonErrorInvalidChannelDescriptor = 20, /**< A channel format (baton_cuda.h) that has no Vulkan format. */
     batonErrorNoDevice = 100,               /**< No Vulkan device with what baton needs was found. */
+    batonErrorInvalidDevice = 101,          /**< A device ordinal that is not a device (baton_cuda.h). */
     batonErrorOperatingSystem = 304,        /**< A system call failed (memfd, mmap, socket, futex...). */
     batonErrorInvalidResourceHandle = 400,  /**< A handle or fd is not valid for this operation. */
     batonErrorIllegalState = 401,           /**< The object is not in a state that allows the call. */

@@ -41,6 +41,7 @@
 
 #include <baton/baton.h>
 #include <baton/baton_channel.h>
+#include <baton/baton_cuda.h>
 #include <baton/baton_memory.h>
 #include <baton/baton_telemetry.h>
 #include <baton/baton_transport.h>
@@ -132,6 +133,27 @@ typedef batonError_t (*PFN_batonSendMemory)(int socket, batonMemory_t mem, unsig
 typedef batonError_t (*PFN_batonReceiveMemory)(int socket, int timeoutMs, batonMemory_t* memOut, batonHandleHeader* header);
 typedef batonError_t (*PFN_batonSendHandle)(int socket, const batonHandleHeader* header, int fd);
 typedef batonError_t (*PFN_batonReceiveHandle)(int socket, int timeoutMs, batonHandleHeader* header, int* fdOut);
+/* CUDA's interop surface (baton_cuda.h). */
+typedef batonError_t (*PFN_batonGetDeviceCount)(int* count);
+typedef batonError_t (*PFN_batonSetDevice)(int device);
+typedef batonError_t (*PFN_batonGetDevice)(int* device);
+typedef batonError_t (*PFN_batonGetDeviceProperties)(batonDeviceProp* prop, int device);
+typedef batonError_t (*PFN_batonDeviceGetAttribute)(int* value, batonDeviceAttr attr, int device);
+typedef batonError_t (*PFN_batonDeviceGetStreamPriorityRange)(int* leastPriority, int* greatestPriority);
+typedef batonError_t (*PFN_batonStreamCreateWithFlags)(batonStream_t* stream, unsigned int flags);
+typedef batonError_t (*PFN_batonStreamCreateWithPriority)(batonStream_t* stream, unsigned int flags, int priority);
+typedef batonError_t (*PFN_batonGetLastError)(void);
+typedef batonError_t (*PFN_batonPeekAtLastError)(void);
+typedef batonError_t (*PFN_batonEventCreateWithFlags)(batonEvent_t* event, unsigned int flags);
+typedef batonError_t (*PFN_batonImportExternalMemory)(batonExternalMemory_t* extMem_out, const batonExternalMemoryHandleDesc* memHandleDesc);
+typedef batonError_t (*PFN_batonImportExternalMemoryWithType)(batonExternalMemory_t* extMem_out, const batonExternalMemoryHandleDesc* memHandleDesc, uint32_t memoryTypeIndex);
+typedef batonError_t (*PFN_batonExternalMemoryGetMappedBuffer)(void** devPtr, batonExternalMemory_t extMem, const batonExternalMemoryBufferDesc* bufferDesc);
+typedef batonError_t (*PFN_batonExternalMemoryGetMappedMipmappedArray)(batonMipmappedArray_t* mipmap, batonExternalMemory_t extMem, const batonExternalMemoryMipmappedArrayDesc* mipmapDesc);
+typedef batonError_t (*PFN_batonDestroyExternalMemory)(batonExternalMemory_t extMem);
+typedef batonError_t (*PFN_batonFree)(void* devPtr);
+typedef batonError_t (*PFN_batonFreeMipmappedArray)(batonMipmappedArray_t mipmap);
+typedef batonError_t (*PFN_batonMappedBufferGetInfo)(const void* devPtr, batonMappedBufferInfo* info);
+typedef batonError_t (*PFN_batonMipmappedArrayGetInfo)(batonMipmappedArray_t mipmap, batonMipmappedArrayInfo* info);
 /** @} */
 
 /**
@@ -225,6 +247,27 @@ typedef struct batonProcTable {
     /* Telemetry: frames and snapshots (0.1, issue 12). */
     PFN_batonTelemetryReadFrames batonTelemetryReadFrames;
     PFN_batonTraceWrite batonTraceWrite;
+    /* CUDA's interop surface (baton_cuda.h). */
+    PFN_batonGetDeviceCount batonGetDeviceCount;
+    PFN_batonSetDevice batonSetDevice;
+    PFN_batonGetDevice batonGetDevice;
+    PFN_batonGetDeviceProperties batonGetDeviceProperties;
+    PFN_batonDeviceGetAttribute batonDeviceGetAttribute;
+    PFN_batonDeviceGetStreamPriorityRange batonDeviceGetStreamPriorityRange;
+    PFN_batonStreamCreateWithFlags batonStreamCreateWithFlags;
+    PFN_batonStreamCreateWithPriority batonStreamCreateWithPriority;
+    PFN_batonGetLastError batonGetLastError;
+    PFN_batonPeekAtLastError batonPeekAtLastError;
+    PFN_batonEventCreateWithFlags batonEventCreateWithFlags;
+    PFN_batonImportExternalMemory batonImportExternalMemory;
+    PFN_batonImportExternalMemoryWithType batonImportExternalMemoryWithType;
+    PFN_batonExternalMemoryGetMappedBuffer batonExternalMemoryGetMappedBuffer;
+    PFN_batonExternalMemoryGetMappedMipmappedArray batonExternalMemoryGetMappedMipmappedArray;
+    PFN_batonDestroyExternalMemory batonDestroyExternalMemory;
+    PFN_batonFree batonFree;
+    PFN_batonFreeMipmappedArray batonFreeMipmappedArray;
+    PFN_batonMappedBufferGetInfo batonMappedBufferGetInfo;
+    PFN_batonMipmappedArrayGetInfo batonMipmappedArrayGetInfo;
     /* New functions go here, at the end. */
 } batonProcTable;
 

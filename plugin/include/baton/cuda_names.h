@@ -1,7 +1,7 @@
 /*
- * Opt-in: maps the CUDA runtime's names of the external-semaphore API (and the stream, event
- * and error functions around it) onto baton's, so interop code written for CUDA compiles
- * against baton unchanged. Never include it together with cuda_runtime.h: the names would
+ * Opt-in: maps the CUDA runtime's names of the external-semaphore API (and the device, stream,
+ * event, error and external-memory functions around it: baton_cuda.h) onto baton's, so
+ * interop code written for CUDA compiles against baton unchanged. Never include it together with cuda_runtime.h: the names would
  * collide, and this header refuses to be included after it.
  */
 #ifndef BATON_CUDA_NAMES_H
@@ -12,6 +12,7 @@
 #endif
 
 #include <baton/baton.h>
+#include <baton/baton_cuda.h>
 
 /* Types */
 #define cudaError_t batonError_t
@@ -23,6 +24,19 @@
 #define cudaExternalSemaphoreSignalParams batonExternalSemaphoreSignalParams
 #define cudaExternalSemaphoreWaitParams batonExternalSemaphoreWaitParams
 #define cudaHostFn_t batonHostFn_t
+#define cudaUUID_t batonUUID_t
+#define cudaDeviceProp batonDeviceProp
+#define cudaDeviceAttr batonDeviceAttr
+#define cudaComputeMode batonComputeMode
+#define cudaExternalMemory_t batonExternalMemory_t
+#define cudaMipmappedArray_t batonMipmappedArray_t
+#define cudaExternalMemoryHandleType batonExternalMemoryHandleType
+#define cudaExternalMemoryHandleDesc batonExternalMemoryHandleDesc
+#define cudaExternalMemoryBufferDesc batonExternalMemoryBufferDesc
+#define cudaExternalMemoryMipmappedArrayDesc batonExternalMemoryMipmappedArrayDesc
+#define cudaChannelFormatDesc batonChannelFormatDesc
+#define cudaChannelFormatKind batonChannelFormatKind
+#define cudaExtent batonExtent
 
 /* Handle types (same values) */
 #define cudaExternalSemaphoreHandleTypeOpaqueFd batonExternalSemaphoreHandleTypeOpaqueFd
@@ -36,12 +50,60 @@
 #define cudaExternalSemaphoreHandleTypeTimelineSemaphoreFd batonExternalSemaphoreHandleTypeTimelineSemaphoreFd
 #define cudaExternalSemaphoreHandleTypeTimelineSemaphoreWin32 batonExternalSemaphoreHandleTypeTimelineSemaphoreWin32
 
+/* External memory handle types, flags (same values) */
+#define cudaExternalMemoryHandleTypeOpaqueFd batonExternalMemoryHandleTypeOpaqueFd
+#define cudaExternalMemoryHandleTypeOpaqueWin32 batonExternalMemoryHandleTypeOpaqueWin32
+#define cudaExternalMemoryHandleTypeOpaqueWin32Kmt batonExternalMemoryHandleTypeOpaqueWin32Kmt
+#define cudaExternalMemoryHandleTypeD3D12Heap batonExternalMemoryHandleTypeD3D12Heap
+#define cudaExternalMemoryHandleTypeD3D12Resource batonExternalMemoryHandleTypeD3D12Resource
+#define cudaExternalMemoryHandleTypeD3D11Resource batonExternalMemoryHandleTypeD3D11Resource
+#define cudaExternalMemoryHandleTypeD3D11ResourceKmt batonExternalMemoryHandleTypeD3D11ResourceKmt
+#define cudaExternalMemoryHandleTypeNvSciBuf batonExternalMemoryHandleTypeNvSciBuf
+#define cudaExternalMemoryDedicated batonExternalMemoryDedicated
+#define cudaChannelFormatKindSigned batonChannelFormatKindSigned
+#define cudaChannelFormatKindUnsigned batonChannelFormatKindUnsigned
+#define cudaChannelFormatKindFloat batonChannelFormatKindFloat
+#define cudaChannelFormatKindNone batonChannelFormatKindNone
+#define cudaArrayDefault batonArrayDefault
+#define cudaArrayLayered batonArrayLayered
+#define cudaArraySurfaceLoadStore batonArraySurfaceLoadStore
+#define cudaArrayCubemap batonArrayCubemap
+#define cudaArrayTextureGather batonArrayTextureGather
+#define cudaArrayColorAttachment batonArrayColorAttachment
+
+/* Stream and event flags, device attributes (same values) */
+#define cudaStreamDefault batonStreamDefault
+#define cudaStreamNonBlocking batonStreamNonBlocking
+#define cudaEventDefault batonEventDefault
+#define cudaEventBlockingSync batonEventBlockingSync
+#define cudaEventDisableTiming batonEventDisableTiming
+#define cudaEventInterprocess batonEventInterprocess
+#define cudaComputeModeDefault batonComputeModeDefault
+#define cudaComputeModeProhibited batonComputeModeProhibited
+#define cudaDevAttrMaxThreadsPerBlock batonDevAttrMaxThreadsPerBlock
+#define cudaDevAttrMaxSharedMemoryPerBlock batonDevAttrMaxSharedMemoryPerBlock
+#define cudaDevAttrTotalConstantMemory batonDevAttrTotalConstantMemory
+#define cudaDevAttrWarpSize batonDevAttrWarpSize
+#define cudaDevAttrMultiProcessorCount batonDevAttrMultiProcessorCount
+#define cudaDevAttrIntegrated batonDevAttrIntegrated
+#define cudaDevAttrComputeMode batonDevAttrComputeMode
+#define cudaDevAttrPciBusId batonDevAttrPciBusId
+#define cudaDevAttrPciDeviceId batonDevAttrPciDeviceId
+#define cudaDevAttrUnifiedAddressing batonDevAttrUnifiedAddressing
+#define cudaDevAttrPciDomainId batonDevAttrPciDomainId
+#define cudaDevAttrComputeCapabilityMajor batonDevAttrComputeCapabilityMajor
+#define cudaDevAttrComputeCapabilityMinor batonDevAttrComputeCapabilityMinor
+#define cudaDevAttrConcurrentManagedAccess batonDevAttrConcurrentManagedAccess
+#define cudaDevAttrTimelineSemaphoreInteropSupported batonDevAttrTimelineSemaphoreInteropSupported
+
 /* Error codes (same numbers) */
 #define cudaSuccess batonSuccess
 #define cudaErrorInvalidValue batonErrorInvalidValue
 #define cudaErrorMemoryAllocation batonErrorMemoryAllocation
 #define cudaErrorInitializationError batonErrorInitializationError
 #define cudaErrorNoDevice batonErrorNoDevice
+#define cudaErrorInvalidDevice batonErrorInvalidDevice
+#define cudaErrorInvalidChannelDescriptor batonErrorInvalidChannelDescriptor
 #define cudaErrorOperatingSystem batonErrorOperatingSystem
 #define cudaErrorInvalidResourceHandle batonErrorInvalidResourceHandle
 #define cudaErrorIllegalState batonErrorIllegalState
@@ -71,5 +133,24 @@
 #define cudaEventQuery batonEventQuery
 #define cudaEventSynchronize batonEventSynchronize
 #define cudaEventElapsedTime batonEventElapsedTime
+#define cudaEventCreateWithFlags batonEventCreateWithFlags
+#define cudaStreamCreateWithFlags batonStreamCreateWithFlags
+#define cudaStreamCreateWithPriority batonStreamCreateWithPriority
+#define cudaDeviceGetStreamPriorityRange batonDeviceGetStreamPriorityRange
+#define cudaGetLastError batonGetLastError
+#define cudaPeekAtLastError batonPeekAtLastError
+#define cudaGetDeviceCount batonGetDeviceCount
+#define cudaSetDevice batonSetDevice
+#define cudaGetDevice batonGetDevice
+#define cudaGetDeviceProperties batonGetDeviceProperties
+#define cudaDeviceGetAttribute batonDeviceGetAttribute
+#define cudaImportExternalMemory batonImportExternalMemory
+#define cudaExternalMemoryGetMappedBuffer batonExternalMemoryGetMappedBuffer
+#define cudaExternalMemoryGetMappedMipmappedArray batonExternalMemoryGetMappedMipmappedArray
+#define cudaDestroyExternalMemory batonDestroyExternalMemory
+#define cudaFree batonFree
+#define cudaFreeMipmappedArray batonFreeMipmappedArray
+#define make_cudaExtent batonMakeExtent
+#define cudaCreateChannelDesc batonCreateChannelDesc
 
 #endif /* BATON_CUDA_NAMES_H */

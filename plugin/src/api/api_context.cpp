@@ -3,6 +3,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/thread_safety.h"
 #include "api/c_enum.h"
 #include "core/entry.h"
 #include "core/error.h"
@@ -12,8 +13,8 @@
 namespace baton {
 namespace {
 
-std::mutex g_defaultMutex;
-Context* g_default = nullptr;             // the lazily created default context (registered handle)
+Mutex g_defaultMutex;
+Context* g_default BATON_GUARDED_BY(g_defaultMutex) = nullptr;             // the lazily created default context (registered handle)
 thread_local batonContext_t t_current = nullptr;  // a handle: stays refused once destroyed
 
 batonError_t checkLost(Context* c, Context** out) {
@@ -38,7 +39,7 @@ batonError_t currentContextEvenIfLost(Context** out) {
         }
         t_current = nullptr;  // destroyed since it was made current: fall back to the default
     }
-    std::lock_guard lock(g_defaultMutex);
+    MutexLock lock(g_defaultMutex);
     if (!g_default) {
         Context* c = nullptr;
         batonError_t e = Context::createStandalone(nullptr, &c);
@@ -169,7 +170,7 @@ BATON_API batonError_t batonContextDestroy(batonContext_t ctx) {
         if (!ctx) return ok();
         Object* o = nullptr;
         {
-            std::lock_guard lock(g_defaultMutex);
+            MutexLock lock(g_defaultMutex);
             batonError_t e = takeHandle(ctx, ObjectType::Context, "context", &o);
             if (e != batonSuccess) return e;
             if (g_default == o) g_default = nullptr;

@@ -70,6 +70,8 @@ batonError_t eventDone(batonEvent_t event, bool block) {
 batonError_t elapsed(Event* a, Event* b, float* ms) {
     uint64_t ta = 0, tb = 0;
     if (a->ctx != b->ctx) return fail(batonErrorInvalidResourceHandle, "the events belong to different contexts");
+    if (a->timingDisabled || b->timingDisabled)  // CUDA's answer for cudaEventDisableTiming events
+        return fail(batonErrorInvalidResourceHandle, "an event was created with batonEventDisableTiming");
     if (!a->queries || !b->queries) return fail(batonErrorNotSupported, "the stream's queue family has no timestamps");
     if (a->latestGeneration() == 0 || b->latestGeneration() == 0)
         return fail(batonErrorInvalidResourceHandle, "both events must have been recorded");

@@ -77,9 +77,29 @@
     X(batonChannelReceive)                \
     X(batonChannelWaitForFrame)           \
     X(batonChannelWaitForSlot)            \
-    X(batonChannelGetPeerInfo)           \
+    X(batonChannelGetPeerInfo)            \
     X(batonTelemetryReadFrames)           \
-    X(batonTraceWrite)
+    X(batonTraceWrite) \
+    X(batonGetDeviceCount) \
+    X(batonSetDevice) \
+    X(batonGetDevice) \
+    X(batonGetDeviceProperties) \
+    X(batonDeviceGetAttribute) \
+    X(batonDeviceGetStreamPriorityRange) \
+    X(batonStreamCreateWithFlags) \
+    X(batonStreamCreateWithPriority) \
+    X(batonGetLastError) \
+    X(batonPeekAtLastError) \
+    X(batonEventCreateWithFlags) \
+    X(batonImportExternalMemory) \
+    X(batonImportExternalMemoryWithType) \
+    X(batonExternalMemoryGetMappedBuffer) \
+    X(batonExternalMemoryGetMappedMipmappedArray) \
+    X(batonDestroyExternalMemory) \
+    X(batonFree) \
+    X(batonFreeMipmappedArray) \
+    X(batonMappedBufferGetInfo) \
+    X(batonMipmappedArrayGetInfo)
 
 namespace {
 

@@ -2,7 +2,8 @@
 // guarded(): an exception never crosses into C code (which would terminate the process).
 // std::bad_alloc becomes batonErrorMemoryAllocation, anything else batonErrorUnknown, each
 // with a message naming the entry point. Bodies must already undo partial work on every
-// path (RAII), so a throw leaves nothing half-made.
+// path (RAII), so a throw leaves nothing half-made. Every result is noted for
+// batonGetLastError (core/error.h).
 #pragma once
 
 #include <exception>
@@ -17,13 +18,13 @@ namespace baton {
 template <class Body>
 batonError_t guarded(const char* entry, Body&& body) noexcept {
     try {
-        return body();
+        return noteResult(body());
     } catch (const std::bad_alloc&) {
-        return fail(batonErrorMemoryAllocation, "%s: out of host memory", entry);
+        return noteResult(fail(batonErrorMemoryAllocation, "%s: out of host memory", entry));
     } catch (const std::exception& e) {
-        return fail(batonErrorUnknown, "%s: internal error: %s", entry, e.what());
+        return noteResult(fail(batonErrorUnknown, "%s: internal error: %s", entry, e.what()));
     } catch (...) {
-        return fail(batonErrorUnknown, "%s: internal error", entry);
+        return noteResult(fail(batonErrorUnknown, "%s: internal error", entry));
     }
 }
 

@@ -8,6 +8,18 @@
 namespace baton {
 namespace {
 thread_local char t_message[512];
+thread_local batonError_t t_lastResult = batonSuccess;
+}
+
+batonError_t noteResult(batonError_t e) {
+    if (e != batonSuccess && e != batonErrorNotReady) t_lastResult = e;
+    return e;
+}
+
+batonError_t lastResult(bool reset) {
+    const batonError_t e = t_lastResult;
+    if (reset) t_lastResult = batonSuccess;
+    return e;
 }
 
 batonError_t fail(batonError_t err, const char* fmt, ...) {
@@ -97,7 +109,9 @@ BATON_API const char* batonGetErrorName(batonError_t error) {
         BATON_ERR(batonErrorInvalidValue)
         BATON_ERR(batonErrorMemoryAllocation)
         BATON_ERR(batonErrorInitializationError)
+        BATON_ERR(batonErrorInvalidChannelDescriptor)
         BATON_ERR(batonErrorNoDevice)
+        BATON_ERR(batonErrorInvalidDevice)
         BATON_ERR(batonErrorOperatingSystem)
         BATON_ERR(batonErrorInvalidResourceHandle)
         BATON_ERR(batonErrorIllegalState)
@@ -122,7 +136,9 @@ BATON_API const char* batonGetErrorString(batonError_t error) {
         case batonErrorInvalidValue: return "an argument is NULL, out of range or inconsistent";
         case batonErrorMemoryAllocation: return "host or device memory could not be allocated";
         case batonErrorInitializationError: return "Vulkan could not be initialised";
+        case batonErrorInvalidChannelDescriptor: return "the channel format has no Vulkan format";
         case batonErrorNoDevice: return "no Vulkan device with the features baton needs was found";
+        case batonErrorInvalidDevice: return "the device ordinal is not a device";
         case batonErrorOperatingSystem: return "a system call failed";
         case batonErrorInvalidResourceHandle: return "the handle or file descriptor is not valid for this operation";
         case batonErrorIllegalState: return "the object is not in a state that allows this call";

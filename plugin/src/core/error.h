@@ -14,5 +14,10 @@ batonError_t ok();
 // Maps a failed VkResult to the closest baton code and records which call failed.
 batonError_t failVk(VkResult r, const char* call);
 const char* vkResultName(VkResult r);
+// The last error an entry point returned on this thread, for batonGetLastError (CUDA's
+// cudaGetLastError): guarded() notes every result; success and batonErrorNotReady (not an
+// error, as in CUDA) leave it alone. Returns e.
+batonError_t noteResult(batonError_t e);
+batonError_t lastResult(bool reset);
 
 }  // namespace baton

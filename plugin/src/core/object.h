@@ -19,7 +19,7 @@
 
 namespace baton {
 
-enum class ObjectType : uint32_t { Context = 1, Stream, Event, Semaphore, Channel, Memory };
+enum class ObjectType : uint32_t { Context = 1, Stream, Event, Semaphore, Channel, Memory, ExternalMemory };
 
 class Object {
 public:

@@ -28,18 +28,18 @@ Event::~Event() {
 }
 
 uint64_t Event::beginRecord() {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     return ++recordGen_;
 }
 
 uint64_t Event::latestGeneration() {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     return recordGen_;
 }
 
 void Event::resolve(uint64_t gen, Stream* stream, uint64_t point) {
     {
-        std::lock_guard lock(mutex_);
+        MutexLock lock(mutex_);
         if (gen > resolvedGen_) {
             stream->retain();
             if (stream_) stream_->release();
@@ -52,10 +52,10 @@ void Event::resolve(uint64_t gen, Stream* stream, uint64_t point) {
 }
 
 bool Event::resolved(uint64_t gen, Stream** stream, uint64_t* point, bool block) {
-    std::unique_lock lock(mutex_);
+    MutexLock lock(mutex_);
     if (gen == 0) return false;
     if (block)
-        cv_.wait(lock, [&] { return resolvedGen_ >= gen; });
+        waitHeld(cv_, mutex_, [&]() BATON_NO_THREAD_SAFETY_ANALYSIS { return resolvedGen_ >= gen; });
     else if (resolvedGen_ < gen)
         return false;
     stream_->retain();
@@ -66,11 +66,11 @@ bool Event::resolved(uint64_t gen, Stream** stream, uint64_t* point, bool block)
 
 bool Event::resolved(uint64_t gen, Stream** stream, uint64_t* point, const std::atomic<bool>* cancel) {
     if (!cancel) return resolved(gen, stream, point, false);
-    std::unique_lock lock(mutex_);
+    MutexLock lock(mutex_);
     if (gen == 0) return false;
     while (resolvedGen_ < gen) {
         if (cancel->load()) return false;
-        cv_.wait_for(lock, std::chrono::milliseconds(5));
+        waitHeldFor(cv_, mutex_, std::chrono::milliseconds(5));
     }
     stream_->retain();
     *stream = stream_;

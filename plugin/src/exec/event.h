@@ -9,6 +9,7 @@
 
 #include <baton/baton.h>
 
+#include "core/thread_safety.h"
 #include "core/object.h"
 
 namespace baton {
@@ -34,14 +35,16 @@ public:
 
     Context* const ctx;
     VkQueryPool queries = VK_NULL_HANDLE;  // one timestamp
+    bool timingDisabled = false;           // made with batonEventDisableTiming (no queries either)
 
 private:
     explicit Event(Context* c) : Object(ObjectType::Event), ctx(c) {}
-    std::mutex mutex_;
+    Mutex mutex_;
     std::condition_variable cv_;
-    uint64_t recordGen_ = 0, resolvedGen_ = 0;
-    Stream* stream_ = nullptr;  // retained
-    uint64_t point_ = 0;
+    uint64_t recordGen_ BATON_GUARDED_BY(mutex_) = 0;
+    uint64_t resolvedGen_ BATON_GUARDED_BY(mutex_) = 0;
+    Stream* stream_ BATON_GUARDED_BY(mutex_) = nullptr;  // retained
+    uint64_t point_ BATON_GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace baton

@@ -13,19 +13,12 @@
 #include "exec/submit_batch.h"
 #include "sync/semaphore.h"
 #include "sync/shared_state.h"
+#include "sync/spin_wait.h"
 #include "telemetry/telemetry.h"
 
 namespace baton {
 
 namespace {
-
-inline void cpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#else
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-#endif
-}
 
 // How long a stream thread polls for the next op before sleeping. Calls often come in bursts
 // (wait, record, signal); a caller that finds the thread awake pays no wake-up syscall.
@@ -91,6 +84,9 @@ void Stream::setError(batonError_t e) {
 
 // Takes the pending error, if any, reporting it with its message.
 batonError_t Stream::takeError(const char* what) {
+    // Every call comes here: without an error (the usual case) it costs no lock. An error set
+    // meanwhile is the next call's (as it would be had it come a moment later).
+    if (error_.load(std::memory_order_acquire) == batonSuccess) return batonSuccess;
     char msg[sizeof errorMessage_];
     int e;
     {
@@ -209,7 +205,9 @@ batonError_t Stream::record(batonRecordFn fn, void* user) {
     Op op{};
     batonError_t e = prepareRecord(fn, user, &op);
     if (e != batonSuccess) return e;
-    e = enqueue(&op, 1);
+    // A record is a whole unit of work: submitted here when the stream thread is asleep (no
+    // wake-up and thread hop between the caller and its work: issue 13's short waits).
+    e = enqueue(&op, 1, true);
     if (e != batonSuccess) abandonRecord(op);
     return e;
 }
@@ -244,6 +242,12 @@ batonError_t Stream::recordEvent(Event* event) {
 
 void Stream::waitPoint(uint64_t point) {
     if (point == 0) return;
+    // Poll first (spin_wait.h): a short wait ends without the driver's sleep and wake-up.
+    const auto reached = [&] {
+        uint64_t v = 0;
+        return ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &v) == VK_SUCCESS && v >= point;
+    };
+    if (waitSpin_.spin(reached)) return;
     VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &timeline, &point};
     VkResult r = ctx->vkd.vkWaitSemaphores(ctx->device, &wi, UINT64_MAX);
     if (r == VK_ERROR_DEVICE_LOST) ctx->markLost("vkWaitSemaphores (stream)");

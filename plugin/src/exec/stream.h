@@ -22,6 +22,7 @@
 #include "exec/retire_queue.h"
 #include "exec/submit_batch.h"
 #include "sync/backend.h"
+#include "sync/spin_wait.h"
 
 namespace baton {
 
@@ -60,8 +61,8 @@ public:
     // stream's pending asynchronous error instead, without enqueuing, if there is one.
     // submitNow: when the stream thread is idle, the caller submits the ops itself, as far as
     // none of them has to wait on the host (one vkQueueSubmit2 for the lot, no thread hop).
-    // For calls that make a whole unit of work at once (a channel frame), not for single
-    // signal/wait calls, which stay a ring push.
+    // For calls that make a whole unit of work at once (a channel frame, a record), not for
+    // single signal/wait calls, which stay a ring push.
     batonError_t enqueue(const Op* ops, uint32_t count, bool submitNow = false);
     // Records through the user's callback into a pooled command buffer and enqueues it.
     batonError_t record(batonRecordFn fn, void* user);
@@ -152,6 +153,9 @@ private:
 
     // References the GPU still needs, and portable signals still to take effect.
     RetireQueue retire_;
+
+    // How long waitPoint polls before it blocks (adapts to how long this stream's waits last).
+    SpinBudget waitSpin_;
 
     // Telemetry (telemetry.h): made by the worker the first time the context records.
     StreamTelemetry* telemetry();

@@ -1,3 +1,4 @@
+#include "core/thread_safety.h"
 #include "fd/fd_probe.h"
 
 #include <cerrno>
@@ -39,12 +40,12 @@ std::string findProbe() {
 // One probe server for the process (per device UUID: restarted when another is asked for).
 // Holds one socket while it lives; started on the first check, restarted after a refusal.
 struct ProbeServer {
-    std::mutex mutex;
-    pid_t pid = -1;
-    int sock = -1;
-    uint8_t uuid[16] = {};
+    Mutex mutex;
+    pid_t pid BATON_GUARDED_BY(mutex) = -1;
+    int sock BATON_GUARDED_BY(mutex) = -1;
+    uint8_t uuid[16] BATON_GUARDED_BY(mutex) = {};
 
-    void stop() {
+    void stop() BATON_REQUIRES(mutex) {
         if (sock >= 0) close(sock);
         sock = -1;
         if (pid > 0) {
@@ -59,7 +60,7 @@ struct ProbeServer {
         pid = -1;
     }
 
-    batonError_t start(const uint8_t deviceUUID[16]) {
+    batonError_t start(const uint8_t deviceUUID[16]) BATON_REQUIRES(mutex) {
         std::string probe = findProbe();
         if (probe.empty())
             return fail(batonErrorInvalidResourceHandle,
@@ -91,7 +92,7 @@ struct ProbeServer {
     }
 
     // Sends the fd, waits for the verdict. Returns 0 accepted, 1 refused, -1 server lost.
-    int ask(int fd, char kind) {
+    int ask(int fd, char kind) BATON_REQUIRES(mutex) {
         char byte = kind;
         FdMessage m(&byte, 1, fd);
         if (sendmsg(sock, &m.msg, MSG_NOSIGNAL) != 1) return -1;
@@ -115,7 +116,7 @@ batonError_t probeSemaphoreFd(int fd, bool timeline, const uint8_t deviceUUID[16
     const char* trust = std::getenv("BATON_TRUST_DRIVER_FDS");
     if (trust && std::strcmp(trust, "1") == 0) return batonSuccess;
     ProbeServer& s = server();
-    std::lock_guard lock(s.mutex);
+    MutexLock lock(s.mutex);
     if (s.sock >= 0 && std::memcmp(s.uuid, deviceUUID, 16) != 0) s.stop();
     for (int attempt = 0; attempt < 2; ++attempt) {
         if (s.sock < 0) {

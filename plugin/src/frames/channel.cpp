@@ -28,8 +28,6 @@ uint32_t familyTimestampBits(Context* ctx, uint32_t family) {
 
 VkImageSubresourceRange colorRange() { return {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1}; }
 
-// Consumer lanes are logical: baton does not know which queue of the family the renderer uses.
-constexpr uint32_t kConsumerLaneIndex = 0x8000;
 
 }  // namespace
 
@@ -201,8 +199,8 @@ void Channel::drain() {
         r = lastReleased_;
     }
     if (r) released->hostWait(r, twoSeconds);
-    // Keyed: give back the slots whose reads completed, so that no mutex is left held; and the
-    // last frames' telemetry (and their trace flows) resolve before the channel goes.
+    // Keyed: give back the slots whose reads completed, so that no mutex is left held; and
+    // the last frames' telemetry (and their trace flows) before the channel goes.
     std::lock_guard lock(consumerMutex_);
     resolveConsumer();
 }
@@ -278,10 +276,12 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
     if (stream->queue->family != producerFamily_)
         return fail(batonErrorInvalidValue, "the stream's queue family %u is not the channel's producer family %u",
                     stream->queue->family, producerFamily_);
+    const uint64_t callNs = monotonicNs();
     std::lock_guard lock(producerMutex_);
     const uint64_t k = produced_ + 1;
     const uint32_t slot = static_cast<uint32_t>((k - 1) % depth_);
     batonError_t e = shared_ ? slotFree(k) : batonSuccess;
+    if (e == batonErrorNotReady && !stallSinceNs_) stallSinceNs_ = callNs;  // the producer waits for a slot
     if (e != batonSuccess) return e;
     // The frame's ops go in as one unit: [wait until the slot's previous frame is released],
     // the recorded commands, signal ready = k [, the slot's mutex released to the consumer].
@@ -334,6 +334,7 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
     }
     published_.store(k, std::memory_order_release);
     producerLane_ = stream->queue->index;
+    if (shared_) writeProducerZones(*stream, k, callNs);
     if (Telemetry* t = activeTelemetry(ctx)) {
         batonTelemetryRecord r{};
         r.kind = batonTelemetryProduce;
@@ -344,320 +345,6 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
         t->append(&r, 1);
     }
     if (frameOut) *frameOut = k;
-    return batonSuccess;
-}
-
-// ---------------------------------------------------------------------------------------
-// Consumer
-
-// The producer's first and last timestamp of a frame, in ticks (false: not timed).
-bool Channel::producerTicks(uint64_t frame, uint64_t ticks[2]) {
-    ticks[0] = ticks[1] = 0;
-    if (!producerTimed_) return false;
-    const uint32_t q = 2 * static_cast<uint32_t>(frame % kProducerQueries);
-    return ctx->vkd.vkGetQueryPoolResults(ctx->device, producerQueries_, q, 2, 2 * sizeof ticks[0], ticks,
-                                          sizeof ticks[0], VK_QUERY_RESULT_64_BIT) == VK_SUCCESS;
-}
-
-uint64_t Channel::producerEndNs(uint64_t frame) {
-    uint64_t ticks[2];
-    if (!producerTicks(frame, ticks)) return 0;
-    return static_cast<uint64_t>(static_cast<double>(ticks[1]) * ctx->properties.limits.timestampPeriod);
-}
-
-void Channel::resolveConsumer() {
-    if (ringResolved_ == ringNext_) return;
-    const uint64_t done = released->currentValue();
-    Telemetry* tel = ctx->telemetry.load(std::memory_order_acquire);
-    const double period = ctx->properties.limits.timestampPeriod;
-    while (ringResolved_ < ringNext_) {
-        const uint32_t i = static_cast<uint32_t>(ringResolved_ % kConsumerRing);
-        Entry& e = ring_[i];
-        if (e.state != Entry::Released || done < e.frame) break;
-        uint64_t ticks[2] = {};
-        if (e.timed && ctx->vkd.vkGetQueryPoolResults(ctx->device, consumerQueries_, 2 * i, 2, sizeof ticks, ticks,
-                                                      sizeof ticks[0], VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {
-            // Handoff latency: both ends are GPU timestamps of one device, no calibration needed.
-            const uint64_t beginGpuNs = static_cast<uint64_t>(static_cast<double>(ticks[0]) * period);
-            const uint64_t producerEnd = producerEndNs(e.frame);
-            if (producerEnd && beginGpuNs >= producerEnd) {
-                const uint64_t h = beginGpuNs - producerEnd;
-                ++handoffs_;
-                handoffLast_ = h;
-                handoffTotal_ += h;
-                if (h > handoffMax_) handoffMax_ = h;
-            }
-            if (tel) {
-                const uint64_t pticks = static_cast<uint64_t>(static_cast<double>(producerEnd) / period);
-                const uint64_t b = tel->gpuToHost(ticks[0]), en = tel->gpuToHost(ticks[1]);
-                const uint64_t readyAt = producerEnd ? tel->gpuToHost(pticks) : 0;
-                if (readyAt > e.acquireNs) {  // the consumer asked before the frame was done
-                    ++consumerStalls_;
-                    consumerStallNs_ += readyAt - e.acquireNs;
-                }
-                const uint64_t from = readyAt > e.acquireNs ? e.acquireNs : (readyAt ? readyAt : e.acquireNs);
-                if (e.waitSeq) tel->resolveOne(e.waitSeq, from < b ? from : b, b);
-                if (e.consumeSeq) tel->resolveOne(e.consumeSeq, b, en);
-                if (e.signalSeq) tel->resolveOne(e.signalSeq, en, en);
-                noteFrame(tel, e, ticks);
-            }
-        }
-        if (keyed_) giveSlot(e.frame);  // the renderer's reads are done: key 0 back to the producer
-        e.state = Entry::Free;
-        ++ringResolved_;
-    }
-}
-
-// The frame's journey, for telemetry's frame ring (the handoff latency per frame).
-void Channel::noteFrame(Telemetry* tel, const Entry& e, const uint64_t consumerTicks[2]) {
-    FrameTicks f{};
-    uint64_t pt[2];
-    producerTicks(e.frame, pt);
-    f.channel = handleId();
-    f.frame = e.frame;
-    f.ready = ready->handleId();
-    f.released = released->handleId();
-    f.producerLane = (producerFamily_ << 16) | producerLane_;
-    f.consumerLane = (consumerFamily_ << 16) | kConsumerLaneIndex;
-    f.acquireCpuNs = e.acquireNs;
-    f.produceStart = pt[0];
-    f.produceEnd = pt[1];
-    f.consumeStart = consumerTicks[0];
-    f.consumeEnd = consumerTicks[1];
-    tel->noteFrame(f);
-}
-
-// The frame the consumer gets next (FIFO: the next one; mailbox: the newest complete one), if
-// it can be waited for on the consumer's queue now. Keyed: its slot's mutex is taken too.
-// consumerMutex_ held.
-batonError_t Channel::nextFrame(uint64_t* frame) {
-    const uint64_t next = lastAcquired_ + 1;
-    // In one process: what is enqueued (a GPU wait on it is fine). From another process: only
-    // what is complete, so that the GPU never waits for a value only the peer could signal.
-    uint64_t published = published_.load(std::memory_order_acquire);
-    if (role_ == Role::Consumer)
-        if (batonError_t e = completeFrames(&published); e != batonSuccess) return e;
-    uint64_t k = next;
-    if (policy_ == batonChannelPolicyMailbox) {
-        uint64_t done = role_ == Role::Consumer ? published : ready->currentValue();
-        if (done > published) done = published;
-        // Never so far ahead that the producer could not make one newer frame: a consumer
-        // that holds the frame it shows until the next one comes (and releases the older
-        // ones with it) would otherwise wait for a frame that waits for its release.
-        const uint64_t reachable = lastReleased_ + depth_ - 1;
-        if (!keyed_ && done > reachable) done = reachable;
-        if (done > k) k = done;  // the newest complete frame
-    }
-    if (k > published) {
-        notReady_.fetch_add(1, std::memory_order_relaxed);
-        if (shared_ && !page_.peerAlive()) return peerLost("producer");
-        if (shared_ && page_.checkHeader() != batonSuccess) return batonErrorIllegalState;
-        return fail(batonErrorNotReady, "no frame after %llu has been %s yet", static_cast<unsigned long long>(lastAcquired_),
-                    role_ == Role::Consumer ? "completed" : "produced");
-    }
-    if (role_ == Role::Both && ctx->queueShared && !ready->signalOnQueue(k)) {
-        notReady_.fetch_add(1, std::memory_order_relaxed);
-        return fail(batonErrorNotReady, "frame %llu is not submitted yet; on a shared queue the wait would stall "
-                    "the queue that has to run it", static_cast<unsigned long long>(k));
-    }
-    if (keyed_) {
-        // Take the slots in order, giving back those skipped over (nobody read them).
-        uint64_t got = 0;
-        for (uint64_t f = next; f <= k; ++f) {
-            batonError_t e = takeSlot(f);
-            if (e == batonErrorNotReady) break;
-            if (e != batonSuccess) {
-                if (got) giveSlot(got);
-                return e;
-            }
-            if (got) giveSlot(got);
-            got = f;
-        }
-        if (!got) {
-            notReady_.fetch_add(1, std::memory_order_relaxed);
-            if (shared_ && !page_.peerAlive()) return peerLost("producer");
-            return fail(batonErrorNotReady, "the producer has not handed frame %llu's slot over yet",
-                        static_cast<unsigned long long>(next));
-        }
-        k = got;
-    }
-    if (shared_) {  // what no honest producer writes: the slot names another frame
-        const uint64_t named = page_.page().slots[(k - 1) % depth_].frame.load(std::memory_order_acquire);
-        if (named != k) {
-            if (keyed_) giveSlot(k);
-            return fail(batonErrorIllegalState, "the channel's control page was corrupted by a peer: slot %u names frame "
-                        "%llu where frame %llu is complete", static_cast<unsigned>((k - 1) % depth_),
-                        static_cast<unsigned long long>(named), static_cast<unsigned long long>(k));
-        }
-    }
-    *frame = k;
-    return batonSuccess;
-}
-
-batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame* out) {
-    if (role_ == Role::Producer)
-        return fail(batonErrorInvalidValue, "this is the producer's end of a shared channel: its consumer is the other "
-                    "process");
-    std::lock_guard lock(consumerMutex_);
-    if (lost_.load()) return peerLost("producer");
-    if (shared_) page_.page().consumerBeatNs.store(monotonicNs(), std::memory_order_relaxed);
-    // The contract: a frame's release is submitted before the next acquire. So every release
-    // handed out so far is on a queue now, and a stream may wait for it on the GPU even on a
-    // queue it shares with the renderer (no host round trip on single-queue devices).
-    if (lastReleased_) released->noteSubmitted(lastReleased_);
-    resolveConsumer();
-    Entry& e = ring_[ringNext_ % kConsumerRing];
-    if (e.state != Entry::Free) {
-        notReady_.fetch_add(1, std::memory_order_relaxed);
-        return fail(batonErrorNotReady, "%u frames are still in flight on the consumer's queue", kConsumerRing);
-    }
-    uint64_t k = 0;
-    batonError_t err = nextFrame(&k);
-    if (err != batonSuccess) return err;
-    // In one process the producer is a stream of this process, whose GPU signal lands on the
-    // local signal proxy (proxy value == value for timelines): GPU to GPU, no host hop.
-    // From another process the frame is complete already (nextFrame saw it on the page), so
-    // there is nothing left to wait for: the wait is on this process's own last release
-    // (signaled by a submit it made before), which completes whatever the peer does, and
-    // needs no host-signaled proxy (no mirror thread).
-    VkSemaphore waitSem = ready->localSignalSemaphore();
-    uint64_t waitValue = k;
-    if (role_ == Role::Consumer) {
-        waitSem = released->localSignalSemaphore();
-        waitValue = lastReleased_;
-    }
-    Telemetry* tel = activeTelemetry(ctx);
-    const bool timed = tel && consumerTimed_;
-    const uint32_t ei = static_cast<uint32_t>(ringNext_ % kConsumerRing);
-
-    std::memset(out, 0, sizeof *out);
-    out->frame = k;
-    out->slot = static_cast<uint32_t>((k - 1) % depth_);
-    out->image = images_[out->slot];
-    out->layout = consumerLayout_;
-    // With timestamps the wait covers every stage, so that the first one is taken after it.
-    out->wait = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, waitSem, waitValue,
-                 timed ? VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT : waitStage, 0};
-    VkImageMemoryBarrier2& b = out->acquireBarrier;
-    b.sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2;
-    b.srcStageMask = VK_PIPELINE_STAGE_2_NONE;
-    b.dstStageMask = waitStage;
-    b.dstAccessMask = VK_ACCESS_2_MEMORY_READ_BIT;
-    b.oldLayout = b.newLayout = consumerLayout_;  // the producer did the transition
-    b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-    if (shared_) {  // the ownership acquire matching the producer's release (same layouts)
-        b.oldLayout = VK_IMAGE_LAYOUT_GENERAL;
-        b.srcQueueFamilyIndex = VK_QUEUE_FAMILY_EXTERNAL;
-        b.dstQueueFamilyIndex = consumerFamily_;
-    }
-    b.image = out->image;
-    b.subresourceRange = colorRange();
-
-    if (timed || shared_) {
-        const DeviceTable& vk = ctx->vkd;
-        VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
-                                    VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
-        VkResult r = vk.vkBeginCommandBuffer(e.acquireCmd, &bi);
-        if (r != VK_SUCCESS) {
-            if (keyed_) giveSlot(k);
-            return failVk(r, "vkBeginCommandBuffer (channel consumer)");
-        }
-        if (timed) {
-            vk.vkCmdResetQueryPool(e.acquireCmd, consumerQueries_, 2 * ei, 2);
-            vk.vkCmdWriteTimestamp2(e.acquireCmd, VK_PIPELINE_STAGE_2_TOP_OF_PIPE_BIT, consumerQueries_, 2 * ei);
-        }
-        if (shared_) {
-            VkDependencyInfo di{VK_STRUCTURE_TYPE_DEPENDENCY_INFO};
-            di.imageMemoryBarrierCount = 1;
-            di.pImageMemoryBarriers = &b;
-            vk.vkCmdPipelineBarrier2(e.acquireCmd, &di);
-        }
-        r = vk.vkEndCommandBuffer(e.acquireCmd);
-        if (r != VK_SUCCESS) {
-            if (keyed_) giveSlot(k);
-            return failVk(r, "vkEndCommandBuffer (channel consumer)");
-        }
-        out->acquireCommands = e.acquireCmd;
-    }
-
-    const uint64_t now = monotonicNs();
-    const uint64_t next = lastAcquired_ + 1;
-    out->dropped = k - next;
-    if (out->dropped) dropped_.fetch_add(out->dropped, std::memory_order_relaxed);
-    e = {Entry::Acquired, timed, k, now, 0, 0, 0, e.acquireCmd, e.releaseCmd};
-    if (tel) {
-        batonTelemetryRecord recs[kMaxDepth + 1] = {};
-        uint32_t n = 0;
-        const uint32_t lane = (consumerFamily_ << 16) | kConsumerLaneIndex;
-        for (uint64_t f = next; f < k && n < kMaxDepth; ++f, ++n)
-            recs[n] = {0, batonTelemetryDrop, lane, handleId(), f, now, now, now, 0, 1};
-        recs[n++] = {0, batonTelemetryWait, lane, ready->handleId(), k, now, 0, 0, 0, 0};
-        e.waitSeq = tel->append(recs, n) + n - 1;
-    }
-    lastAcquired_ = k;
-    ++ringNext_;
-    consumed_.fetch_add(1, std::memory_order_relaxed);
-    return batonSuccess;
-}
-
-batonError_t Channel::releaseFrame(const batonChannelFrame& frame, VkPipelineStageFlags2 stage, batonChannelRelease* out) {
-    if (role_ == Role::Producer)
-        return fail(batonErrorInvalidValue, "this is the producer's end of a shared channel: its consumer is the other "
-                    "process");
-    std::lock_guard lock(consumerMutex_);
-    Entry* e = nullptr;
-    uint64_t at = 0;
-    for (uint64_t i = ringResolved_; i < ringNext_; ++i) {
-        Entry& c = ring_[i % kConsumerRing];
-        if (c.state != Entry::Acquired) continue;
-        if (c.frame != frame.frame)
-            return fail(batonErrorInvalidValue, "frames must be released in the order they were acquired: %llu first",
-                        static_cast<unsigned long long>(c.frame));
-        e = &c;
-        at = i;
-        break;
-    }
-    if (!e)
-        return fail(batonErrorInvalidValue, "frame %llu is not acquired", static_cast<unsigned long long>(frame.frame));
-    // "released" = v gives back every frame up to v. A consumer that keeps its newest frame
-    // while it lets the previous one go (a renderer repeating what it shows) holds frames
-    // j < k; the frames mailbox skipped between them were never read: releasing j gives
-    // back everything below k, or the producer would wait for slots nobody holds.
-    uint64_t k = frame.frame;
-    if (at + 1 < ringNext_) k = ring_[(at + 1) % kConsumerRing].frame - 1;
-    VkSemaphore sem = VK_NULL_HANDLE;
-    batonError_t err = released->rendererSignal(k, &sem);  // the renderer submits it next
-    if (err != batonSuccess) return err;
-    std::memset(out, 0, sizeof *out);
-    out->signal = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, sem, k, stage, 0};
-    const uint32_t ei = static_cast<uint32_t>(e - ring_);
-    if (e->timed || shared_) {
-        const DeviceTable& vk = ctx->vkd;
-        VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
-                                    VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
-        if (vk.vkBeginCommandBuffer(e->releaseCmd, &bi) == VK_SUCCESS) {
-            if (shared_) recordOwnership(e->releaseCmd, static_cast<uint32_t>((e->frame - 1) % depth_), false, stage);
-            if (e->timed)
-                vk.vkCmdWriteTimestamp2(e->releaseCmd, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, consumerQueries_, 2 * ei + 1);
-            if (vk.vkEndCommandBuffer(e->releaseCmd) == VK_SUCCESS) out->releaseCommands = e->releaseCmd;
-        }
-        if (!out->releaseCommands) {
-            e->timed = false;  // no end timestamp: do not read the pair
-            if (shared_) return fail(batonErrorUnknown, "recording the channel's ownership release failed");
-        }
-    }
-    if (Telemetry* tel = activeTelemetry(ctx)) {
-        const uint32_t lane = (consumerFamily_ << 16) | kConsumerLaneIndex;
-        const uint64_t now = monotonicNs();
-        batonTelemetryRecord recs[2] = {
-            {0, batonTelemetryConsume, lane, handleId(), frame.frame, now, 0, 0, 0, 0},
-            {0, batonTelemetrySignal, lane, released->handleId(), k, now, 0, 0, 0, 0}};
-        uint64_t first = tel->append(recs, 2);
-        e->consumeSeq = first;
-        e->signalSeq = first + 1;
-    }
-    e->state = Entry::Released;
-    lastReleased_ = k;
     return batonSuccess;
 }
 

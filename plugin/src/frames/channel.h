@@ -90,10 +90,19 @@ private:
     batonError_t sendAck(int socket, batonError_t result) const;
     batonError_t peerLost(const char* side);
     void recordOwnership(VkCommandBuffer cmd, uint32_t slot, bool acquire, VkPipelineStageFlags2 stage);
+    // Telemetry across processes (channel_zones.cpp): the shared producer writes its zones
+    // into the page; the consumer turns the new ones into its own telemetry's records.
+    void writeProducerZones(const Stream& stream, uint64_t k, uint64_t callNs);
+    void writeZone(uint32_t kind, uint32_t lane, uint64_t frame, uint64_t beginNs, uint64_t endNs);
+    void readPeerZones();  // under consumerMutex_
     batonError_t createImages(bool exportable);
     batonError_t createConsumerSide();
     void recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame, batonChannelRecordFn fn, void* user);
     void resolveConsumer();  // under consumerMutex_
+    struct Entry;
+    void fillFrame(uint64_t k, VkPipelineStageFlags2 waitStage, bool timed, VkSemaphore waitSem, uint64_t waitValue,
+                   batonChannelFrame* out) const;
+    batonError_t recordAcquire(Entry& e, bool timed, batonChannelFrame* out);  // under consumerMutex_
     batonError_t nextFrame(uint64_t* frame);  // under consumerMutex_
     uint64_t producerEndNs(uint64_t frame);
     bool producerTicks(uint64_t frame, uint64_t ticks[2]);
@@ -123,6 +132,9 @@ private:
     Semaphore* consumerKm_[kMaxDepth] = {};  // keyed: the consumer's handle
     bool consumerHolds_[kMaxDepth] = {};     // keyed: the consumer holds the slot's mutex (consumerMutex_)
     ChannelPage page_;  // shared only
+    uint64_t stallSinceNs_ = 0;   // producer: when produce first found the next slot taken (producerMutex_)
+    uint64_t signalZoned_ = 0;    // producer: frames whose GPU signal zone is written (producerMutex_)
+    uint64_t zoneCursor_ = 0;     // consumer: peer zones read (consumerMutex_)
     uint8_t id_[16] = {};
 
     // Producer side.

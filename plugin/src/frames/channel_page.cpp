@@ -80,6 +80,7 @@ batonError_t ChannelPage::create(uint32_t depth, const uint8_t id[16]) {
     layout_->size = kChannelPageSize;
     layout_->depth = depth;
     std::memcpy(layout_->id, id, 16);
+    layout_->producerPid = static_cast<uint32_t>(getpid());
     depth_ = depth;
     std::memcpy(id_, id, 16);
     return takeLock(ChannelSide::Producer);

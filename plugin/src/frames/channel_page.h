@@ -33,12 +33,25 @@ struct ChannelPageLayout {
     std::atomic<uint64_t> producerBeatNs;    // CLOCK_MONOTONIC of the producer's last produce
     std::atomic<uint64_t> consumerBeatNs;    // ... of the consumer's last acquire
     std::atomic<uint64_t> consumerAttached;  // consumer: set once it holds its lock
+    // The producer's telemetry zones, for the consumer's telemetry and trace: a ring the
+    // producer writes (zone i in zones[i % kZones], its seq set last) and the consumer reads
+    // behind it. Untrusted like the rest: every field is checked before it becomes a record.
+    static constexpr uint32_t kZones = 48;
+    struct Zone {
+        std::atomic<uint64_t> seq;  // i + 1 once zone i is written
+        uint32_t kind;              // batonTelemetryProduce, HostWait (waited for a slot) or Signal
+        uint32_t lane;              // the producer's queue lane ((family << 16) | index)
+        uint64_t frame, beginNs, endNs;
+    } zones[kZones];
+    std::atomic<uint64_t> zoneHead;  // zones written
+    uint32_t producerPid;            // the trace's process lane (a label only)
+    uint32_t reserved1;
     struct Slot {
         std::atomic<uint64_t> frame;      // the frame last produced into the slot
         std::atomic<uint64_t> produceNs;  // CLOCK_MONOTONIC when it was enqueued
         std::atomic<uint64_t> returned;   // keyed: the frame whose slot the consumer gave back last (hint)
     } slots[kChannelMaxDepth];
-    uint64_t reserved[32];
+    uint64_t reserved[8];
 };
 static_assert(sizeof(ChannelPageLayout) <= kChannelPageSize, "the control page must fit one page");
 

@@ -442,13 +442,18 @@ batonError_t Channel::waitForFrame(uint64_t timeoutNs) {
     const uint64_t deadline = monotonicNs() + timeoutNs;
     for (;;) {
         uint64_t want = 0;
+        bool returning = false;
         {
             std::lock_guard lock(consumerMutex_);
             if (lost_.load()) return peerLost("producer");
             want = lastAcquired_ + 1;
+            resolveConsumer();  // keyed: slots whose reads completed go back to the producer now
+            returning = keyed_ && ringResolved_ != ringNext_;
         }
+        // While keyed slots wait to be given back, look again soon: the producer waits for them.
+        const uint64_t maxSlice = returning ? 200000 : 2000000;
         const uint64_t now = monotonicNs();
-        const uint64_t slice = deadline > now ? (deadline - now < 2000000 ? deadline - now : 2000000) : 0;
+        const uint64_t slice = deadline > now ? (deadline - now < maxSlice ? deadline - now : maxSlice) : 0;
         batonError_t e = ready->hostWait(want, slice);
         if (e == batonSuccess) return batonSuccess;
         if (e != batonErrorTimeout) return e;

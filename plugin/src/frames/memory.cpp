@@ -48,6 +48,8 @@ bool pickMemoryType(const VkPhysicalDeviceMemoryProperties& mp, uint32_t allowed
     return true;
 }
 
+}  // namespace
+
 // Looks at an fd before the driver does (see fd_check.h). Memory fds are the driver's own
 // kind of file: NVIDIA's are opens of /dev/nvidiactl; Mesa's are memfds (lavapipe) or
 // dma-bufs. A baton semaphore memfd is a semaphore, not memory.
@@ -77,8 +79,6 @@ batonError_t checkMemoryFd(int fd, uint32_t vendorID, VkDeviceSize allocationSiz
     }
     return fail(batonErrorInvalidResourceHandle, "fd %d is %s, not this driver's kind of memory fd", fd, fdClassName(c));
 }
-
-}  // namespace
 
 Memory::~Memory() {
     if (mapped) ctx->vkd.vkUnmapMemory(ctx->device, memory);

@@ -12,6 +12,11 @@ namespace baton {
 
 class Context;
 
+// Looks at a memory fd before the driver does (kind of file; a memfd's size against
+// allocationSize). batonSuccess or the error to report, touching nothing. Also used by
+// batonImportExternalMemory (cuda/external_memory.cpp).
+batonError_t checkMemoryFd(int fd, uint32_t vendorID, VkDeviceSize allocationSize);
+
 class Memory final : public Object {
 public:
     explicit Memory(Context* c) : Object(ObjectType::Memory), ctx(c) {}

@@ -103,8 +103,19 @@ bool nativeAddSignal(Semaphore& s, SubmitBatch& b, const Op& op) {
 }
 
 // In bounded slices, so that a context going away can cancel the wait.
+// Whether the native timeline has reached value; polled before blocking (spin_wait.h).
+bool nativeSpinUntil(Semaphore& s, uint64_t value, const std::atomic<bool>* cancel) {
+    if (s.ctx->lost()) return false;  // the blocking path reports the loss
+    return s.hostSpin.spin([&] {
+        uint64_t v = 0;
+        if (cancel && cancel->load()) return true;
+        return s.ctx->vkd.vkGetSemaphoreCounterValue(s.ctx->device, s.vk, &v) == VK_SUCCESS && v >= value;
+    });
+}
+
 batonError_t nativeStreamHostWait(Semaphore& s, const Op& op, const std::atomic<bool>& cancel) {
     uint64_t value = op.value;
+    if (nativeSpinUntil(s, value, &cancel)) return batonSuccess;
     while (!cancel.load()) {
         if (s.ctx->lost()) return s.ctx->lostError();
         VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &s.vk, &value};
@@ -127,6 +138,7 @@ batonError_t nativeHostWait(Semaphore& s, uint64_t value, uint64_t timeoutNs) {
         return fail(batonErrorNotSupported, "Vulkan cannot wait for a native binary semaphore on the host");
     // In slices, so that a device loss seen meanwhile by another call (a stream's failed
     // submit: the value will never come) ends the wait with the loss, not a timeout.
+    if (timeoutNs && nativeSpinUntil(s, value, nullptr)) return batonSuccess;
     VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &s.vk, &value};
     const uint64_t now = monotonicNs();
     const uint64_t deadline = timeoutNs >= UINT64_MAX - now ? UINT64_MAX : now + timeoutNs;

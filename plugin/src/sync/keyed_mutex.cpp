@@ -48,7 +48,7 @@ KeyedMutex::~KeyedMutex() {
 }
 
 batonError_t KeyedMutex::ensureToken() {
-    std::lock_guard lock(tokenMutex_);
+    MutexLock lock(tokenMutex_);
     if (token_.load(std::memory_order_acquire)) return batonSuccess;
     // A new open file description of the same memfd: OFD locks belong to a description, and
     // every fd of the memfd that came by dup or SCM_RIGHTS shares one with the other processes.
@@ -79,7 +79,7 @@ batonError_t KeyedMutex::checkProcess() {
 }
 
 batonError_t KeyedMutex::beginAcquire(const void* stream, uint32_t* ticket, EnqueueState* saved) {
-    std::lock_guard lock(enqueueMutex_);
+    MutexLock lock(enqueueMutex_);
     *saved = enq_;
     if (enq_.acquires != enq_.releases) {
         if (failedTicket_.load(std::memory_order_acquire) != (kValid | enq_.acquires))
@@ -94,7 +94,7 @@ batonError_t KeyedMutex::beginAcquire(const void* stream, uint32_t* ticket, Enqu
 }
 
 batonError_t KeyedMutex::beginRelease(const void* stream, uint32_t* ticket, EnqueueState* saved) {
-    std::lock_guard lock(enqueueMutex_);
+    MutexLock lock(enqueueMutex_);
     *saved = enq_;
     if (enq_.acquires == enq_.releases)
         return fail(batonErrorIllegalState, "this keyed-mutex handle has no acquire to release (D3D: ReleaseSync "
@@ -108,7 +108,7 @@ batonError_t KeyedMutex::beginRelease(const void* stream, uint32_t* ticket, Enqu
 }
 
 void KeyedMutex::undo(const EnqueueState& saved) {
-    std::lock_guard lock(enqueueMutex_);
+    MutexLock lock(enqueueMutex_);
     enq_ = saved;
 }
 

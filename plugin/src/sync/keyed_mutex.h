@@ -52,6 +52,7 @@
 
 #include <baton/baton.h>
 
+#include "core/thread_safety.h"
 #include "sync/shared_state.h"
 
 namespace baton {
@@ -113,11 +114,13 @@ private:
     SharedState& shared_;
     // Liveness: set up once, by whichever stream thread acquires first (acquires of one handle
     // may run on different streams' threads one after the other).
-    std::mutex tokenMutex_;
-    int liveFd_ = -1;                  // this handle's own description of the memfd; its OFD lock backs the token
+    Mutex tokenMutex_;
+    // This handle's own description of the memfd; its OFD lock backs the token. Written once,
+    // under tokenMutex_, before token_ is published (release): readers load token_ first.
+    int liveFd_ = -1;
     std::atomic<uint64_t> token_{0};   // 0 until set up
-    std::mutex enqueueMutex_;
-    EnqueueState enq_;
+    Mutex enqueueMutex_;
+    EnqueueState enq_ BATON_GUARDED_BY(enqueueMutex_);
     // Tickets below carry kValid so that ticket 0 (after 2^32 acquires) is still a ticket.
     static constexpr uint64_t kValid = 1ull << 32;
     std::atomic<uint64_t> failedTicket_{0};  // kValid | ticket of the latest acquire that failed (stream threads)

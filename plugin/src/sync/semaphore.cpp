@@ -527,6 +527,8 @@ bool Semaphore::waitShared(uint64_t value, uint64_t deadlineNs, bool consume, co
         if (ctx->lost() || signalFailedFor(kind == SemKind::Timeline ? value : 1)) return false;
         const uint64_t now = monotonicNs();
         if (now >= deadlineNs) return false;
+        // Poll the page first (spin_wait.h): a change that comes soon costs neither side a futex call.
+        if (hostSpin.spin([&] { return st.s().seq.load() != seen || (cancel && cancel->load()); })) continue;
         // In slices: the waker may skip the wake-up (see kSharedWaitSliceNs).
         st.waitChange(seen, deadlineNs - now > kSharedWaitSliceNs ? now + kSharedWaitSliceNs : deadlineNs);
     }

@@ -22,6 +22,7 @@
 #include "sync/backend.h"
 #include "sync/keyed_mutex.h"
 #include "sync/shared_state.h"
+#include "sync/spin_wait.h"
 
 namespace baton {
 
@@ -148,6 +149,7 @@ public:
     VkSemaphore waitProxy = VK_NULL_HANDLE;    // portable timeline: host-signaled local timeline
     std::atomic<uint64_t> localPending{0};     // native timeline: highest value signaled/pending here
     bool exported = false;                     // made by exportNew: a native one can give out more fds
+    SpinBudget hostSpin;                       // how long host waits on it poll before blocking (spin_wait.h)
 
     // Where this process's own signals of a timeline stand. They decide whether a wait can be a
     // GPU wait (on vk, or on signalProxy for portable): only when the signal that satisfies it

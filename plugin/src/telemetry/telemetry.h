@@ -52,6 +52,9 @@ public:
     // Appends n records (seq and pid filled in here); returns the first seq. Signals and waits
     // are counted in the per-semaphore table; records already resolved (flags & 1) count fully.
     uint64_t append(batonTelemetryRecord* recs, uint32_t n);
+    // The same for records another process made (a shared channel's producer): pid kept as
+    // given. telemetry/remote_zones.cpp.
+    uint64_t appendFromPeer(batonTelemetryRecord* recs, uint32_t n, uint32_t pid);
     // Fills GPU times of a stream submission's records [first, first + n): Submit gets
     // begin..end, waits prevEnd-or-cpu..begin, signals end.
     void resolveSubmission(uint64_t first, uint32_t n, uint64_t begin, uint64_t end, uint64_t prevEnd);
