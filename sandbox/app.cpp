@@ -70,7 +70,7 @@ void loadPanelFont(const std::string& path) {
 constexpr int kKeyF12 = 301;  // GLFW_KEY_F12
 
 // Where the panel's widgets are, for scripted UI tests: written whole, then renamed.
-void writeUiMap(const std::string& path, const Panel& panel) {
+void writeUiMap(const std::string& path, const Panel& panel, const baton::imgui::Profiler& profiler) {
     const std::string tmp = path + ".tmp";
     FILE* f = std::fopen(tmp.c_str(), "w");
     if (!f) return;
@@ -80,6 +80,7 @@ void writeUiMap(const std::string& path, const Panel& panel) {
         std::fprintf(f, "%s %.0f %.0f %.0f %.0f\n", w[i].name, w[i].rect[0], w[i].rect[1], w[i].rect[2], w[i].rect[3]);
     const float* p = panel.rect();
     std::fprintf(f, "panel %.0f %.0f %.0f %.0f\n", p[0], p[1], p[2], p[3]);
+    std::fprintf(f, "inspector_paused %d 0 0 0\n", profiler.paused() ? 1 : 0);  // state, same format
     if (std::fclose(f) == 0) std::rename(tmp.c_str(), path.c_str());
 }
 
@@ -459,10 +460,10 @@ int Session::run() {
         resetView = actions.resetView;
         if (actions.killProducer) killProducer(frame);
         if (actions.restartProducer) restartRequested_ = true;
-        if (!options_.uiMapPath.empty()) writeUiMap(options_.uiMapPath, panel);
+        if (!options_.uiMapPath.empty()) writeUiMap(options_.uiMapPath, panel, profiler);
         if (actions.screenshot) {
             const std::string shot = "sandbox-screenshot-" + std::to_string(++screenshotCount_) + ".png";
-            if (!options_.uiMapPath.empty()) writeUiMap(shot + ".ui.txt", panel);  // the layout of this very image
+            if (!options_.uiMapPath.empty()) writeUiMap(shot + ".ui.txt", panel, profiler);  // the layout of this very image
             saveCapture(shot);
         }
         if (actions.trace) {

@@ -53,7 +53,11 @@ void ChannelHandoff::create(PickMode mode, unsigned flags) {
     ci.usage = VK_IMAGE_USAGE_STORAGE_BIT | VK_IMAGE_USAGE_SAMPLED_BIT;
     ci.policy = mode == PickMode::Fifo ? batonChannelPolicyFifo : batonChannelPolicyMailbox;
     ci.consumerLayout = VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL;  // what the renderer samples (sampledLayout)
-    ci.flags = flags;
+    // The renderer's queue family: baton's consumer command buffers (the timestamps, with
+    // telemetry on) are made for it. Attached with only a compute queue lent, baton would
+    // otherwise take the compute family (VUID-vkQueueSubmit2-commandBuffer-03878 on the H200).
+    ci.flags = flags | batonChannelFlagConsumerQueueFamily;
+    ci.consumerQueueFamily = gpu_.graphicsFamily;
     switch (config_.backend) {
         case SemBackend::Native: ci.backend = batonSemaphoreBackendNative; break;
         case SemBackend::Portable: ci.backend = batonSemaphoreBackendPortable; break;

@@ -380,7 +380,8 @@ void Panel::controls(const PanelInputs& in, Settings* s, bool* paused, PanelActi
     ImGui::SameLine();
     if (ImGui::Button("reset view")) a->resetView = true;
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("mouse over the fractal: wheel zooms, drag pans, double click resets");
-    if (!in.status.empty()) ImGui::TextWrapped("%s", in.status.c_str());
+    // Always a status line, empty or not, so that the windows below do not jump when one comes.
+    ImGui::TextWrapped("%s", in.status.empty() ? " " : in.status.c_str());
 }
 
 }  // namespace sandbox

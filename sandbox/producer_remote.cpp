@@ -101,6 +101,8 @@ void RemoteProducer::spawn(const RemoteLaunch& launch) {
     expected.extent = config_.extent;
     expected.depth = config_.depth;
     expected.usage = VK_IMAGE_USAGE_SAMPLED_BIT;
+    expected.flags = batonChannelFlagConsumerQueueFamily;  // baton's consumer command buffers: the renderer's family
+    expected.consumerQueueFamily = gpu_.graphicsFamily;
     batonChannel_t ch = nullptr;
     if (batonError_t e = batonChannelReceive(&ch, sock_, kChannelTimeoutMs, &expected)) {
         std::fprintf(stderr, "baton-sandbox: no frame channel from the producer process: %s: %s\n", batonGetErrorName(e),

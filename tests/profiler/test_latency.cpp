@@ -218,8 +218,10 @@ TEST(ProfilerLatency, TelemetryHandoffAgreesWithIndependentTimestamps) {
     std::printf("handoff latency median: baton telemetry %.1f us, independent timestamps %.1f us (%zu frames)\n",
                 a / 1000, b / 1000, ours.size());
     // Agreement: within 10% or, on a CPU device whose command buffers cost tens of us each
-    // (lavapipe), within the cost of the one command buffer between the two first commands.
-    EXPECT_LE(b - a, std::max(0.10 * b, 60'000.0)) << "baton " << a << " ns vs independent " << b << " ns";
+    // (lavapipe), within the cost of the one command buffer between the two first commands
+    // (sanitizer builds make that 5-15x dearer: BATON_SLOW_BUILD).
+    const double boundaryNs = 60'000.0 * (BATON_SLOW_BUILD ? 4 : 1);
+    EXPECT_LE(b - a, std::max(0.10 * b, boundaryNs)) << "baton " << a << " ns vs independent " << b << " ns";
 
     vk.destroySemaphore(info.device, done, nullptr);
     vk.destroyCommandPool(info.device, cpool, nullptr);

@@ -46,7 +46,13 @@ shot() {  # F12 held until the file appears (ImGui 1.86 polls key state once a f
 sleep 2
 read -r x y <<< "$(at inspector_timeline 0.5 -0.3)"; xdotool mousemove --window "$wid" "$x" "$y"
 shot live
-press inspector_pause
+# Pause, checked through the ui map's state line (a click on a loaded machine can fall
+# between layout updates): at most three tries.
+for _ in 1 2 3; do
+  press inspector_pause
+  sleep 1
+  grep -qs "^inspector_paused 1" ui.txt && break
+done
 read -r x y <<< "$(at inspector_timeline 0.5 -0.3)"; xdotool mousemove --window "$wid" "$x" "$y"
 shot paused
 sleep 0.5
