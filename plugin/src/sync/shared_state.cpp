@@ -288,8 +288,17 @@ void SharedState::wakeAll() {
 }
 
 void SharedState::publish(uint64_t v) {
-    uint64_t cur = layout_->value.load(std::memory_order_relaxed);
-    while (cur < v && !layout_->value.compare_exchange_weak(cur, v, std::memory_order_acq_rel)) {
+    uint64_t cur = layout_->value.load(std::memory_order_acquire);
+    while (cur < v) {
+        // Below a value this process already read: a peer wrote it (a timeline never goes
+        // back). Raising it would hide that from every reader; the checked read faults the
+        // page instead (defect 8), and waiters end with the peer's error.
+        if (cur < seenValue_.load(std::memory_order_acquire)) {
+            PageReading r;
+            read(&r);
+            break;
+        }
+        if (layout_->value.compare_exchange_weak(cur, v, std::memory_order_acq_rel)) break;
     }
     wakeAll();
 }
