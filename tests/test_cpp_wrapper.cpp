@@ -132,10 +132,14 @@ TEST(CppWrapper, ImportTakesTheFdOnlyOnSuccess) {
     auto imported = baton::ExternalSemaphore::importFd(batonExternalSemaphoreHandleTypeTimelineSemaphoreFd, exported->fd);
     ASSERT_TRUE(imported) << imported.error().message;
     EXPECT_FALSE(exported->fd) << "the import owns the fd now";
-    EXPECT_TRUE(batontest::fdIsOpen(fd));
     auto info = imported->info();
     ASSERT_TRUE(info);
     EXPECT_EQ(info->currentValue, 3u);
+    // A portable import keeps the page's memfd open as its own; a native one hands the fd to
+    // the driver, which may close it at once (vkImportSemaphoreFdKHR owns an opaque fd): the
+    // NVIDIA driver does.
+    if (info->backend == batonSemaphoreBackendPortable)
+        EXPECT_TRUE(batontest::fdIsOpen(fd)) << "the portable import keeps its page's memfd";
 }
 
 TEST(CppWrapper, QueryReportsPendingAsFalseNotError) {

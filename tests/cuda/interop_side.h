@@ -30,7 +30,12 @@ public:
             cudaDeviceProp prop;
             std::memset(&prop, 0, sizeof prop);
             if ((e = cudaGetDeviceProperties(&prop, i)) != cudaSuccess) return failed(step, "cudaGetDeviceProperties", e);
-            if (prop.computeMode != cudaComputeModeProhibited && std::memcmp(prop.uuid.bytes, h.deviceUUID, 16) == 0) {
+            // CUDA 13 has no cudaDeviceProp::computeMode: the attribute says whether the
+            // device takes work at all.
+            int mode = cudaComputeModeDefault;
+            if ((e = cudaDeviceGetAttribute(&mode, cudaDevAttrComputeMode, i)) != cudaSuccess)
+                return failed(step, "cudaDeviceGetAttribute(cudaDevAttrComputeMode)", e);
+            if (mode != cudaComputeModeProhibited && std::memcmp(prop.uuid.bytes, h.deviceUUID, 16) == 0) {
                 device = i;
                 deviceName = prop.name;
             }

@@ -55,15 +55,15 @@ typedef struct batonDeviceProp {
     int minor;                       /**< The device's Vulkan minor version. */
     int multiProcessorCount;         /**< Vulkan does not say: 1. */
     int integrated;                  /**< 1 for an integrated GPU or a CPU device. */
-    int computeMode;                 /**< Always 0 (cudaComputeModeDefault). */
     int pciBusID;                    /**< From VK_EXT_pci_bus_info where the driver has it, else 0. */
     int pciDeviceID;
     int pciDomainID;
     int unifiedAddressing;           /**< 0: baton gives no unified address space. */
-    int reserved[32];
+    int reserved[33];                /**< Keeps the size the struct had with computeMode. */
 } batonDeviceProp;
 
-/** cudaComputeMode's values that appear in batonDeviceProp::computeMode. */
+/** cudaComputeMode's values, the answer of batonDeviceGetAttribute(batonDevAttrComputeMode)
+ *  (CUDA 13 removed cudaDeviceProp::computeMode: the attribute is the one way to ask). */
 typedef enum batonComputeMode {
     batonComputeModeDefault = 0,
     batonComputeModeProhibited = 2

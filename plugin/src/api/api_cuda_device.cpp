@@ -49,7 +49,7 @@ batonError_t attribute(const DeviceRecord& rec, int attr, int* value) {
         case batonDevAttrWarpSize: *value = p.warpSize; break;
         case batonDevAttrMultiProcessorCount: *value = p.multiProcessorCount; break;
         case batonDevAttrIntegrated: *value = p.integrated; break;
-        case batonDevAttrComputeMode: *value = p.computeMode; break;
+        case batonDevAttrComputeMode: *value = batonComputeModeDefault; break;
         case batonDevAttrPciBusId: *value = p.pciBusID; break;
         case batonDevAttrPciDeviceId: *value = p.pciDeviceID; break;
         case batonDevAttrUnifiedAddressing: *value = p.unifiedAddressing; break;

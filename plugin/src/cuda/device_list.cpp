@@ -127,7 +127,6 @@ bool describe(const Enumerator& en, VkPhysicalDevice pd, DeviceRecord* rec, VkPh
     d.minor = static_cast<int>(VK_API_VERSION_MINOR(p.apiVersion));
     d.multiProcessorCount = 1;
     d.integrated = p.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU || p.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
-    d.computeMode = batonComputeModeDefault;
     if (havePci) {
         d.pciBusID = static_cast<int>(pci.pciBus);
         d.pciDeviceID = static_cast<int>(pci.pciDevice);
