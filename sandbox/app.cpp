@@ -143,7 +143,10 @@ private:
 };
 
 void Session::buildRing(VkExtent2D extent) {
-    if (proc_.fdsBeforeFirstRing < 0) proc_.fdsBeforeFirstRing = countOpenFds();
+    if (proc_.fdsBeforeFirstRing < 0) {
+        if (settings_.producer == ProducerWhere::Process) startDriverFdCheck();  // its socket is no leak
+        proc_.fdsBeforeFirstRing = countOpenFds();
+    }
     HandoffConfig cfg;
     cfg.depth = static_cast<uint32_t>(settings_.ringDepth);
     cfg.extent = extent;

@@ -29,7 +29,12 @@ ChannelHandoff::ChannelHandoff(Gpu& gpu, const HandoffConfig& config, PickMode m
 
 ChannelHandoff::ChannelHandoff(Gpu& gpu, const HandoffConfig& config, PickMode mode, SharedProducer)
     : gpu_(gpu), config_(config), mode_(mode) {
-    if (config_.backend == SemBackend::Native) config_.backend = SemBackend::Portable;  // shared: portable timelines
+    // Native timelines cross processes as the driver's semaphore fds: only where this device
+    // has them (elsewhere the portable ones, as in one process).
+    batonContextInfo ctxInfo{};
+    if (config_.backend == SemBackend::Native &&
+        (batonContextGetInfo(nullptr, &ctxInfo) != batonSuccess || !ctxInfo.nativeSemaphoreFd))
+        config_.backend = SemBackend::Portable;
     create(mode, batonChannelFlagShared);
 }
 

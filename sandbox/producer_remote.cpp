@@ -31,6 +31,22 @@ int countOpenFds() {
     return n - 1;  // the directory's own fd
 }
 
+void startDriverFdCheck() {
+    batonContextInfo info{};
+    if (batonContextGetInfo(nullptr, &info) != batonSuccess || !info.nativeSemaphoreFd) return;
+    batonExternalSemaphoreExportDesc d{};
+    d.type = batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
+    int fd = -1;
+    batonExternalSemaphore_t exported = nullptr, imported = nullptr;
+    if (batonExportExternalSemaphore(&fd, &exported, &d) != batonSuccess) return;
+    batonExternalSemaphoreHandleDesc h{};
+    h.type = batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
+    h.handle.fd = fd;
+    if (batonImportExternalSemaphore(&imported, &h) != batonSuccess) close(fd);  // a failed import leaves it ours
+    batonDestroyExternalSemaphore(imported);
+    batonDestroyExternalSemaphore(exported);
+}
+
 std::string executableDir() {
     char buf[4096];
     ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);

@@ -102,6 +102,12 @@ private:
 
 // Open file descriptors of this process (entries of /proc/self/fd), for leak checks.
 int countOpenFds();
+// Where the device has semaphore fds, the first import of a driver fd (a producer process's
+// channel with native timelines) starts baton's probe process, which keeps one socket of this
+// process open for the rest of its life (deliberate: baton checks driver fds there). One
+// checked import of a timeline made here starts it, so that it is in place before the fd
+// baseline of the leak checks is taken. No-op on a device without semaphore fds.
+void startDriverFdCheck();
 // The directory of this executable ("" if unknown), to find baton-sandbox-producer beside it.
 std::string executableDir();
 

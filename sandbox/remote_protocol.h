@@ -33,7 +33,7 @@ struct RemoteConfig {
     uint32_t preferCpu = 0;
     float costMs = 0, delayMs = 0, jitterMs = 0;
     uint32_t paused = 0;
-    uint32_t backend = 0;  // SemBackend (native is made portable: a shared channel's timelines are)
+    uint32_t backend = 0;  // SemBackend (native: the driver's timeline fds where the device has them)
     uint32_t pick = 0;     // PickMode: the channel's policy
 };
 

@@ -1,6 +1,8 @@
 // bench_crossprocess, frames: a frame handed from one process to another, per round trip
 //   channel   A: batonChannelProduceFrame (one submit: clear the image)  -> B: acquire, one
 //             submit (copy one pixel of the frame to a buffer) with the release -> A: sees "released"
+//             (portable timelines, keyed mutexes, and native timelines where the device has
+//             semaphore fds: the H200; elsewhere that row says why it is not there)
 //   raw       A: vkQueueSubmit2 (clear an image, signal a local timeline), host wait, tell B
 //             over the socket -> B: vkQueueSubmit2 (copy one pixel), host wait, tell A
 // Both do the same submissions on the same device kind (each process has its own baton
@@ -258,6 +260,7 @@ namespace {
 struct Result {
     double median = 0, p99 = 0;
     bool ok = false;
+    const char* skipped = nullptr;  // why the row was not measured
 };
 
 Result summarize(std::vector<double>& us, bool good) {
@@ -295,10 +298,21 @@ bool reaped(pid_t pid) {
     return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-Result measureChannel(uint32_t width, uint32_t height, bool keyed, uint32_t rounds) {
+enum class Timelines { Portable, Keyed, Native };
+
+Result measureChannel(uint32_t width, uint32_t height, Timelines kind, uint32_t rounds) {
     std::vector<double> us;
     int sock = -1;
     const uint32_t total = rounds + kWarmup;
+    const bool keyed = kind == Timelines::Keyed;
+    if (kind == Timelines::Native) {
+        batonContextInfo ci{};
+        if (batonContextGetInfo(nullptr, &ci) != batonSuccess || !ci.nativeSemaphoreFd) {
+            Result r;
+            r.skipped = "skipped: the device has no semaphore fds";
+            return r;
+        }
+    }
     pid_t pid = spawn({"--frames-peer", "channel", std::to_string(total)}, &sock);
     Vk vk;
     bool good = pid > 0 && vk.init(false);
@@ -309,12 +323,17 @@ Result measureChannel(uint32_t width, uint32_t height, bool keyed, uint32_t roun
     ci.extent = {width, height};
     ci.usage = VK_IMAGE_USAGE_TRANSFER_DST_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
     ci.flags = batonChannelFlagShared | (keyed ? batonChannelFlagKeyedMutex : 0);
+    if (kind == Timelines::Native) ci.backend = batonSemaphoreBackendNative;
     batonChannel_t ch = nullptr;
     batonStream_t st = nullptr;
-    good = good && ok(batonChannelCreate(&ch, &ci), "channel") && ok(batonChannelSend(ch, sock, 20000), "send") &&
-           ok(batonStreamCreate(&st), "stream");
+    good = good && ok(batonChannelCreate(&ch, &ci), "channel");
     batonChannelInfo info{};
     if (good) batonChannelGetInfo(ch, &info);
+    if (good && kind == Timelines::Native && info.backend != batonSemaphoreBackendNative) {
+        std::fprintf(stderr, "bench_crossprocess: the channel's timelines are not native\n");
+        good = false;  // not sent: the peer's receive times out and it leaves
+    }
+    good = good && ok(batonChannelSend(ch, sock, 20000), "send") && ok(batonStreamCreate(&st), "stream");
     for (uint32_t i = 1; good && i <= total; ++i) {
         const auto t0 = Clock::now();
         batonError_t e;
@@ -372,9 +391,14 @@ int run(uint32_t rounds) {
     } sizes[] = {{"16x16", 16, 16}, {"1920x1080", 1920, 1080}};
     for (const auto& sz : sizes) {
         const Result raw = measureRaw(sz.w, sz.h, rounds);
-        const Result portable = measureChannel(sz.w, sz.h, false, rounds);
-        const Result keyed = measureChannel(sz.w, sz.h, true, rounds);
+        const Result portable = measureChannel(sz.w, sz.h, Timelines::Portable, rounds);
+        const Result keyed = measureChannel(sz.w, sz.h, Timelines::Keyed, rounds);
+        const Result native = measureChannel(sz.w, sz.h, Timelines::Native, rounds);
         auto row = [&](const char* what, const Result& r) {
+            if (r.skipped) {
+                std::printf("%-12s %-30s %12s\n", sz.name, what, r.skipped);
+                return;
+            }
             if (!r.ok) {
                 std::printf("%-12s %-30s %12s\n", sz.name, what, "FAILED");
                 allOk = false;
@@ -387,6 +411,7 @@ int run(uint32_t rounds) {
         row("raw Vulkan, host relay", raw);
         row("channel, portable timelines", portable);
         row("channel, keyed mutex", keyed);
+        row("channel, native timelines", native);
         std::fflush(stdout);
     }
     return allOk ? 0 : 1;

@@ -1,6 +1,6 @@
 // channel_peer: the other process of the cross-process channel tests (test_channel_xproc).
-//   channel_peer produce <socket-fd> <frames> <depth> <keyed 0|1> <mailbox 0|1> [scribble-after]
-//     creates a shared channel, sends it, produces <frames> frames (every pixel = the frame
+//   channel_peer produce <socket-fd> <frames> <depth> <portable|keyed|native> <mailbox 0|1> [scribble-after]
+//     creates a shared channel (portable timelines, keyed mutexes or native timelines), sends it, produces <frames> frames (every pixel = the frame
 //     number), then waits for one byte from the consumer and exits. With scribble-after N it
 //     stops after N frames, overwrites the channel's control page with garbage (a hostile
 //     writer: it finds the page among its own fds, as any process holding it could) and sleeps.
@@ -58,7 +58,9 @@ void scribbleControlPage() {
     closedir(d);
 }
 
-int produce(int sock, uint64_t frames, unsigned depth, bool keyed, bool mailbox, uint64_t scribbleAfter) {
+int produce(int sock, uint64_t frames, unsigned depth, const char* backend, bool mailbox, uint64_t scribbleAfter) {
+    const bool keyed = std::strcmp(backend, "keyed") == 0, native = std::strcmp(backend, "native") == 0;
+    if (!keyed && !native && std::strcmp(backend, "portable") != 0) return 2;
     batonChannelCreateInfo ci{};
     ci.depth = depth;
     ci.format = VK_FORMAT_R32_UINT;
@@ -66,9 +68,16 @@ int produce(int sock, uint64_t frames, unsigned depth, bool keyed, bool mailbox,
     ci.usage = VK_IMAGE_USAGE_TRANSFER_DST_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
     ci.policy = mailbox ? batonChannelPolicyMailbox : batonChannelPolicyFifo;
     ci.flags = batonChannelFlagShared | (keyed ? batonChannelFlagKeyedMutex : 0);
+    ci.backend = native ? batonSemaphoreBackendNative : static_cast<batonSemaphoreBackend>(0);
     batonChannel_t ch = nullptr;
     batonError_t e = batonChannelCreate(&ch, &ci);
     if (e != batonSuccess) return failed("create", e);
+    batonChannelInfo info{};
+    batonChannelGetInfo(ch, &info);
+    if ((info.backend == batonSemaphoreBackendNative) != native) {
+        std::fprintf(stderr, "channel_peer: the channel's timelines are not the backend asked for (%s)\n", backend);
+        return 3;
+    }
     if ((e = batonChannelSend(ch, sock, 20000)) != batonSuccess) return failed("send", e);
     batonStream_t stream = nullptr;
     if ((e = batonStreamCreate(&stream)) != batonSuccess) return failed("stream", e);
@@ -133,7 +142,7 @@ int main(int argc, char** argv) {
     g_clear = reinterpret_cast<PFN_vkCmdClearColorImage>(info.getDeviceProcAddr(info.device, "vkCmdClearColorImage"));
     int rc = 2;
     if (std::strcmp(argv[1], "produce") == 0 && argc >= 7)
-        rc = produce(sock, std::strtoull(argv[3], nullptr, 10), std::atoi(argv[4]), std::atoi(argv[5]) != 0,
+        rc = produce(sock, std::strtoull(argv[3], nullptr, 10), std::atoi(argv[4]), argv[5],
                      std::atoi(argv[6]) != 0, argc >= 8 ? std::strtoull(argv[7], nullptr, 10) : 0);
     else if (std::strcmp(argv[1], "consume") == 0)
         rc = consume(sock, ctx, info);

@@ -1,8 +1,10 @@
 // The frame channel across two real processes: this test and channel_peer (fork+exec), the
 // channel sent with batonChannelSend / batonChannelReceive over a socketpair.
-// - 10,000 frames (BATON_CHANNEL_FRAMES) for {portable timelines, keyed mutex} x {FIFO,
-//   mailbox} x depth {2, 3}: every pixel of every frame carries its frame number, FIFO sees
+// - 10,000 frames (BATON_CHANNEL_FRAMES) for {portable timelines, keyed mutex, native
+//   timelines} x {FIFO, mailbox} x depth {2, 3}: every pixel of every frame carries its frame number, FIFO sees
 //   every frame once and in order, mailbox only goes forward, the validation layer is quiet.
+//   Native timelines (the driver's opaque fds) need a device with semaphore fds: skipped on
+//   lavapipe, run on the H200.
 // - SIGKILL of the producer at random points: the consumer's acquire says
 //   batonErrorPeerLost within the documented bound and its last frame stays readable.
 // - SIGKILL of the consumer: the producer's next produce says batonErrorPeerLost, its stream
@@ -126,14 +128,26 @@ struct Config {
     bool keyed;
     bool mailbox;
     unsigned depth;
+    bool native = false;  // native timelines (the driver's semaphore fds) instead of portable ones
 };
 
+const char* backendName(const Config& c) { return c.native ? "native" : c.keyed ? "keyed" : "portable"; }
+
 std::string configName(const Config& c) {
-    return std::string(c.keyed ? "Keyed" : "Portable") + (c.mailbox ? "Mailbox" : "Fifo") + std::to_string(c.depth);
+    return std::string(c.native ? "Native" : c.keyed ? "Keyed" : "Portable") + (c.mailbox ? "Mailbox" : "Fifo") +
+           std::to_string(c.depth);
 }
 
+// What CTest's names show for a case (gtest would print the struct's bytes, padding included).
+void PrintTo(const Config& c, std::ostream* os) { *os << configName(c); }
+
+// Native timelines cross processes only as the driver's semaphore fds (lavapipe has none).
+#define SKIP_WITHOUT_SEMAPHORE_FDS(c, info)                                                                      \
+    if ((c).native && !(info).nativeSemaphoreFd)                                                                 \
+    GTEST_SKIP() << "the device has no semaphore fds: native timelines cannot cross processes here (H200 only)"
+
 std::vector<std::string> producerArgs(const Config& c, uint64_t frames, uint64_t scribbleAfter = 0) {
-    std::vector<std::string> a{"produce", std::to_string(frames), std::to_string(c.depth), c.keyed ? "1" : "0",
+    std::vector<std::string> a{"produce", std::to_string(frames), std::to_string(c.depth), backendName(c),
                                c.mailbox ? "1" : "0"};
     if (scribbleAfter) a.push_back(std::to_string(scribbleAfter));
     return a;
@@ -145,12 +159,16 @@ TEST_P(ChannelXproc, EveryPixelOfEveryFrameFromAnotherProcess) {
     const Config c = GetParam();
     TestContext tc;
     ASSERT_NE(tc.ctx, nullptr);
+    SKIP_WITHOUT_SEMAPHORE_FDS(c, tc.info);
     const uint64_t frames = framesFromEnv();
     Peer peer(producerArgs(c, frames));
     ASSERT_GT(peer.pid, 0);
     const int fdsBefore = batontest::openFdCount();
     batonChannel_t ch = nullptr;
     BATON_ASSERT_OK(batonChannelReceive(&ch, peer.sock, 30000, nullptr));
+    batonChannelInfo info{};
+    batonChannelGetInfo(ch, &info);
+    EXPECT_EQ(info.backend, c.native ? batonSemaphoreBackendNative : batonSemaphoreBackendPortable);
     {
         batontest::ChannelHarness h(tc.ctx, tc.renderQueue(), tc.renderFamily(), 8, 8);
         ASSERT_TRUE(h.ok());
@@ -181,7 +199,9 @@ TEST_P(ChannelXproc, EveryPixelOfEveryFrameFromAnotherProcess) {
 INSTANTIATE_TEST_SUITE_P(Backends, ChannelXproc,
                          ::testing::Values(Config{false, false, 2}, Config{false, false, 3}, Config{false, true, 2},
                                            Config{false, true, 3}, Config{true, false, 2}, Config{true, false, 3},
-                                           Config{true, true, 2}, Config{true, true, 3}),
+                                           Config{true, true, 2}, Config{true, true, 3}, Config{false, false, 2, true},
+                                           Config{false, false, 3, true}, Config{false, true, 2, true},
+                                           Config{false, true, 3, true}),
                          [](const ::testing::TestParamInfo<Config>& i) { return configName(i.param); });
 
 // SIGKILL of the producer at random points (recording, signalling, holding a slot's mutex):
@@ -193,7 +213,8 @@ TEST_P(ChannelXprocKill, ProducerKilledAtRandomPoints) {
     const Config c = GetParam();
     TestContext tc;
     ASSERT_NE(tc.ctx, nullptr);
-    std::mt19937 rng(static_cast<unsigned>(c.keyed * 4 + c.mailbox * 2 + c.depth));
+    SKIP_WITHOUT_SEMAPHORE_FDS(c, tc.info);
+    std::mt19937 rng(static_cast<unsigned>(c.native * 8 + c.keyed * 4 + c.mailbox * 2 + c.depth));
     for (int round = 0; round < killRounds(25); ++round) {
         SCOPED_TRACE("round " + std::to_string(round));
         Peer peer(producerArgs(c, 1000000));
@@ -232,7 +253,11 @@ TEST_P(ChannelXprocKill, ProducerKilledAtRandomPoints) {
             h.idle();
         }
         EXPECT_EQ(peer.wait(), 128 + SIGKILL);
+        // No GPU wait of this process depends on the dead producer (native: one would never
+        // complete, and the destroy would hang on it).
+        const auto destroyStart = Clock::now();
         BATON_ASSERT_OK(batonChannelDestroy(ch));
+        EXPECT_LT(Clock::now() - destroyStart, std::chrono::seconds(3));
         EXPECT_EQ(batontest::openFdCount(), fdsBefore);
     }
     EXPECT_EQ(batontest::validationErrorsSoFar(), 0u);
@@ -240,6 +265,11 @@ TEST_P(ChannelXprocKill, ProducerKilledAtRandomPoints) {
 
 // SIGKILL of the consumer: the producer's next produce says so, instead of blocking.
 TEST_P(ChannelXprocKill, ConsumerKilled) {
+    {
+        TestContext tc;
+        ASSERT_NE(tc.ctx, nullptr);
+        SKIP_WITHOUT_SEMAPHORE_FDS(GetParam(), tc.info);
+    }
     for (int round = 0; round < killRounds(5); ++round) {
         SCOPED_TRACE("round " + std::to_string(round));
         consumerKilledOnce(GetParam(), 20 + 37 * round);
@@ -260,6 +290,7 @@ void consumerKilledOnce(const Config& c, int framesBeforeKill) {
     ci.usage = VK_IMAGE_USAGE_TRANSFER_DST_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
     ci.policy = c.mailbox ? batonChannelPolicyMailbox : batonChannelPolicyFifo;
     ci.flags = batonChannelFlagShared | (c.keyed ? batonChannelFlagKeyedMutex : 0);
+    if (c.native) ci.backend = batonSemaphoreBackendNative;
     batonChannel_t ch = nullptr;
     BATON_ASSERT_OK(batonChannelCreate(&ch, &ci));
     BATON_ASSERT_OK(batonChannelSend(ch, peer.sock, 30000));
@@ -296,16 +327,16 @@ void consumerKilledOnce(const Config& c, int framesBeforeKill) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, ChannelXprocKill,
                          ::testing::Values(Config{false, false, 2}, Config{false, true, 3}, Config{true, false, 2},
-                                           Config{true, true, 3}),
+                                           Config{true, true, 3}, Config{false, false, 2, true},
+                                           Config{false, true, 3, true}),
                          [](const ::testing::TestParamInfo<Config>& i) { return configName(i.param); });
 
 // The producer process scribbles the control page: the consumer gets a clear error, no hang.
-TEST(ChannelXprocHostile, ScribbledControlPageIsAClearError) {
-    for (bool keyed : {false, true}) {
-        SCOPED_TRACE(keyed ? "keyed" : "timelines");
+void scribbledControlPage(const Config& c) {
+    {
         TestContext tc;
         ASSERT_NE(tc.ctx, nullptr);
-        Peer peer(producerArgs(Config{keyed, false, 3}, 1000, 50));
+        Peer peer(producerArgs(c, 1000, 50));
         batonChannel_t ch = nullptr;
         BATON_ASSERT_OK(batonChannelReceive(&ch, peer.sock, 30000, nullptr));
         batontest::ChannelHarness h(tc.ctx, tc.renderQueue(), tc.renderFamily(), 8, 8);
@@ -325,18 +356,39 @@ TEST(ChannelXprocHostile, ScribbledControlPageIsAClearError) {
     }
 }
 
+TEST(ChannelXprocHostile, ScribbledControlPageIsAClearError) {
+    for (bool keyed : {false, true}) {
+        SCOPED_TRACE(keyed ? "keyed" : "timelines");
+        scribbledControlPage(Config{keyed, false, 3});
+    }
+}
+
+TEST(ChannelXprocHostile, ScribbledControlPageIsAClearErrorNative) {
+    const Config c{false, false, 3, true};
+    {
+        TestContext tc;
+        ASSERT_NE(tc.ctx, nullptr);
+        SKIP_WITHOUT_SEMAPHORE_FDS(c, tc.info);
+    }
+    scribbledControlPage(c);
+}
+
 // Telemetry across processes: the producer's zones (produce, slot waits, GPU signals) reach
 // the consumer's telemetry with the producer's pid, and one trace has both processes' lanes
 // and flow arrows from the producer's signal to the consumer's wait.
-TEST(ChannelXprocTelemetry, ProducerZonesInTheConsumersTelemetryAndTrace) {
+class ChannelXprocTelemetry : public ::testing::TestWithParam<Config> {};
+
+TEST_P(ChannelXprocTelemetry, ProducerZonesInTheConsumersTelemetryAndTrace) {
+    const Config c = GetParam();
     TestContext tc;
     ASSERT_NE(tc.ctx, nullptr);
+    SKIP_WITHOUT_SEMAPHORE_FDS(c, tc.info);
     BATON_ASSERT_OK(batonTelemetryEnable(tc.ctx, 1));
     const std::string trace = testing::TempDir() + "channel_xproc_trace.json";
     BATON_ASSERT_OK(batonTraceStart(tc.ctx, trace.c_str()));
     setenv("BATON_PEER_TELEMETRY", "1", 1);
     const uint64_t frames = 300;
-    Peer peer(producerArgs(Config{false, false, 2}, frames));
+    Peer peer(producerArgs(c, frames));
     unsetenv("BATON_PEER_TELEMETRY");
     batonChannel_t ch = nullptr;
     BATON_ASSERT_OK(batonChannelReceive(&ch, peer.sock, 30000, nullptr));
@@ -388,6 +440,10 @@ TEST(ChannelXprocTelemetry, ProducerZonesInTheConsumersTelemetryAndTrace) {
     std::remove(trace.c_str());
 }
 
+INSTANTIATE_TEST_SUITE_P(Backends, ChannelXprocTelemetry,
+                         ::testing::Values(Config{false, false, 2}, Config{false, false, 2, true}),
+                         [](const ::testing::TestParamInfo<Config>& i) { return configName(i.param); });
+
 // ---- Bad channel messages (one process: the sender is the test) ----
 
 struct SocketPair {
@@ -417,6 +473,7 @@ baton::ChannelWire forgedWire(const batonContextInfo& info, unsigned depth) {
     w.usage = VK_IMAGE_USAGE_TRANSFER_DST_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
     w.consumerLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
     w.fdCount = baton::channelFdCount(depth, false);
+    w.timelines = baton::kChannelTimelinesPortable;
     std::memcpy(w.deviceUUID, info.deviceUUID, VK_UUID_SIZE);
     std::memcpy(w.driverUUID, info.driverUUID, VK_UUID_SIZE);
     return w;
@@ -512,6 +569,117 @@ TEST(ChannelXprocBadInput, ExtentTheConsumerRefuses) {
     EXPECT_EQ(batontest::openFdCount(), fdsAfterCreate + 2) << "only the socket pair: every fd received was closed";
     BATON_ASSERT_OK(batonChannelDestroy(producer));
     EXPECT_EQ(batontest::openFdCount(), fdsBefore + 2) << batontest::fdChanges(listBefore, batontest::openFdList());
+}
+
+
+// A shared channel with native timelines: made where the device has semaphore fds (its
+// info says native), refused with NotSupported where it has none (lavapipe), nothing leaked.
+TEST(ChannelXprocBadInput, NativeSharedChannelNeedsSemaphoreFds) {
+    TestContext tc;
+    ASSERT_NE(tc.ctx, nullptr);
+    const int fdsBefore = batontest::openFdCount();
+    batonChannelCreateInfo ci{};
+    ci.depth = 2;
+    ci.format = VK_FORMAT_R32_UINT;
+    ci.extent = {8, 8};
+    ci.usage = VK_IMAGE_USAGE_TRANSFER_DST_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
+    ci.flags = batonChannelFlagShared;
+    ci.backend = batonSemaphoreBackendNative;
+    batonChannel_t ch = nullptr;
+    const batonError_t e = batonChannelCreate(&ch, &ci);
+    if (tc.info.nativeSemaphoreFd) {
+        ASSERT_EQ(e, batonSuccess) << batonGetLastErrorMessage();
+        batonChannelInfo info{};
+        batonChannelGetInfo(ch, &info);
+        EXPECT_EQ(info.backend, batonSemaphoreBackendNative);
+        BATON_ASSERT_OK(batonChannelDestroy(ch));
+    } else {
+        EXPECT_EQ(e, batonErrorNotSupported);
+        EXPECT_NE(std::string(batonGetLastErrorMessage()).find("semaphore fds"), std::string::npos)
+            << batonGetLastErrorMessage();
+        EXPECT_EQ(ch, nullptr);
+    }
+    // Keyed slots stay portable whatever the device.
+    ci.flags |= batonChannelFlagKeyedMutex;
+    EXPECT_EQ(batonChannelCreate(&ch, &ci), batonErrorNotSupported);
+    EXPECT_EQ(batontest::openFdCount(), fdsBefore);
+}
+
+// The message says what its timelines are, and the receiver holds the fds to it: a real
+// channel's message relabeled on its way (a relay in the middle rewrites `timelines`) is
+// refused with the documented error, both ends say so, and every fd received is closed.
+batonError_t relabeledOnTheWay(const Config& c, uint32_t timelines, batonError_t* sentOut, bool* fdsBack) {
+    const int fdsBefore = batontest::openFdCount();
+    batonChannelCreateInfo ci{};
+    ci.depth = 2;
+    ci.format = VK_FORMAT_R32_UINT;
+    ci.extent = {8, 8};
+    ci.usage = VK_IMAGE_USAGE_TRANSFER_DST_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
+    ci.flags = batonChannelFlagShared | (c.keyed ? batonChannelFlagKeyedMutex : 0);
+    if (c.native) ci.backend = batonSemaphoreBackendNative;
+    batonChannel_t producer = nullptr;
+    if (batonChannelCreate(&producer, &ci) != batonSuccess) return batonErrorUnknown;
+    const int fdsAfterCreate = batontest::openFdCount();
+    batonError_t got = batonErrorUnknown;
+    {
+        SocketPair in, out;  // producer -> relay, relay -> receiver
+        batonContext_t ctx = nullptr;
+        batonCtxGetCurrent(&ctx);
+        std::thread sender([&] {
+            batonCtxSetCurrent(ctx);
+            *sentOut = batonChannelSend(producer, in.a, 10000);
+        });
+        baton::ChannelWire w{};
+        int fds[16];  // fd_passing's most; a depth-2 channel sends 5 (7 keyed)
+        int n = 0;
+        if (batontest::recvWithFds(in.b, &w, sizeof w, fds, 16, &n)) {
+            w.timelines = timelines;
+            const bool forwarded = batontest::sendWithFds(out.a, &w, sizeof w, fds, n);
+            for (int i = 0; i < n; ++i) close(fds[i]);
+            batonChannel_t consumer = nullptr;
+            if (forwarded) got = batonChannelReceive(&consumer, out.b, 10000, nullptr);
+            if (consumer) batonChannelDestroy(consumer);
+            baton::ChannelAck ack{};
+            if (batontest::recvAll(out.a, &ack, sizeof ack)) batontest::sendAll(in.b, &ack, sizeof ack);
+        }
+        sender.join();
+        *fdsBack = batontest::openFdCount() == fdsAfterCreate + 4;  // only the two socket pairs
+    }
+    batonChannelDestroy(producer);
+    *fdsBack = *fdsBack && batontest::openFdCount() == fdsBefore;
+    return got;
+}
+
+TEST(ChannelXprocBadInput, TimelinesOfAnotherKindThanTheMessageSays) {
+    TestContext tc;
+    ASSERT_NE(tc.ctx, nullptr);
+    struct Case {
+        const char* what;
+        Config c;
+        uint32_t timelines;
+        batonError_t want;
+    };
+    const bool fds = tc.info.nativeSemaphoreFd;
+    std::vector<Case> cases = {
+        {"unknown kind", Config{false, false, 2}, 7, batonErrorInvalidResourceHandle},
+        {"keyed channel named native", Config{true, false, 2}, baton::kChannelTimelinesNative,
+         batonErrorInvalidResourceHandle},
+        // Without semaphore fds the receiver refuses native timelines before it looks at an fd.
+        {"portable memfds named native", Config{false, false, 2}, baton::kChannelTimelinesNative,
+         fds ? batonErrorInvalidResourceHandle : batonErrorNotSupported},
+    };
+    if (fds)  // the driver's fds only exist where the device has semaphore fds (H200)
+        cases.push_back({"native fds named portable", Config{false, false, 2, true}, baton::kChannelTimelinesPortable,
+                         batonErrorInvalidResourceHandle});
+    for (const Case& k : cases) {
+        SCOPED_TRACE(k.what);
+        batonError_t sent = batonSuccess;
+        bool fdsBack = false;
+        EXPECT_EQ(relabeledOnTheWay(k.c, k.timelines, &sent, &fdsBack), k.want) << batonGetLastErrorMessage();
+        EXPECT_EQ(sent, k.want);
+        EXPECT_TRUE(fdsBack) << "every fd received must be closed";
+    }
+    EXPECT_EQ(batontest::validationErrorsSoFar(), 0u);
 }
 
 }  // namespace

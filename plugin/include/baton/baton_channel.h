@@ -49,7 +49,8 @@ typedef enum batonChannelFlags {
                                                     D3D11 pattern: the producer acquires key 0 and releases key 1, the
                                                     consumer the reverse). backend must be 0 or portable. */
     batonChannelFlagShared = 0x8               /**< The consumer is another process: send the channel with batonChannelSend
-                                                    (implies Exportable; portable timelines or keyed mutexes). */
+                                                    (implies Exportable; portable timelines unless backend is native, or keyed
+                                                    mutexes). */
 } batonChannelFlags;
 
 /** Describes a channel. Zero-initialise, then set format, extent and usage. */
@@ -60,7 +61,9 @@ typedef struct batonChannelCreateInfo {
     VkImageUsageFlags usage;        /**< Every use the producer and the consumer make of the images. */
     batonChannelPolicy policy;      /**< FIFO or mailbox. */
     batonSemaphoreBackend backend;  /**< 0: native where the driver exports semaphore fds and the renderer has a
-                                         queue of its own, else portable. Native on a shared queue: NotSupported. */
+                                         queue of its own, else portable. Native on a shared queue: NotSupported.
+                                         Shared channels: 0 is portable (any receiver can take it); native (the
+                                         driver's timeline fds, for a receiver on the same GPU) only on request. */
     VkImageLayout consumerLayout;   /**< Layout the consumer gets the image in (0: SHADER_READ_ONLY_OPTIMAL if
                                          sampled, else TRANSFER_SRC_OPTIMAL if a transfer source, else GENERAL). */
     uint32_t consumerQueueFamily;   /**< With batonChannelFlagConsumerQueueFamily: the consumer's queue family. */
@@ -170,7 +173,8 @@ BATON_API batonError_t batonChannelExportFds(batonChannel_t channel, uint32_t sl
  * call and received there with one call; the consumer then uses batonChannelAcquireFrame /
  * batonChannelReleaseFrame as in one process, and the producer batonChannelProduceFrame.
  * What travels (one message, SCM_RIGHTS): the images' memory (opaque fds), the "ready" and
- * "released" timelines (portable), the slots' keyed mutexes (batonChannelFlagKeyedMutex),
+ * "released" timelines (portable memfds, or the driver's opaque fds with backend native:
+ * the message says which), the slots' keyed mutexes (batonChannelFlagKeyedMutex),
  * and a control page (a sealed memfd) with each slot's frame number and produce time and
  * both processes' liveness. Everything received is checked before use: the message's kind,
  * the device and driver UUIDs (batonErrorForeignDevice), the fds' kinds, the page's size and
@@ -184,8 +188,10 @@ BATON_API batonError_t batonChannelExportFds(batonChannel_t channel, uint32_t sl
  * release back to VK_QUEUE_FAMILY_EXTERNAL).
  *
  * Across processes nothing waits for the other process without a bound:
- * - The consumer gets a frame only once it is complete (its ready value is on the page), so
- *   its GPU never waits for a value that only the producer could still signal.
+ * - The consumer gets a frame only once it is complete (the host saw its ready value), so
+ *   its GPU never waits for a value that only the producer could still signal. (With native
+ *   timelines this is what keeps a dead peer harmless: a GPU wait on a native value whose
+ *   signaler died would never complete, and would hang queue and context teardown.)
  * - batonChannelProduceFrame returns batonErrorNotReady (nothing enqueued) when the slot of
  *   the next frame is still the consumer's, so the producer's stream never waits for the
  *   consumer either. batonChannelWaitForSlot / batonChannelWaitForFrame wait on the host.
@@ -222,7 +228,8 @@ BATON_API batonError_t batonChannelSend(batonChannel_t channel, int socket, int 
  * Returns batonErrorTimeout, batonErrorWrongKind (not a channel message),
  * batonErrorForeignDevice (another GPU or driver), batonErrorInvalidResourceHandle (fds that
  * are not what the message says, a control page that is not baton's, truncated or unsealed),
- * batonErrorNotSupported, batonErrorPeerLost (the producer died before it was taken), or
+ * batonErrorNotSupported (also: native timelines on a device without semaphore fds),
+ * batonErrorPeerLost (the producer died before it was taken), or
  * batonErrorOperatingSystem. Every fd received is closed on failure; nothing leaks.
  */
 BATON_API batonError_t batonChannelReceive(batonChannel_t* channel, int socket, int timeoutMs,

@@ -48,9 +48,8 @@ batonError_t checkCreateInfo(Context* ctx, const batonChannelCreateInfo& ci) {
     if (ci.backend == batonSemaphoreBackendNative && ctx->queueShared)
         return fail(batonErrorNotSupported, "the native backend cannot be used on a queue shared with the renderer: "
                     "a GPU wait for a frame's release would block the queue that has to run it");
-    if ((ci.flags & (batonChannelFlagKeyedMutex | batonChannelFlagShared)) && ci.backend == batonSemaphoreBackendNative)
-        return fail(batonErrorNotSupported, "keyed-mutex and shared channels use portable timelines (backend 0 or "
-                    "portable), so that no wait depends on another process's GPU work");
+    if ((ci.flags & batonChannelFlagKeyedMutex) && ci.backend == batonSemaphoreBackendNative)
+        return fail(batonErrorNotSupported, "keyed-mutex channels use portable timelines (backend 0 or portable)");
     if ((ci.flags & (batonChannelFlagExportable | batonChannelFlagShared)) &&
         (!ctx->externalMemoryFd || !ctx->vkd.vkGetMemoryFdKHR))
         return fail(batonErrorNotSupported, "exportable images need VK_KHR_external_memory_fd");

@@ -69,9 +69,13 @@ batonError_t Channel::create(Context* ctx, const batonChannelCreateInfo& info, C
     ch->keyed_ = info.flags & batonChannelFlagKeyedMutex;
     ch->shared_ = info.flags & batonChannelFlagShared;
     if (ch->shared_) ch->role_ = Role::Producer;  // its consumer is the process it is sent to
-    // Keyed slots and shared channels: portable timelines (the keyed mutex is portable anyway,
-    // and across processes every wait must be one this process can end, see baton_channel.h).
-    const bool portable = info.backend == batonSemaphoreBackendPortable || ctx->queueShared || ch->keyed_ || ch->shared_;
+    // Keyed slots: portable timelines (the keyed mutex is portable anyway). Shared channels:
+    // portable unless native is asked for (a receiver on any driver can take portable ones).
+    // Native across processes is safe because neither end ever submits a GPU wait for a
+    // value the other process has not reached yet (the host sees it first: slotFree,
+    // completeFrames), so a peer that dies leaves no GPU wait behind that cannot complete.
+    const bool portable = info.backend == batonSemaphoreBackendPortable || ctx->queueShared || ch->keyed_ ||
+                          (ch->shared_ && info.backend != batonSemaphoreBackendNative);
     d.flags = portable ? batonExportFlagPortable : 0;
     batonError_t e = Semaphore::exportNew(ctx, d, &ch->readyFd_, &ch->ready);
     if (e != batonSuccess) return bail(e);

@@ -16,6 +16,9 @@
 // Shared (batonChannelFlagShared, channel_share.cpp): producer and consumer are two processes,
 // each with its own Channel of role Producer or Consumer over the same memory, semaphores and
 // control page (channel_page.h). See baton_channel.h for the rules that keep every wait bounded.
+// Their timelines are portable, or native on request (the driver's fds): either way neither
+// process submits a GPU wait for a value the other has not reached yet (slotFree and
+// completeFrames look on the host first), which is what makes a dead native signaler harmless.
 #pragma once
 
 #include <atomic>

@@ -243,10 +243,12 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
     // From another process the frame is complete already (nextFrame saw it on the page), so
     // there is nothing left to wait for: the wait is on this process's own last release
     // (signaled by a submit it made before), which completes whatever the peer does, and
-    // needs no host-signaled proxy (no mirror thread).
+    // needs no host-signaled proxy (no mirror thread). Native timelines are the peer's own
+    // semaphore: the wait is on "ready" = k itself, reached already (harmless if the peer
+    // dies), which also carries the producer's writes to this queue.
     VkSemaphore waitSem = ready->localSignalSemaphore();
     uint64_t waitValue = k;
-    if (role_ == Role::Consumer) {
+    if (role_ == Role::Consumer && !ready->has(kSemNative)) {
         waitSem = released->localSignalSemaphore();
         waitValue = lastReleased_;
     }

@@ -150,11 +150,18 @@ batonError_t checkWire(Context* ctx, const ChannelWire& w, int fdCount, const ba
     if (w.depth < 2 || w.depth > kChannelMaxDepth || w.keyed > 1 || w.policy > batonChannelPolicyMailbox ||
         !w.width || !w.height || !w.usage || !w.format || !knownConsumerLayout(w.consumerLayout))
         return fail(batonErrorInvalidResourceHandle, "the channel message describes an impossible channel");
+    if ((w.timelines != kChannelTimelinesPortable && w.timelines != kChannelTimelinesNative) ||
+        (w.keyed && w.timelines != kChannelTimelinesPortable))
+        return fail(batonErrorInvalidResourceHandle, "the channel message names timelines of unknown kind %u%s",
+                    w.timelines, w.keyed ? " (a keyed channel's are portable)" : "");
     if (w.fdCount != channelFdCount(w.depth, w.keyed) || fdCount != static_cast<int>(w.fdCount))
         return fail(batonErrorInvalidResourceHandle, "the channel message came with %d fds, it needs %u", fdCount,
                     channelFdCount(w.depth, w.keyed));
     if (std::memcmp(w.deviceUUID, ctx->deviceUUID, VK_UUID_SIZE) || std::memcmp(w.driverUUID, ctx->driverUUID, VK_UUID_SIZE))
         return fail(batonErrorForeignDevice, "the channel's images come from another GPU or driver");
+    if (w.timelines == kChannelTimelinesNative && !ctx->nativeSemaphoreFd)
+        return fail(batonErrorNotSupported, "the channel's timelines are native semaphore fds and this device has no "
+                    "semaphore fds: the producer must create it with the portable backend");
     if (want) {
         if (want->format && static_cast<uint32_t>(want->format) != w.format)
             return fail(batonErrorNotSupported, "the channel's format %u is not the expected %d", w.format, want->format);
@@ -286,6 +293,7 @@ batonError_t Channel::send(int socket, int timeoutMs) {
     w.keyed = keyed_;
     w.consumerLayout = consumerLayout_;
     w.fdCount = channelFdCount(depth_, keyed_);
+    w.timelines = ready->has(kSemNative) ? kChannelTimelinesNative : kChannelTimelinesPortable;
     std::memcpy(w.deviceUUID, ctx->deviceUUID, VK_UUID_SIZE);
     std::memcpy(w.driverUUID, ctx->driverUUID, VK_UUID_SIZE);
     std::memcpy(w.id, id_, sizeof id_);
@@ -347,15 +355,22 @@ batonError_t Channel::importShared(const ChannelWire& w, const int* fds, bool* t
         images_[i] = mems_[i]->image;
         memory_[i] = mems_[i]->memory;
     }
-    // Semaphores: baton's own memfds only (the portable backend); the page kind is checked on map.
+    // Semaphores of the kind the message names: baton's own memfds (portable timelines, keyed
+    // mutexes; the page kind is checked on map), or the driver's timeline fds (native), which
+    // importClassified checks (and probes in a separate process) before the driver sees them.
     Semaphore** sems[2 + kMaxDepth] = {&ready, &released};
     uint32_t semCount = 2;
     for (uint32_t i = 0; keyed_ && i < depth_; ++i) sems[semCount++] = &consumerKm_[i];
     for (uint32_t i = 0; i < semCount; ++i, ++f) {
         const FdClass cls = classifyFd(fds[f]);
-        if (cls != FdClass::BatonMemfd)
-            return fail(batonErrorInvalidResourceHandle, "the channel's %s fd is a %s, not a baton semaphore memfd",
-                        i < 2 ? (i ? "released" : "ready") : "keyed mutex", fdClassName(cls));
+        const bool native = i < 2 && w.timelines == kChannelTimelinesNative;
+        const char* what = i < 2 ? (i ? "released" : "ready") : "keyed mutex";
+        if (!native && cls != FdClass::BatonMemfd)
+            return fail(batonErrorInvalidResourceHandle, "the channel's %s fd is a %s, not a baton semaphore memfd", what,
+                        fdClassName(cls));
+        if (native && cls == FdClass::BatonMemfd)
+            return fail(batonErrorInvalidResourceHandle, "the channel's %s fd is a baton memfd, but the message says "
+                        "its timelines are native semaphore fds", what);
         if ((e = Semaphore::importClassified(ctx, i < 2 ? SemKind::Timeline : SemKind::KeyedMutex, fds[f], cls, sems[i])) !=
             batonSuccess)
             return e;
