@@ -520,14 +520,45 @@ void Stream::submitFailed(VkResult r, uint64_t point) {
     if (r == VK_ERROR_DEVICE_LOST) ctx->markLost("vkQueueSubmit2");
     setError(failVk(r, "vkQueueSubmit2"));
     if (ctx->lost()) return;  // waits on the timeline fail with VK_ERROR_DEVICE_LOST from now on
+    if (resubmitSignals(point)) return;
+    // That failed too: the host carries them, once the GPU passed the earlier work.
     waitPoint(point - 1);
     if (ctx->lost()) return;
-    // The batch's own timeline signals come too where the backend can (a native timeline),
-    // or GPU waits submitted for them on other streams, or in an importer, never end.
     for (uint32_t i = 0; i < batch_.timelineSignalCount; ++i)
         batch_.timelineSignals[i].sem->signalNeverSubmitted(batch_.timelineSignals[i].value);
     VkSemaphoreSignalInfo sig{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO, nullptr, timeline, point};
     ctx->vkd.vkSignalSemaphore(ctx->device, &sig);
+}
+
+// A failed submission's signals that must come anyway: the stream's point (its later work,
+// synchronize and retirement wait for it) and, where the backend can, its timeline values
+// (GPU waits already submitted for them, on other streams or in an importer, would never end).
+// A signal-only submission behind the stream's earlier work carries them, so that the GPU
+// keeps their order: a host signal could run ahead of an earlier signal still pending.
+bool Stream::resubmitSignals(uint64_t point) {
+    VkSemaphoreSubmitInfo signals[SubmitBatch::kMax + 1];
+    Semaphore* resignaled[SubmitBatch::kMax];
+    uint32_t n = 0, count = 0;
+    std::unique_lock lock(ctx->proxySignalMutex);  // the values' order against other streams'
+    for (uint32_t i = 0; i < batch_.timelineSignalCount; ++i) {
+        const SubmitBatch::SemValue& t = batch_.timelineSignals[i];
+        if (!t.sem->resignalNeverSubmitted(t.value)) continue;
+        resignaled[count++] = t.sem;
+        signals[n++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, t.sem->vk, t.value,
+                        VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+    }
+    signals[n++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, timeline, point, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+    const VkSemaphoreSubmitInfo after{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, timeline, point - 1,
+                                      VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+    VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
+    si.waitSemaphoreInfoCount = point > 1 ? 1 : 0;
+    si.pWaitSemaphoreInfos = &after;
+    si.signalSemaphoreInfoCount = n;
+    si.pSignalSemaphoreInfos = signals;
+    if (ctx->submit(*queue, si) != VK_SUCCESS) return false;
+    lock.unlock();
+    for (uint32_t i = 0, j = 0; i < count; ++i, ++j) resignaled[i]->noteSubmitted(signals[j].value);
+    return true;
 }
 
 // Hands the batch's references to the retire queue, with what each must publish once the GPU

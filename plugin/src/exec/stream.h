@@ -100,6 +100,7 @@ private:
     void waitPoint(uint64_t point);
     void retireCompleted(bool all);
     void submitFailed(VkResult r, uint64_t point);
+    bool resubmitSignals(uint64_t point);
     void retireBatch(uint64_t point, bool submitted);
     void retireLater(uint64_t point, Object* obj, Semaphore* publishOf, uint64_t ticket, uint64_t value);
     bool retireUpTo(uint64_t point, bool block);

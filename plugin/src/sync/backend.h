@@ -69,6 +69,11 @@ struct SemaphoreBackend {
     // submitted before it: makes v come anyway where the backend can, so that GPU waits
     // already submitted for it (another stream, an importer) end instead of hanging.
     void (*signalNeverSubmitted)(Semaphore&, uint64_t v);
+    // The same signal, carried instead by the stream's signal-only recovery submission
+    // (Stream::resubmitSignals), under ctx->proxySignalMutex: whether it may go there (no
+    // higher value went to the GPU since, the GPU has not reached v). Portable: never (the
+    // failed value was marked failed, which ends its waiters).
+    bool (*resignalNeverSubmitted)(Semaphore&, uint64_t v);
 };
 
 // The table for a semaphore of `kind` (SemKind) on the native or portable backend.

@@ -355,8 +355,17 @@ void nativeSignalNeverSubmitted(Semaphore& s, uint64_t v) {
     s.ctx->vkd.vkSignalSemaphore(s.ctx->device, &si);
 }
 
+// Native timeline, in the recovery submission: a higher value a stream or a renderer put on the
+// GPU since would be passed backwards; a reached one needs nothing.
+bool nativeResignalNeverSubmitted(Semaphore& s, uint64_t v) {
+    if (!isTimeline(s) || s.streamSignalMax > v || nativeCurrent(s) >= v) return false;
+    s.streamSignalMax = v;
+    return true;
+}
+
 // Portable: afterSubmit already marked the value failed, which ends its waiters.
 void portableSignalNeverSubmitted(Semaphore&, uint64_t) {}
+bool portableResignalNeverSubmitted(Semaphore&, uint64_t) { return false; }
 
 // ---- The tables ------------------------------------------------------------------------
 
@@ -365,7 +374,7 @@ constexpr SemaphoreBackend kNativeBinary{
     nativeCurrent, nativePending, nativeFloor, nativeReserve, nativePendingWord,
     nativePlanWait, nativeAddWait, nativeAddSignal, nativeStreamHostWait, nothingToWake,
     nativeHostWait, nativeRendererWait, nativeRendererSignal, nativeShareableFd,
-    nativeSignalNeverSubmitted};
+    nativeSignalNeverSubmitted, nativeResignalNeverSubmitted};
 
 constexpr SemaphoreBackend kNativeTimeline{
     "native timeline", kSemNative | kSemTimeline, batonSemaphoreBackendNative,
@@ -373,7 +382,7 @@ constexpr SemaphoreBackend kNativeTimeline{
     nativeCurrent, nativePending, nativeFloor, nativeReserve, nativePendingWord,
     nativePlanWait, nativeAddWait, nativeAddSignal, nativeStreamHostWait, nothingToWake,
     nativeHostWait, nativeRendererWait, nativeRendererSignal, nativeShareableFd,
-    nativeSignalNeverSubmitted};
+    nativeSignalNeverSubmitted, nativeResignalNeverSubmitted};
 
 constexpr SemaphoreBackend kPortableBinary{
     "portable binary", kSemPortable | kSemHostWaitTimed, batonSemaphoreBackendPortable,
@@ -381,7 +390,7 @@ constexpr SemaphoreBackend kPortableBinary{
     portableCurrent, portablePending, portableFloor, portableReserve, portablePendingWord,
     hostPlanWait, neverGpuWait, portableAddSignal, portableStreamHostWait, portableWake,
     portableHostWait, noRendererWait, noRendererSignal, portableShareableFd,
-    portableSignalNeverSubmitted};
+    portableSignalNeverSubmitted, portableResignalNeverSubmitted};
 
 constexpr SemaphoreBackend kPortableTimeline{
     "portable timeline", kSemPortable | kSemTimeline | kSemHostWaitTimed, batonSemaphoreBackendPortable,
@@ -389,7 +398,7 @@ constexpr SemaphoreBackend kPortableTimeline{
     portableCurrent, portablePending, portableFloor, portableReserve, portablePendingWord,
     portablePlanWait, portableAddWait, portableAddSignal, portableStreamHostWait, portableWake,
     portableHostWait, portableRendererWait, portableRendererSignal, portableShareableFd,
-    portableSignalNeverSubmitted};
+    portableSignalNeverSubmitted, portableResignalNeverSubmitted};
 
 constexpr SemaphoreBackend kKeyedMutex{
     "keyed mutex", kSemPortable | kSemKeyedMutex | kSemSignalOnStreamThread, batonSemaphoreBackendPortable,
@@ -397,7 +406,7 @@ constexpr SemaphoreBackend kKeyedMutex{
     portableCurrent, portablePending, portableFloor, portableReserve, portablePendingWord,
     hostPlanWait, neverGpuWait, keyedAddSignal, keyedStreamHostWait, portableWake,
     keyedHostWait, noRendererWait, noRendererSignal, portableShareableFd,
-    portableSignalNeverSubmitted};
+    portableSignalNeverSubmitted, portableResignalNeverSubmitted};
 
 }  // namespace
 

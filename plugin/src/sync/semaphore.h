@@ -73,6 +73,7 @@ public:
     }
     void wakeWaiters() { backend_->wakeWaiters(*this); }
     void signalNeverSubmitted(uint64_t v) { backend_->signalNeverSubmitted(*this, v); }
+    bool resignalNeverSubmitted(uint64_t v) { return backend_->resignalNeverSubmitted(*this, v); }
     batonError_t rendererWait(uint64_t v, VkSemaphore* out) { return backend_->rendererWait(*this, v, out); }
     batonError_t shareableFd(int* fd, bool* owned) { return backend_->shareableFd(*this, fd, owned); }
     // The semaphore a stream of this process signals v on (native: itself; portable: the
