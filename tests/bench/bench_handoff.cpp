@@ -101,6 +101,15 @@ struct Gpu {
     VkBuffer sink = VK_NULL_HANDLE;  // the consumer's copy target
     VkDeviceMemory sinkMem = VK_NULL_HANDLE;
 
+    void destroy() {
+        vk.vkDestroyBuffer(dev, sink, nullptr);
+        vk.vkFreeMemory(dev, sinkMem, nullptr);
+        vk.vkDestroyPipeline(dev, pipeline, nullptr);
+        vk.vkDestroyPipelineLayout(dev, layout, nullptr);
+        vk.vkDestroyDescriptorSetLayout(dev, dsl, nullptr);
+        batonCtxSetCurrent(nullptr);
+        batonContextDestroy(ctx);
+    }
     void init() {
         CHECK(batonContextCreate(&ctx, nullptr));
         CHECK(batonCtxSetCurrent(ctx));
@@ -621,8 +630,17 @@ struct WaitWork {  // the GPU work waited for: one dispatch (long: the 1080p sha
     uint32_t iterations;
 };
 
+VkImageMemoryBarrier2 imageBarrier(VkImage img, VkPipelineStageFlags2 ss, VkAccessFlags2 sa, VkPipelineStageFlags2 ds,
+                                   VkAccessFlags2 da, VkImageLayout from, VkImageLayout to, uint32_t sf, uint32_t df);
+void barrier(Gpu& g, VkCommandBuffer cmd, const VkImageMemoryBarrier2& b);
+
 void recordWaitWork(VkCommandBuffer cmd, void* u) {
     auto* w = static_cast<WaitWork*>(u);
+    // The image in GENERAL for the shader's writes (its contents are never read: from UNDEFINED).
+    barrier(*w->g, cmd, imageBarrier(w->fr->images[0], VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0,
+                                     VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT, VK_ACCESS_2_SHADER_STORAGE_WRITE_BIT,
+                                     VK_IMAGE_LAYOUT_UNDEFINED, VK_IMAGE_LAYOUT_GENERAL, VK_QUEUE_FAMILY_IGNORED,
+                                     VK_QUEUE_FAMILY_IGNORED));
     dispatch(*w->g, cmd, w->fr->sets[0], w->fr->extent, 1, w->iterations);
 }
 
@@ -637,7 +655,8 @@ void measureWaits(Gpu& g, Frames& fr, uint32_t iterations, uint32_t waits, WaitC
     VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, nullptr, pool,
                                    VK_COMMAND_BUFFER_LEVEL_PRIMARY, 1};
     CHECK(g.vk.vkAllocateCommandBuffers(g.dev, &ai, &cmd));
-    begin(g, cmd);
+    VkCommandBufferBeginInfo reusable{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};  // submitted once per raw wait
+    CHECK(g.vk.vkBeginCommandBuffer(cmd, &reusable));
     recordWaitWork(cmd, &w);
     CHECK(g.vk.vkEndCommandBuffer(cmd));
     VkSemaphore t = timeline(g);
@@ -824,6 +843,7 @@ int main(int argc, char** argv) {
         std::printf("long run: %llu handoffs through baton, tiny frames\n", static_cast<unsigned long long>(longRun));
         Result r = runBaton(g, {longRun, {16, 16}, 0, depth, "long"}, true);
         std::printf("  %.1f handoffs/s, %.2f us CPU per handoff\n", r.fps, r.cpuUsPerFrame);
+        g.destroy();
         return 0;
     }
     if (trace) {  // a Perfetto trace of a few baton handoffs (telemetry on), then stop
@@ -948,7 +968,6 @@ int main(int argc, char** argv) {
     printTarget("long host wait CPU, baton vs raw blocking (us)", wc[1][2].cpuUs, wc[1][0].cpuUs, "us", false, 1.10);
     printTarget("long host wait latency, baton vs raw blocking (us)", wc[1][2].latencyUs, wc[1][0].latencyUs, "us", false, 1.05);
     std::printf("  cross-process round trips: bench_crossprocess (same table there)\n");
-    batonCtxSetCurrent(nullptr);
-    batonContextDestroy(g.ctx);
+    g.destroy();
     return 0;
 }
