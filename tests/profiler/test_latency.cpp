@@ -342,7 +342,9 @@ TEST_F(ProfilerLatency, TelemetryHandoffAgreesWithTheConsumersFirstCommand) {
     // remove. Its timestamps are the host's CLOCK_MONOTONIC, so each end is checked on its own:
     // the consumer's two first commands coincide.
     if (!fig[1].hostClock) GTEST_SKIP() << "CPU device whose timestamps are not the host's clock: ends not comparable";
-    EXPECT_LE(std::abs(fig[1].consumerStart), kNeighbourNs)
+    // (A quarter of the same run's boundary where that is more: sanitizer builds slow lavapipe's
+    // thread down, 1.1 us against a 7.3 us boundary under TSan.)
+    EXPECT_LE(std::abs(fig[1].consumerStart), std::max(kNeighbourNs, 0.25 * fig[0].consumerStart))
         << "baton's consumer timestamp is not next to the consumer's first command (a command-buffer boundary is "
         << fig[0].consumerStart << " ns)";
     EXPECT_GE(fig[1].producerEnd, -kNeighbourNs) << "baton's producer timestamp precedes the producer's last command";
