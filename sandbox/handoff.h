@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include <baton/baton.h>
+#include <baton/baton_channel.h>
 
 #include "vk.h"
 
@@ -35,6 +36,11 @@ struct ConsumerFrame {
     VkSemaphoreSubmitInfo waits[1]{};
     VkSemaphoreSubmitInfo signals[1]{};
     VkCommandBuffer first = VK_NULL_HANDLE;  // put before the renderer's commands (a channel's acquire), or null
+    // A channel frame acquired into the renderer's own commands: the renderer records its
+    // acquire first in its command buffer (batonChannelCmdAcquireFrame), so that the handoff
+    // latency ends at the renderer's first command. Null: nothing to record.
+    batonChannel_t acquireChannel = nullptr;
+    batonChannelFrame acquired{};
     VkCommandBuffer last = VK_NULL_HANDLE;   // put after them (a channel's release), or null
 };
 

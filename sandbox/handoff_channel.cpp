@@ -112,8 +112,10 @@ bool ChannelHandoff::waitReady(uint64_t sequence, uint64_t timeoutNs) {
 
 bool ChannelHandoff::acquire(PickMode, ConsumerFrame* out) {
     batonChannelFrame f{};
-    // The fragment shader samples the image: that is where the graphics queue waits.
-    const batonError_t e = batonChannelAcquireFrame(channel_, VK_PIPELINE_STAGE_2_FRAGMENT_SHADER_BIT, &f);
+    // The fragment shader samples the image: that is where the graphics queue waits. baton's
+    // acquire goes into the renderer's command buffer (ConsumerFrame::acquireChannel).
+    const batonError_t e = batonChannelAcquireFrameWithFlags(channel_, VK_PIPELINE_STAGE_2_FRAGMENT_SHADER_BIT,
+                                                             batonChannelAcquireInConsumerCommands, &f);
     if (e == batonSuccess) {
         *out = ConsumerFrame{};
         out->sequence = f.frame;
@@ -126,7 +128,8 @@ bool ChannelHandoff::acquire(PickMode, ConsumerFrame* out) {
         out->readyDone = ready.currentValue >= f.frame;
         out->waits[0] = f.wait;
         out->waitCount = 1;
-        out->first = f.acquireCommands;
+        out->acquireChannel = channel_;
+        out->acquired = f;
         if (holding_) {  // the frame shown so far is done with once this submit completes
             batonChannelRelease rel{};
             BATON_CHECK(batonChannelReleaseFrame(channel_, &held_, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, &rel));

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <thread>
 
+#include "julia_reference.h"
 #include "shaders.h"
 
 namespace sandbox {
@@ -54,7 +55,7 @@ Producer::Producer(Gpu& gpu, batonContext_t ctx, GpuClock& clock, Telemetry& tel
         {1, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr}};
     VkDescriptorSetLayoutCreateInfo sl{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, nullptr, 0, 2, bindings};
     VK_CHECK(vkCreateDescriptorSetLayout(d, &sl, nullptr, &setLayout_));
-    VkPushConstantRange push{VK_SHADER_STAGE_COMPUTE_BIT, 0, 16};
+    VkPushConstantRange push{VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(JuliaPush)};  // burn.comp's 4 bytes fit too
     VkPipelineLayoutCreateInfo pl{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, nullptr, 0, 1, &setLayout_, 1, &push};
     VK_CHECK(vkCreatePipelineLayout(d, &pl, nullptr, &layout_));
     julia_ = computePipeline(d, layout_, kJuliaComp);
@@ -193,8 +194,9 @@ void Producer::recordFrame(VkCommandBuffer cmd, void* user) {
     }
     if (a.queries) vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT, a.queries, a.query + 1);
     vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, a.julia);
-    uint32_t push[4] = {static_cast<uint32_t>(a.animFrame), a.width, a.height, 0};
-    vkCmdPushConstants(cmd, a.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof push, push);
+    // The frame's view of the Julia zoom, computed here with glm (the shader applies it per pixel).
+    const JuliaPush push = juliaPush(a.width, a.height, static_cast<uint32_t>(a.animFrame));
+    vkCmdPushConstants(cmd, a.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof push, &push);
     vkCmdDispatch(cmd, (a.width + 7) / 8, (a.height + 7) / 8, 1);
     if (a.queries) vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT, a.queries, a.query + 2);
 }

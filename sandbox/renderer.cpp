@@ -241,6 +241,8 @@ void Renderer::submit(Target& target, const ConsumerFrame& frame, ImDrawData* dr
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
                                 VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
     VK_CHECK(vkBeginCommandBuffer(cmd, &bi));
+    // The handoff's acquire first: its telemetry timestamp is the renderer's first command.
+    if (frame.acquireChannel) BATON_CHECK(batonChannelCmdAcquireFrame(frame.acquireChannel, &frame.acquired, cmd));
     if (queries_) {
         vkCmdResetQueryPool(cmd, queries_, slot * 2, 2);
         vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_TOP_OF_PIPE_BIT, queries_, slot * 2);

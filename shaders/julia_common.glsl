@@ -1,4 +1,5 @@
-// The produced image, as a function of (pixel, frame): an animated Julia set zoom.
+// The produced image, as a function of (pixel, frame): an animated Julia set zoom. The frame's
+// view (pixel -> complex plane) and c come from the CPU (sandbox/julia_reference.h: juliaView).
 // sandbox/julia_reference.h mirrors this line for line on the CPU so that tests can check
 // the pixels the sandbox shows for a given frame number. Change both together.
 
@@ -9,14 +10,12 @@ vec3 juliaPalette(float t) {
     return vec3(0.5, 0.5, 0.5) + vec3(0.5, 0.5, 0.5) * cos(6.2831853 * (vec3(1.0, 1.0, 1.0) * t + vec3(0.0, 0.10, 0.20)));
 }
 
-vec3 juliaColor(uvec2 pixel, uvec2 size, uint frame) {
-    float t = float(frame) / 60.0;
-    float a = 2.75 + 0.30 * sin(0.13 * t);  // c stays near the boundary of the Mandelbrot set: connected, spiralling
-    vec2 c = 0.7885 * vec2(cos(a), sin(a));
-    float zoom = 1.45 * exp(-1.1 * (0.5 - 0.5 * cos(0.17 * t)));
-    float rot = 0.05 * t;
-    vec2 p = (2.0 * (vec2(pixel) + 0.5) - vec2(size)) / float(size.y) * zoom;
-    vec2 z = vec2(p.x * cos(rot) - p.y * sin(rot), p.x * sin(rot) + p.y * cos(rot));
+// m01 = (pixelToZ[0].xy, pixelToZ[1].xy), m2c = (pixelToZ[2].xy, c): the frame's view and c,
+// computed on the CPU with glm (sandbox/julia_reference.h: juliaView, juliaPush).
+vec3 juliaColor(uvec2 pixel, vec4 m01, vec4 m2c) {
+    vec2 p = vec2(pixel) + 0.5;
+    vec2 z = vec2(m01.x * p.x + m01.z * p.y + m2c.x, m01.y * p.x + m01.w * p.y + m2c.y);
+    vec2 c = m2c.zw;
     int i = 0;
     float r2 = dot(z, z);
     for (; i < kJuliaMaxIter && r2 <= 256.0; ++i) {

@@ -101,6 +101,15 @@ struct Gpu {
     VkBuffer sink = VK_NULL_HANDLE;  // the consumer's copy target
     VkDeviceMemory sinkMem = VK_NULL_HANDLE;
 
+    void destroy() {
+        vk.vkDestroyBuffer(dev, sink, nullptr);
+        vk.vkFreeMemory(dev, sinkMem, nullptr);
+        vk.vkDestroyPipeline(dev, pipeline, nullptr);
+        vk.vkDestroyPipelineLayout(dev, layout, nullptr);
+        vk.vkDestroyDescriptorSetLayout(dev, dsl, nullptr);
+        batonCtxSetCurrent(nullptr);
+        batonContextDestroy(ctx);
+    }
     void init() {
         CHECK(batonContextCreate(&ctx, nullptr));
         CHECK(batonCtxSetCurrent(ctx));
@@ -247,11 +256,15 @@ struct Config {
     uint32_t iterations;
     uint32_t depth;
     const char* label;
+    // baton's acquire in baton's own acquireCommands instead of the consumer's command buffer
+    // (batonChannelCmdAcquireFrame): telemetry's handoff then ends one command buffer early.
+    bool ownAcquireCommands = false;
 };
 
 struct Result {
     double fps = 0, cpuUsPerFrame = 0, latMedianUs = 0, latP99Us = 0;
     uint64_t frames = 0;
+    std::vector<double> latUs;  // per frame number (0: not measured), for the comparison with telemetry
 };
 
 // Timestamps: the producer's last command and the consumer's first, per frame.
@@ -280,9 +293,11 @@ struct Stamps {
         CHECK(g->vk.vkGetQueryPoolResults(g->dev, pool, 2, 2 * used, 2 * used * 8, t.data() + 2, 8,
                                           VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
         std::vector<double> lat;
+        r.latUs.assign(std::min<uint64_t>(frames, count - 1) + 1, 0.0);
         for (uint64_t f = std::min<uint64_t>(10, frames / 10) + 1; f <= frames && f < count; ++f) {
             uint32_t q = 2 * static_cast<uint32_t>(f % count);
             lat.push_back(static_cast<double>(int64_t(t[q + 1] - t[q])) * g->period / 1000.0);
+            r.latUs[f] = lat.back();
         }
         if (lat.empty()) return;
         std::sort(lat.begin(), lat.end());
@@ -401,8 +416,11 @@ Result runBaton(Gpu& g, const Config& c, bool printRss = false) {
         batonError_t e;
         // NotReady on a shared queue (lavapipe) until the stream thread has submitted the frame:
         // spin briefly, then sleep so that the stream and driver threads get the CPU.
+        const unsigned flags = c.ownAcquireCommands ? 0 : batonChannelAcquireInConsumerCommands;
         for (uint32_t spins = 0;
-             (e = batonChannelAcquireFrame(ch, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, &f)) == batonErrorNotReady; ++spins) {
+             (e = batonChannelAcquireFrameWithFlags(ch, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, flags, &f)) ==
+             batonErrorNotReady;
+             ++spins) {
             if (spins < 32)
                 std::this_thread::yield();
             else
@@ -412,6 +430,9 @@ Result runBaton(Gpu& g, const Config& c, bool printRss = false) {
         if (k > ring) hostWait(g, done, k - ring);
         VkCommandBuffer cmd = cmds[k % ring];
         begin(g, cmd);
+        // baton's acquire (its telemetry timestamp) first in the consumer's own commands, so
+        // that baton's handoff and this benchmark's end at the same first command.
+        if (!c.ownAcquireCommands) CHECK(batonChannelCmdAcquireFrame(ch, &f, cmd));
         consume(g, st, cmd, f.image, f.layout, f.frame);
         CHECK(g.vk.vkEndCommandBuffer(cmd));
         batonChannelRelease rel{};
@@ -609,8 +630,17 @@ struct WaitWork {  // the GPU work waited for: one dispatch (long: the 1080p sha
     uint32_t iterations;
 };
 
+VkImageMemoryBarrier2 imageBarrier(VkImage img, VkPipelineStageFlags2 ss, VkAccessFlags2 sa, VkPipelineStageFlags2 ds,
+                                   VkAccessFlags2 da, VkImageLayout from, VkImageLayout to, uint32_t sf, uint32_t df);
+void barrier(Gpu& g, VkCommandBuffer cmd, const VkImageMemoryBarrier2& b);
+
 void recordWaitWork(VkCommandBuffer cmd, void* u) {
     auto* w = static_cast<WaitWork*>(u);
+    // The image in GENERAL for the shader's writes (its contents are never read: from UNDEFINED).
+    barrier(*w->g, cmd, imageBarrier(w->fr->images[0], VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0,
+                                     VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT, VK_ACCESS_2_SHADER_STORAGE_WRITE_BIT,
+                                     VK_IMAGE_LAYOUT_UNDEFINED, VK_IMAGE_LAYOUT_GENERAL, VK_QUEUE_FAMILY_IGNORED,
+                                     VK_QUEUE_FAMILY_IGNORED));
     dispatch(*w->g, cmd, w->fr->sets[0], w->fr->extent, 1, w->iterations);
 }
 
@@ -625,7 +655,8 @@ void measureWaits(Gpu& g, Frames& fr, uint32_t iterations, uint32_t waits, WaitC
     VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, nullptr, pool,
                                    VK_COMMAND_BUFFER_LEVEL_PRIMARY, 1};
     CHECK(g.vk.vkAllocateCommandBuffers(g.dev, &ai, &cmd));
-    begin(g, cmd);
+    VkCommandBufferBeginInfo reusable{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};  // submitted once per raw wait
+    CHECK(g.vk.vkBeginCommandBuffer(cmd, &reusable));
     recordWaitWork(cmd, &w);
     CHECK(g.vk.vkEndCommandBuffer(cmd));
     VkSemaphore t = timeline(g);
@@ -729,23 +760,39 @@ CallCost measureCalls(bool signal, uint32_t calls, bool spaced) {
 
 struct TelemetryLatency {
     double medianUs = 0, p99Us = 0;
+    double gapMedianUs = 0;  // per frame: the benchmark's latency minus telemetry's, median
     unsigned frames = 0;
 };
 
-// The handoff latency of every timed frame in the context's telemetry frame ring, past the
-// same warm-up frames that Stamps::latencies leaves out.
-TelemetryLatency telemetryLatency(batonContext_t ctx) {
+// The newest seq in the context's telemetry frame ring (0: none).
+unsigned long long lastFrameSeq(batonContext_t ctx) {
     std::vector<batonTelemetryFrame> frames(4096);
     unsigned n = 0;
     CHECK(batonTelemetryReadFrames(ctx, 0, frames.data(), static_cast<unsigned>(frames.size()), &n));
-    std::vector<double> lat;
+    return n ? frames[n - 1].seq : 0;
+}
+
+// The handoff latency of every timed frame in the context's telemetry frame ring after
+// afterSeq, past the same warm-up frames that Stamps::latencies leaves out.
+TelemetryLatency telemetryLatency(batonContext_t ctx, unsigned long long afterSeq, const Result& bench) {
+    std::vector<batonTelemetryFrame> frames(4096);
+    unsigned n = 0;
+    CHECK(batonTelemetryReadFrames(ctx, afterSeq, frames.data(), static_cast<unsigned>(frames.size()), &n));
+    std::vector<double> lat, gap;
     uint64_t last = 0;
     for (unsigned i = 0; i < n; ++i) last = std::max<uint64_t>(last, frames[i].frame);
     for (unsigned i = 0; i < n; ++i)
-        if ((frames[i].flags & BATON_TELEMETRY_FRAME_TIMED) && frames[i].frame > std::min<uint64_t>(10, last / 10))
+        if ((frames[i].flags & BATON_TELEMETRY_FRAME_TIMED) && frames[i].frame > std::min<uint64_t>(10, last / 10)) {
             lat.push_back(static_cast<double>(frames[i].handoffNs) / 1000.0);
+            if (frames[i].frame < bench.latUs.size() && bench.latUs[frames[i].frame] != 0)
+                gap.push_back(bench.latUs[frames[i].frame] - lat.back());
+        }
     TelemetryLatency t;
     if (lat.empty()) return t;
+    if (!gap.empty()) {
+        std::sort(gap.begin(), gap.end());
+        t.gapMedianUs = gap[gap.size() / 2];
+    }
     std::sort(lat.begin(), lat.end());
     t.medianUs = lat[lat.size() / 2];
     t.p99Us = lat[std::min(lat.size() - 1, lat.size() * 99 / 100)];
@@ -796,20 +843,32 @@ int main(int argc, char** argv) {
         std::printf("long run: %llu handoffs through baton, tiny frames\n", static_cast<unsigned long long>(longRun));
         Result r = runBaton(g, {longRun, {16, 16}, 0, depth, "long"}, true);
         std::printf("  %.1f handoffs/s, %.2f us CPU per handoff\n", r.fps, r.cpuUsPerFrame);
+        g.destroy();
         return 0;
     }
     if (trace) {  // a Perfetto trace of a few baton handoffs (telemetry on), then stop
         CHECK(batonTraceStart(g.ctx, trace));
         const Result r = runBaton(g, {200, {16, 16}, 0, depth, "trace"});
         CHECK(batonTraceStop(g.ctx));
-        CHECK(batonTelemetryEnable(g.ctx, 0));
         std::printf("trace of 200 tiny handoffs written to %s\n", trace);
         // The same run's handoff latency as baton's telemetry measured it (its frame ring),
         // beside this benchmark's own timestamps: the two must agree.
-        const TelemetryLatency t = telemetryLatency(g.ctx);
+        const TelemetryLatency t = telemetryLatency(g.ctx, 0, r);
         std::printf("  handoff latency, same 200 frames: bench timestamps median %.1f us p99 %.1f us; "
-                    "baton telemetry median %.1f us p99 %.1f us (%u frames)\n",
-                    r.latMedianUs, r.latP99Us, t.medianUs, t.p99Us, t.frames);
+                    "baton telemetry median %.1f us p99 %.1f us (%u frames); baton/bench %.3f; "
+                    "per-frame difference median %.2f us\n",
+                    r.latMedianUs, r.latP99Us, t.medianUs, t.p99Us, t.frames,
+                    r.latMedianUs > 0 ? t.medianUs / r.latMedianUs : 0.0, t.gapMedianUs);
+        // For reference: baton's acquire in its own acquireCommands, which the consumer's submit
+        // runs one command-buffer boundary before the consumer's first command.
+        const unsigned long long seq = lastFrameSeq(g.ctx);
+        const Result o = runBaton(g, {200, {16, 16}, 0, depth, "trace", true});
+        const TelemetryLatency u = telemetryLatency(g.ctx, seq, o);
+        std::printf("  for reference, baton's own acquireCommands (200 more frames, not traced): bench timestamps "
+                    "median %.1f us; baton telemetry median %.1f us; baton/bench %.3f; per-frame difference median "
+                    "%.2f us\n",
+                    o.latMedianUs, u.medianUs, o.latMedianUs > 0 ? u.medianUs / o.latMedianUs : 0.0, u.gapMedianUs);
+        CHECK(batonTelemetryEnable(g.ctx, 0));
     }
     const Config configs[] = {{frames, {16, 16}, 0, depth, "tiny 16x16, no shader cost"},
                               {hdFrames, {1920, 1080}, iterations, depth, "1920x1080 RGBA8"}};
@@ -909,7 +968,6 @@ int main(int argc, char** argv) {
     printTarget("long host wait CPU, baton vs raw blocking (us)", wc[1][2].cpuUs, wc[1][0].cpuUs, "us", false, 1.10);
     printTarget("long host wait latency, baton vs raw blocking (us)", wc[1][2].latencyUs, wc[1][0].latencyUs, "us", false, 1.05);
     std::printf("  cross-process round trips: bench_crossprocess (same table there)\n");
-    batonCtxSetCurrent(nullptr);
-    batonContextDestroy(g.ctx);
+    g.destroy();
     return 0;
 }

@@ -17,7 +17,10 @@
  * Consumer (the renderer's own vkQueueSubmit2): batonChannelAcquireFrame returns the frame to
  * use (FIFO: the next one; mailbox: the newest complete one, older ones are dropped), the
  * VkSemaphoreSubmitInfo to wait on, and the barrier (or a baton-recorded command buffer) that
- * acquires the image; batonChannelReleaseFrame returns the VkSemaphoreSubmitInfo to signal
+ * acquires the image; or, with batonChannelAcquireFrameWithFlags and
+ * batonChannelAcquireInConsumerCommands, baton's acquire goes into the renderer's own command
+ * buffer (batonChannelCmdAcquireFrame), so that telemetry's handoff latency ends at the
+ * renderer's first command; batonChannelReleaseFrame returns the VkSemaphoreSubmitInfo to signal
  * once the consumer's reads are done. Both are cheap host calls: no allocation, no semaphore
  * creation, no fd traffic, no waiting.
  *
@@ -123,6 +126,46 @@ typedef struct batonChannelFrame {
  */
 BATON_API batonError_t batonChannelAcquireFrame(batonChannel_t channel, VkPipelineStageFlags2 waitStage,
                                                 batonChannelFrame* frame);
+
+/** Flags of batonChannelAcquireFrameWithFlags. */
+typedef enum batonChannelAcquireFlags {
+    batonChannelAcquireInConsumerCommands = 0x1 /**< baton records no command buffer of its own: acquireCommands is
+                                                     VK_NULL_HANDLE, and the caller records baton's acquire (the
+                                                     telemetry timestamp, the ownership acquire across processes)
+                                                     into its own command buffer with batonChannelCmdAcquireFrame. */
+} batonChannelAcquireFlags;
+
+/**
+ * batonChannelAcquireFrame with flags (batonChannelAcquireFlags; 0: the same call). Unknown
+ * flags: batonErrorInvalidValue.
+ *
+ * With batonChannelAcquireInConsumerCommands the frame's handoff latency in telemetry
+ * (batonTelemetryFrame.handoffNs, the panel, the trace) ends at the first command of the
+ * consumer's own command buffer, the one that starts the consumer's work: the figure a
+ * renderer timing its own commands measures. Without it, it ends at the first command of
+ * baton's acquireCommands, one command-buffer boundary earlier (about 5 us on an H200, tens of
+ * us on lavapipe). frame->acquireBarrier is filled as usual, for information: it is what
+ * batonChannelCmdAcquireFrame records; do not record it again.
+ */
+BATON_API batonError_t batonChannelAcquireFrameWithFlags(batonChannel_t channel, VkPipelineStageFlags2 waitStage,
+                                                         unsigned int flags, batonChannelFrame* frame);
+
+/**
+ * Records baton's acquire of a frame taken with batonChannelAcquireInConsumerCommands into
+ * commandBuffer, the consumer's own command buffer: call it first, right after
+ * vkBeginCommandBuffer (outside a render pass), before the consumer's own commands. It records
+ * what baton's acquireCommands would hold: with telemetry on, a query reset and a GPU
+ * timestamp (the consumer's first command); across processes, the ownership acquire barrier.
+ * Nothing when there is nothing to do. commandBuffer must be a primary command buffer of the
+ * consumer's queue family, submitted in the submit that waits on frame->wait, at most once.
+ * Once per frame, before batonChannelReleaseFrame of that frame: batonErrorInvalidValue if the
+ * frame is not acquired (or already released), was not acquired with the flag, or was
+ * recorded already (nothing recorded then). A frame released without it has no timestamps
+ * (its handoff is not timed) and, across processes, the caller must have recorded
+ * frame->acquireBarrier itself. Cheap host call: no allocation, no waiting.
+ */
+BATON_API batonError_t batonChannelCmdAcquireFrame(batonChannel_t channel, const batonChannelFrame* frame,
+                                                   VkCommandBuffer commandBuffer);
 
 /** What the consumer signals when it is done with a frame. */
 typedef struct batonChannelRelease {

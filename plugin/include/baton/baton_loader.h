@@ -106,6 +106,8 @@ typedef batonError_t (*PFN_batonChannelCreate)(batonChannel_t* channel, const ba
 typedef batonError_t (*PFN_batonChannelDestroy)(batonChannel_t channel);
 typedef batonError_t (*PFN_batonChannelProduceFrame)(batonChannel_t channel, batonStream_t stream, batonChannelRecordFn record, void* userData, unsigned long long* frameOut);
 typedef batonError_t (*PFN_batonChannelAcquireFrame)(batonChannel_t channel, VkPipelineStageFlags2 waitStage, batonChannelFrame* frame);
+typedef batonError_t (*PFN_batonChannelAcquireFrameWithFlags)(batonChannel_t channel, VkPipelineStageFlags2 waitStage, unsigned int flags, batonChannelFrame* frame);
+typedef batonError_t (*PFN_batonChannelCmdAcquireFrame)(batonChannel_t channel, const batonChannelFrame* frame, VkCommandBuffer commandBuffer);
 typedef batonError_t (*PFN_batonChannelReleaseFrame)(batonChannel_t channel, const batonChannelFrame* frame, VkPipelineStageFlags2 releaseStage, batonChannelRelease* release);
 typedef batonError_t (*PFN_batonChannelGetInfo)(batonChannel_t channel, batonChannelInfo* info);
 typedef batonError_t (*PFN_batonChannelExportFds)(batonChannel_t channel, uint32_t slot, int* memoryFd, int* readyFd, int* releasedFd);
@@ -268,6 +270,9 @@ typedef struct batonProcTable {
     PFN_batonFreeMipmappedArray batonFreeMipmappedArray;
     PFN_batonMappedBufferGetInfo batonMappedBufferGetInfo;
     PFN_batonMipmappedArrayGetInfo batonMipmappedArrayGetInfo;
+    /* Frame channel: baton's acquire in the consumer's own command buffer (issue 12). */
+    PFN_batonChannelAcquireFrameWithFlags batonChannelAcquireFrameWithFlags;
+    PFN_batonChannelCmdAcquireFrame batonChannelCmdAcquireFrame;
     /* New functions go here, at the end. */
 } batonProcTable;
 

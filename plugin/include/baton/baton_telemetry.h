@@ -146,7 +146,8 @@ typedef struct batonTelemetryFrame {
     uint64_t acquireCpuNs;           /**< The consumer's batonChannelAcquireFrame (host). */
     uint64_t produceStartNs;         /**< GPU: the producer's first command of the frame. */
     uint64_t readyNs;                /**< GPU: the producer's last command (the ready signal follows it). */
-    uint64_t consumeStartNs;         /**< GPU: the consumer's first command after its wait. */
+    uint64_t consumeStartNs;         /**< GPU: the consumer's first command after its wait (baton's acquire
+                                          timestamp: see BATON_TELEMETRY_FRAME_IN_CONSUMER_COMMANDS). */
     uint64_t consumeEndNs;           /**< GPU: the consumer's last command before its release (present follows). */
     unsigned long long handoffNs;    /**< readyNs -> consumeStartNs, from the two GPU timestamps
                                           (one device clock: no calibration error). The handoff latency. */
@@ -159,6 +160,10 @@ typedef struct batonTelemetryFrame {
 
 /** batonTelemetryFrame.flags: handoffNs and frameNs are measured (both sides timed). */
 #define BATON_TELEMETRY_FRAME_TIMED 0x1u
+/** batonTelemetryFrame.flags: consumeStartNs is the first command of the consumer's own command
+ *  buffer (batonChannelCmdAcquireFrame); without it, of baton's acquireCommands, which the
+ *  consumer's submit runs one command-buffer boundary before its own. */
+#define BATON_TELEMETRY_FRAME_IN_CONSUMER_COMMANDS 0x2u
 
 /**
  * Copies up to capacity frames with seq > afterSeq, oldest first; *count gets how many.

@@ -155,18 +155,49 @@ BATON_API batonError_t batonChannelProduceFrame(batonChannel_t channel, batonStr
     return guarded("batonChannelProduceFrame", [&] { return produce(channel, stream, record, userData, frameOut); });
 }
 
+namespace {
+
+batonError_t acquireFrame(const char* name, batonChannel_t channel, VkPipelineStageFlags2 waitStage, unsigned flags,
+                          batonChannelFrame* frame) {
+    const uint64_t t0 = apiClockStart();
+    if (!frame) return fail(batonErrorInvalidValue, "%s: frame is NULL", name);
+    if (!waitStage) return fail(batonErrorInvalidValue, "%s: waitStage is 0", name);
+    if (flags & ~static_cast<unsigned>(batonChannelAcquireInConsumerCommands))
+        return fail(batonErrorInvalidValue, "%s: unknown flags 0x%x", name, flags);
+    Channel* ch = nullptr;
+    batonError_t e = resolveChannel(channel, &ch);
+    if (e != batonSuccess) return e;
+    ScopedRef<Channel> hold(ch);
+    e = ch->acquire(waitStage, (flags & batonChannelAcquireInConsumerCommands) != 0, frame);
+    noteApiCost(ch->ctx, batonTelemetryApiChannelAcquire, t0);
+    return e == batonSuccess ? ok() : e;
+}
+
+}  // namespace
+
 BATON_API batonError_t batonChannelAcquireFrame(batonChannel_t channel, VkPipelineStageFlags2 waitStage,
                                                 batonChannelFrame* frame) {
-    return guarded("batonChannelAcquireFrame", [&] {
-        const uint64_t t0 = apiClockStart();
-        if (!frame) return fail(batonErrorInvalidValue, "batonChannelAcquireFrame: frame is NULL");
-        if (!waitStage) return fail(batonErrorInvalidValue, "batonChannelAcquireFrame: waitStage is 0");
+    return guarded("batonChannelAcquireFrame",
+                   [&] { return acquireFrame("batonChannelAcquireFrame", channel, waitStage, 0, frame); });
+}
+
+BATON_API batonError_t batonChannelAcquireFrameWithFlags(batonChannel_t channel, VkPipelineStageFlags2 waitStage,
+                                                         unsigned int flags, batonChannelFrame* frame) {
+    return guarded("batonChannelAcquireFrameWithFlags", [&] {
+        return acquireFrame("batonChannelAcquireFrameWithFlags", channel, waitStage, flags, frame);
+    });
+}
+
+BATON_API batonError_t batonChannelCmdAcquireFrame(batonChannel_t channel, const batonChannelFrame* frame,
+                                                   VkCommandBuffer commandBuffer) {
+    return guarded("batonChannelCmdAcquireFrame", [&] {
+        if (!frame || !commandBuffer)
+            return fail(batonErrorInvalidValue, "batonChannelCmdAcquireFrame: frame and commandBuffer must be non-NULL");
         Channel* ch = nullptr;
         batonError_t e = resolveChannel(channel, &ch);
         if (e != batonSuccess) return e;
         ScopedRef<Channel> hold(ch);
-        e = ch->acquire(waitStage, frame);
-        noteApiCost(ch->ctx, batonTelemetryApiChannelAcquire, t0);
+        e = ch->cmdAcquire(*frame, commandBuffer);
         return e == batonSuccess ? ok() : e;
     });
 }

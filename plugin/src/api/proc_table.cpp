@@ -99,7 +99,9 @@
     X(batonFree) \
     X(batonFreeMipmappedArray) \
     X(batonMappedBufferGetInfo) \
-    X(batonMipmappedArrayGetInfo)
+    X(batonMipmappedArrayGetInfo) \
+    X(batonChannelAcquireFrameWithFlags) \
+    X(batonChannelCmdAcquireFrame)
 
 namespace {
 

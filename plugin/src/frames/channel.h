@@ -54,7 +54,9 @@ public:
     ~Channel() override;
 
     batonError_t produce(Stream* stream, batonChannelRecordFn record, void* user, uint64_t* frameOut);
-    batonError_t acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame* out);
+    // inConsumerCommands: batonChannelAcquireInConsumerCommands (cmdAcquire records baton's acquire).
+    batonError_t acquire(VkPipelineStageFlags2 waitStage, bool inConsumerCommands, batonChannelFrame* out);
+    batonError_t cmdAcquire(const batonChannelFrame& frame, VkCommandBuffer cmd);
     batonError_t releaseFrame(const batonChannelFrame& frame, VkPipelineStageFlags2 stage, batonChannelRelease* out);
     void getInfo(batonChannelInfo* out) const;
     void getStats(batonChannelStats* out);
@@ -106,6 +108,8 @@ private:
     void fillFrame(uint64_t k, VkPipelineStageFlags2 waitStage, bool timed, VkSemaphore waitSem, uint64_t waitValue,
                    batonChannelFrame* out) const;
     batonError_t recordAcquire(Entry& e, bool timed, batonChannelFrame* out);  // under consumerMutex_
+    void recordAcquireInto(VkCommandBuffer cmd, uint32_t entry, bool timed, const VkImageMemoryBarrier2& b) const;
+    VkImageMemoryBarrier2 acquireBarrier(uint64_t k, VkPipelineStageFlags2 waitStage) const;
     batonError_t nextFrame(uint64_t* frame);  // under consumerMutex_
     uint64_t producerEndNs(uint64_t frame);
     bool producerTicks(uint64_t frame, uint64_t ticks[2]);
@@ -161,6 +165,10 @@ private:
         uint64_t acquireNs;
         uint64_t waitSeq, consumeSeq, signalSeq;  // telemetry records (0: none)
         VkCommandBuffer acquireCmd, releaseCmd;
+        // batonChannelAcquireInConsumerCommands: cmdAcquire records into the consumer's own
+        // command buffer (recorded: it did, so the timestamps' queries are reset there).
+        bool inConsumer = false, recorded = false;
+        VkPipelineStageFlags2 waitStage = 0;
     };
     Entry ring_[kConsumerRing] = {};
     void noteFrame(Telemetry* tel, const Entry& e, const uint64_t consumerTicks[2]);  // under consumerMutex_

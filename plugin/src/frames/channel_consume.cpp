@@ -94,6 +94,7 @@ void Channel::noteFrame(Telemetry* tel, const Entry& e, const uint64_t consumerT
     f.produceEnd = pt[1];
     f.consumeStart = consumerTicks[0];
     f.consumeEnd = consumerTicks[1];
+    f.inConsumerCommands = e.inConsumer;
     tel->noteFrame(f);
 }
 
@@ -164,6 +165,25 @@ batonError_t Channel::nextFrame(uint64_t* frame) {
     return batonSuccess;
 }
 
+// The barrier that acquires frame k's image for the consumer (plain in one process, the
+// ownership acquire matching the producer's release from another).
+VkImageMemoryBarrier2 Channel::acquireBarrier(uint64_t k, VkPipelineStageFlags2 waitStage) const {
+    VkImageMemoryBarrier2 b{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2};
+    b.srcStageMask = VK_PIPELINE_STAGE_2_NONE;
+    b.dstStageMask = waitStage;
+    b.dstAccessMask = VK_ACCESS_2_MEMORY_READ_BIT;
+    b.oldLayout = b.newLayout = consumerLayout_;  // the producer did the transition
+    b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+    if (shared_) {  // the ownership acquire matching the producer's release (same layouts)
+        b.oldLayout = VK_IMAGE_LAYOUT_GENERAL;
+        b.srcQueueFamilyIndex = VK_QUEUE_FAMILY_EXTERNAL;
+        b.dstQueueFamilyIndex = consumerFamily_;
+    }
+    b.image = images_[(k - 1) % depth_];
+    b.subresourceRange = colorRange();
+    return b;
+}
+
 // What the renderer gets with frame k: image, layout, the wait, the acquire barrier.
 void Channel::fillFrame(uint64_t k, VkPipelineStageFlags2 waitStage, bool timed, VkSemaphore waitSem, uint64_t waitValue,
                         batonChannelFrame* out) const {
@@ -175,20 +195,24 @@ void Channel::fillFrame(uint64_t k, VkPipelineStageFlags2 waitStage, bool timed,
     // With timestamps the wait covers every stage, so that the first one is taken after it.
     out->wait = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, waitSem, waitValue,
                  timed ? VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT : waitStage, 0};
-    VkImageMemoryBarrier2& b = out->acquireBarrier;
-    b.sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2;
-    b.srcStageMask = VK_PIPELINE_STAGE_2_NONE;
-    b.dstStageMask = waitStage;
-    b.dstAccessMask = VK_ACCESS_2_MEMORY_READ_BIT;
-    b.oldLayout = b.newLayout = consumerLayout_;  // the producer did the transition
-    b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-    if (shared_) {  // the ownership acquire matching the producer's release (same layouts)
-        b.oldLayout = VK_IMAGE_LAYOUT_GENERAL;
-        b.srcQueueFamilyIndex = VK_QUEUE_FAMILY_EXTERNAL;
-        b.dstQueueFamilyIndex = consumerFamily_;
+    out->acquireBarrier = acquireBarrier(k, waitStage);
+}
+
+// Baton's acquire, into cmd: the consumer's first GPU timestamp (telemetry; ring entry
+// `entry`'s pair of queries is reset here, before the release writes the second) and, from
+// another process, the ownership acquire.
+void Channel::recordAcquireInto(VkCommandBuffer cmd, uint32_t entry, bool timed, const VkImageMemoryBarrier2& b) const {
+    const DeviceTable& vk = ctx->vkd;
+    if (timed) {
+        vk.vkCmdResetQueryPool(cmd, consumerQueries_, 2 * entry, 2);
+        vk.vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_TOP_OF_PIPE_BIT, consumerQueries_, 2 * entry);
     }
-    b.image = out->image;
-    b.subresourceRange = colorRange();
+    if (shared_) {
+        VkDependencyInfo di{VK_STRUCTURE_TYPE_DEPENDENCY_INFO};
+        di.imageMemoryBarrierCount = 1;
+        di.pImageMemoryBarriers = &b;
+        vk.vkCmdPipelineBarrier2(cmd, &di);
+    }
 }
 
 // The baton-recorded command buffer that goes first in the renderer's submit: a GPU
@@ -196,28 +220,39 @@ void Channel::fillFrame(uint64_t k, VkPipelineStageFlags2 waitStage, bool timed,
 batonError_t Channel::recordAcquire(Entry& e, bool timed, batonChannelFrame* out) {
     if (!timed && !shared_) return batonSuccess;
     const DeviceTable& vk = ctx->vkd;
-    const uint32_t ei = static_cast<uint32_t>(ringNext_ % kConsumerRing);
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
                                 VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
     VkResult r = vk.vkBeginCommandBuffer(e.acquireCmd, &bi);
     if (r != VK_SUCCESS) return failVk(r, "vkBeginCommandBuffer (channel consumer)");
-    if (timed) {
-        vk.vkCmdResetQueryPool(e.acquireCmd, consumerQueries_, 2 * ei, 2);
-        vk.vkCmdWriteTimestamp2(e.acquireCmd, VK_PIPELINE_STAGE_2_TOP_OF_PIPE_BIT, consumerQueries_, 2 * ei);
-    }
-    if (shared_) {
-        VkDependencyInfo di{VK_STRUCTURE_TYPE_DEPENDENCY_INFO};
-        di.imageMemoryBarrierCount = 1;
-        di.pImageMemoryBarriers = &out->acquireBarrier;
-        vk.vkCmdPipelineBarrier2(e.acquireCmd, &di);
-    }
+    recordAcquireInto(e.acquireCmd, static_cast<uint32_t>(ringNext_ % kConsumerRing), timed, out->acquireBarrier);
     r = vk.vkEndCommandBuffer(e.acquireCmd);
     if (r != VK_SUCCESS) return failVk(r, "vkEndCommandBuffer (channel consumer)");
     out->acquireCommands = e.acquireCmd;
     return batonSuccess;
 }
 
-batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame* out) {
+// batonChannelCmdAcquireFrame: baton's acquire of a frame taken with
+// batonChannelAcquireInConsumerCommands, into the consumer's own command buffer.
+batonError_t Channel::cmdAcquire(const batonChannelFrame& frame, VkCommandBuffer cmd) {
+    std::lock_guard lock(consumerMutex_);
+    for (uint64_t i = ringResolved_; i < ringNext_; ++i) {
+        Entry& e = ring_[i % kConsumerRing];
+        if (e.state != Entry::Acquired || e.frame != frame.frame) continue;
+        if (!e.inConsumer)
+            return fail(batonErrorInvalidValue, "frame %llu was not acquired with batonChannelAcquireInConsumerCommands: "
+                        "submit its acquireCommands instead", static_cast<unsigned long long>(e.frame));
+        if (e.recorded)
+            return fail(batonErrorInvalidValue, "frame %llu's acquire is recorded already",
+                        static_cast<unsigned long long>(e.frame));
+        recordAcquireInto(cmd, static_cast<uint32_t>(i % kConsumerRing), e.timed, acquireBarrier(e.frame, e.waitStage));
+        e.recorded = true;
+        return batonSuccess;
+    }
+    return fail(batonErrorInvalidValue, "frame %llu is not acquired (or released already)",
+                static_cast<unsigned long long>(frame.frame));
+}
+
+batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, bool inConsumerCommands, batonChannelFrame* out) {
     if (role_ == Role::Producer)
         return fail(batonErrorInvalidValue, "this is the producer's end of a shared channel: its consumer is the other "
                     "process");
@@ -255,7 +290,7 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
     Telemetry* tel = activeTelemetry(ctx);
     const bool timed = tel && consumerTimed_;
     fillFrame(k, waitStage, timed, waitSem, waitValue, out);
-    if ((err = recordAcquire(e, timed, out)) != batonSuccess) {
+    if (!inConsumerCommands && (err = recordAcquire(e, timed, out)) != batonSuccess) {
         if (keyed_) giveSlot(k);
         return err;
     }
@@ -264,7 +299,7 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, batonChannelFrame
     const uint64_t next = lastAcquired_ + 1;
     out->dropped = k - next;
     if (out->dropped) dropped_.fetch_add(out->dropped, std::memory_order_relaxed);
-    e = {Entry::Acquired, timed, k, now, 0, 0, 0, e.acquireCmd, e.releaseCmd};
+    e = {Entry::Acquired, timed, k, now, 0, 0, 0, e.acquireCmd, e.releaseCmd, inConsumerCommands, false, waitStage};
     if (tel) {
         batonTelemetryRecord recs[kMaxDepth + 1] = {};
         uint32_t n = 0;
@@ -311,6 +346,9 @@ batonError_t Channel::releaseFrame(const batonChannelFrame& frame, VkPipelineSta
     std::memset(out, 0, sizeof *out);
     out->signal = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, sem, k, stage, 0};
     const uint32_t ei = static_cast<uint32_t>(e - ring_);
+    // Acquired into the consumer's commands but never recorded there: its queries were not
+    // reset, so neither is written nor read (the frame is not timed).
+    if (e->inConsumer && !e->recorded) e->timed = false;
     if (e->timed || shared_) {
         const DeviceTable& vk = ctx->vkd;
         VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,

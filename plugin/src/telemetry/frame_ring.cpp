@@ -50,6 +50,7 @@ void Telemetry::noteFrame(const FrameTicks& f) {
         out.handoffNs = span(f.produceEnd, f.consumeStart);
         out.frameNs = span(f.produceStart, f.consumeEnd);
         out.flags |= BATON_TELEMETRY_FRAME_TIMED;
+        if (f.inConsumerCommands) out.flags |= BATON_TELEMETRY_FRAME_IN_CONSUMER_COMMANDS;
     }
     // The consumer's queue could run its work from the acquire on; it waited if the frame
     // was ready only later.

@@ -39,6 +39,7 @@ struct FrameTicks {
     uint64_t acquireCpuNs;
     uint64_t produceStart, produceEnd;  // producer's first and last command
     uint64_t consumeStart, consumeEnd;  // consumer's first command after its wait, last before release
+    bool inConsumerCommands;            // consumeStart is in the consumer's own command buffer
 };
 
 class Telemetry {
