@@ -338,13 +338,32 @@ VKAPI_ATTR void VKAPI_CALL DestroyDevice(VkDevice device, const VkAllocationCall
 // are refused too, as a renderer's are on a really lost device. Otherwise a renderer submit
 // made after the loss would wait on the driver below (which is not lost) for a signal that
 // the lost context never sends, and still be pending when teardown frees what it uses.
+//
+// The submission that an injected VK_ERROR_DEVICE_LOST answers is passed down all the same: a
+// device may report its loss on a submit it took. Its signals then come in the driver below,
+// which is not lost: GPU waits submitted before for them (another stream's, an importer's)
+// end, and the drain after a loss (vkDeviceWaitIdle) finishes, as it does on a really lost
+// device. Without it, on the NVIDIA driver, where a GPU wait for a value that no submission
+// signals yet is legal, that drain waited forever (sweep vkQueueSubmit2_DEVICE_LOST call 6).
 VKAPI_ATTR VkResult VKAPI_CALL QueueSubmit2(VkQueue q, uint32_t n, const VkSubmitInfo2* s, VkFence f) {
-    if (DeviceData* ld = deviceOf(q); ld && ld->lost && t_passThrough) return VK_ERROR_DEVICE_LOST;
-    FAIL_OR_PASS(vkQueueSubmit2, q, true, q, n, s, f)
+    DeviceData* d = deviceOf(q);
+    if (d->lost && t_passThrough) return VK_ERROR_DEVICE_LOST;
+    bool fail = false;
+    const bool wasLost = d->lost;
+    VkResult r = injected(d, k_vkQueueSubmit2, true, &fail);
+    if (!fail) return d->vkQueueSubmit2(q, n, s, f);
+    if (r == VK_ERROR_DEVICE_LOST && !wasLost) d->vkQueueSubmit2(q, n, s, f);
+    return r;
 }
 VKAPI_ATTR VkResult VKAPI_CALL QueueSubmit(VkQueue q, uint32_t n, const VkSubmitInfo* s, VkFence f) {
-    if (DeviceData* ld = deviceOf(q); ld && ld->lost && t_passThrough) return VK_ERROR_DEVICE_LOST;
-    FAIL_OR_PASS(vkQueueSubmit, q, true, q, n, s, f)
+    DeviceData* d = deviceOf(q);
+    if (d->lost && t_passThrough) return VK_ERROR_DEVICE_LOST;
+    bool fail = false;
+    const bool wasLost = d->lost;
+    VkResult r = injected(d, k_vkQueueSubmit, true, &fail);
+    if (!fail) return d->vkQueueSubmit(q, n, s, f);
+    if (r == VK_ERROR_DEVICE_LOST && !wasLost) d->vkQueueSubmit(q, n, s, f);
+    return r;
 }
 VKAPI_ATTR VkResult VKAPI_CALL AllocateMemory(VkDevice dev, const VkMemoryAllocateInfo* ai,
                                               const VkAllocationCallbacks* a, VkDeviceMemory* m) {
