@@ -138,8 +138,9 @@ TEST(CppWrapper, ImportTakesTheFdOnlyOnSuccess) {
     // A portable import keeps the page's memfd open as its own; a native one hands the fd to
     // the driver, which may close it at once (vkImportSemaphoreFdKHR owns an opaque fd): the
     // NVIDIA driver does.
-    if (info->backend == batonSemaphoreBackendPortable)
+    if (info->backend == batonSemaphoreBackendPortable) {
         EXPECT_TRUE(batontest::fdIsOpen(fd)) << "the portable import keeps its page's memfd";
+    }
 }
 
 TEST(CppWrapper, QueryReportsPendingAsFalseNotError) {
