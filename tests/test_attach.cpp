@@ -216,6 +216,14 @@ TEST_F(Attach, HandoffBetweenStreamAndHostQueue) {
     EXPECT_GE(batonLocksBefore, 1u);
     EXPECT_EQ(host_->locks(), host_->unlocks());
 
+    // The host's frame referred to the semaphore: the host sees it finished (its queue idle)
+    // before the semaphore goes. The value having arrived says so too in the spec's terms,
+    // but Debian 12's validation layer (1.3.239) does not retire the host's batch from baton's
+    // host wait on the NVIDIA driver (H200: VUID-vkDestroySemaphore-semaphore-01137 in 3 of 3
+    // runs without this idle, 0 with it, whether the stream or the semaphore goes first).
+    host_->lock();
+    EXPECT_EQ(vkQueueWaitIdle(host_->queue), VK_SUCCESS);
+    host_->unlock();
     BATON_ASSERT_OK(batonStreamDestroy(stream));
     BATON_ASSERT_OK(batonDestroyExternalSemaphore(sem));
     close(fd);

@@ -48,6 +48,7 @@ struct Vk {
     PFN_vkCreateSemaphore createSemaphore;
     PFN_vkDestroySemaphore destroySemaphore;
     PFN_vkWaitSemaphores waitSemaphores;
+    PFN_vkQueueWaitIdle queueWaitIdle;
     void load(PFN_vkGetDeviceProcAddr gdpa, VkDevice d) {
 #define L(member, name) member = reinterpret_cast<PFN_##name>(gdpa(d, #name))
         L(createQueryPool, vkCreateQueryPool);
@@ -65,6 +66,7 @@ struct Vk {
         L(createSemaphore, vkCreateSemaphore);
         L(destroySemaphore, vkDestroySemaphore);
         L(waitSemaphores, vkWaitSemaphores);
+        L(queueWaitIdle, vkQueueWaitIdle);
 #undef L
     }
 };
@@ -128,6 +130,12 @@ protected:
         ASSERT_EQ(vk_.createCommandPool(info_.device, &pci, nullptr, &cpool_), VK_SUCCESS);
     }
     void TearDown() override {
+        // The consumer's submissions went to the graphics queue, which a stream synchronize
+        // does not cover where it is a queue of its own (NVIDIA): idle it before freeing.
+        if (gq_ && batonContextLockQueue(ctx_, gq_) == batonSuccess) {
+            vk_.queueWaitIdle(gq_);
+            batonContextUnlockQueue(ctx_, gq_);
+        }
         if (cpool_) vk_.destroyCommandPool(info_.device, cpool_, nullptr);
         batonCtxSetCurrent(nullptr);
         batonContextDestroy(ctx_);
@@ -442,6 +450,11 @@ TEST_F(ProfilerLatency, CmdAcquireFrameRefusesBadArguments) {
     si = {VK_STRUCTURE_TYPE_SUBMIT_INFO_2, nullptr, 0, 1, &g.wait, n, cb, 1, &rel.signal};
     ASSERT_NO_FATAL_FAILURE(submit(si));
     BATON_ASSERT_OK(batonStreamSynchronize(stream));
+    // The consumer's two submissions are on the graphics queue: done before the channel goes
+    // (on NVIDIA it is not the stream's queue; H200: VUID-vkDestroyQueryPool-00793 without it).
+    BATON_ASSERT_OK(batonContextLockQueue(ctx_, gq_));
+    EXPECT_EQ(vk_.queueWaitIdle(gq_), VK_SUCCESS);
+    BATON_ASSERT_OK(batonContextUnlockQueue(ctx_, gq_));
     BATON_ASSERT_OK(batonChannelDestroy(ch));
     batonTelemetryFrame frames[4]{};
     unsigned count = 0;
