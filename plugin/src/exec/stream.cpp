@@ -442,7 +442,8 @@ bool Stream::runsWithoutHostWait(const Op& op, WaitPlan* plan) const {
         case OpKind::Signal:
             return !op.sem->has(kSemSignalOnStreamThread);
         case OpKind::Wait:
-            return (*plan = planWait(op)) != WaitPlan::Host;
+            *plan = planWait(op);
+            return *plan != WaitPlan::Host && *plan != WaitPlan::AfterSubmit;
         default:
             return false;
     }
@@ -458,6 +459,9 @@ void Stream::processWait(const Op& op, uint64_t index, WaitPlan plan) {
         case WaitPlan::Skip:
             s->release();
             return;
+        case WaitPlan::AfterSubmit:
+            waitSubmitted(op, index);
+            return;
         case WaitPlan::Host:
             break;
     }
@@ -471,6 +475,22 @@ void Stream::processWait(const Op& op, uint64_t index, WaitPlan plan) {
     if (tel) tel->hostWait(s, op.value, t0, monotonicNs());
     if (e != batonSuccess && !cancel_.load()) setError(e);
     s->release();
+}
+
+// The signal is a stream's of this process, not on a queue yet: submit what came before, wait
+// here until that signal is submitted (or reached), then wait for it on the GPU (defect 9).
+void Stream::waitSubmitted(const Op& op, uint64_t index) {
+    Semaphore* s = op.sem;
+    flush();
+    markProcessed(index);
+    setWaitingOn(s);  // lets close(cancel) end the wait
+    const bool submitted = s->waitSubmitted(op.value, cancel_);
+    setWaitingOn(nullptr);
+    if (!submitted) {  // cancelled, or the device is lost (which every later call reports)
+        s->release();
+        return;
+    }
+    s->addWait(batch_, op.value);  // the batch owns the op's reference now
 }
 
 void Stream::flush() {
@@ -499,6 +519,7 @@ void Stream::flush() {
     si.signalSemaphoreInfoCount = batch_.signalCount;
     si.pSignalSemaphoreInfos = batch_.signals;
     VkResult r = ctx->submit(*queue, si);
+    if (r != VK_SUCCESS && proxyLock.owns_lock()) Semaphore::unclaimFailed(batch_);
     if (proxyLock.owns_lock()) proxyLock.unlock();
     if (r != VK_SUCCESS) submitFailed(r, point);
     submittedPoint.store(point, std::memory_order_release);
@@ -507,7 +528,8 @@ void Stream::flush() {
     // The batch still holds references to these semaphores (refs/publishes).
     if (r == VK_SUCCESS)
         for (uint32_t i = 0; i < batch_.timelineSignalCount; ++i)
-            batch_.timelineSignals[i].sem->noteSubmitted(batch_.timelineSignals[i].value);
+            if (!batch_.timelineSignals[i].dropped)  // only what is on the GPU timeline (defect 9)
+                batch_.timelineSignals[i].sem->noteSubmitted(batch_.timelineSignals[i].value);
     retireBatch(point, r == VK_SUCCESS);
     batch_.clear();
 }

@@ -96,6 +96,7 @@ private:
     WaitPlan planWait(const Op& op) const;  // how a Wait op is carried out (see processWait)
     bool runsWithoutHostWait(const Op& op, WaitPlan* plan) const;
     void processWait(const Op& op, uint64_t index, WaitPlan plan);
+    void waitSubmitted(const Op& op, uint64_t index);
     void processWaitEvent(const Op& op, uint64_t index);
     void waitPoint(uint64_t point);
     void retireCompleted(bool all);

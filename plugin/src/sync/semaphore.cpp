@@ -294,6 +294,11 @@ void Semaphore::noteSubmitted(uint64_t v) {
     uint64_t cur = streamSubmitted.load(std::memory_order_relaxed);
     while (cur < v && !streamSubmitted.compare_exchange_weak(cur, v, std::memory_order_acq_rel)) {
     }
+    // Wakes waitSubmitted; it checks streamSubmitted after counting itself, under the mutex.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (submitWaiters_.load() == 0) return;
+    { std::lock_guard lock(submitMutex_); }
+    submitCv_.notify_all();
 }
 
 batonError_t Semaphore::startMirror() {
@@ -389,40 +394,95 @@ void Semaphore::undoTurn(const KeyedMutex::EnqueueState& saved) {
     if (keyedMutex) keyedMutex->undo(saved);
 }
 
+// Under ctx->proxySignalMutex, in submission order: whether the batch's signal of v goes to
+// the GPU timeline (localSignalSemaphore), which must never go backwards (defect 9).
+// A value above every one submitted there goes on; but if another stream's lower signal is
+// still ahead of the GPU, the batch waits on the GPU for it first: on queues of their own (the
+// H200) the higher one could otherwise run first and the lower one move the timeline back.
+// The lower one cannot be waiting for this batch: its waits are on signals submitted before
+// it (no submission waits ahead of a signal this process has still to submit:
+// WaitPlan::AfterSubmit). A stream's own earlier signal is ordered by its chain.
+// A value at or below one submitted there is not submitted, and is dropped only where that
+// loses nothing (it used to be dropped once a higher one was merely submitted: waits for it
+// hung, and its stream completed with the timeline short of it):
+//  - the GPU timeline has passed v already;
+//  - else a stream's higher signal is on a queue: the batch waits on the GPU for that one, so
+//    that nothing sees this stream done before the timeline is at v;
+//  - else a renderer's higher signal was handed out (rendererSignalPortable): it may be on a
+//    queue already, unordered with this one. The stream publishes v itself once its batch
+//    completes (afterSubmit: superseded), and v does not count as on the proxy.
+bool Semaphore::claimSignal(SubmitBatch& b, uint64_t v) {
+    const VkSemaphore gpu = localSignalSemaphore();
+    const auto reached = [&](uint64_t value) {
+        uint64_t now = 0;
+        return ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, gpu, &now) == VK_SUCCESS && now >= value;
+    };
+    if (v > streamSignalMax) {
+        if (streamClaimMax && streamClaimBy != &b && !reached(streamClaimMax)) b.addWait(gpu, streamClaimMax);
+        streamSignalMax = streamClaimMax = v;
+        streamClaimBy = &b;
+        return true;
+    }
+    if (!reached(v) && streamClaimMax >= v) b.addWait(gpu, streamClaimMax);
+    return false;
+}
+
 std::unique_lock<std::mutex> Semaphore::claimProxySignals(Context* ctx, SubmitBatch& b) {
     std::unique_lock<std::mutex> lock(ctx->proxySignalMutex);
     bool dropped[SubmitBatch::kMax + 1] = {};
     for (uint32_t i = 0; i < b.publishCount; ++i) {
         SubmitBatch::Publish& p = b.publishes[i];
-        Semaphore& s = *p.sem;
-        if (s.kind != SemKind::Timeline) {
-            // Binary and keyed mutex: the next proxy value, in submission order (defect 2).
-            p.proxyValue = s.nextBinaryProxyValue();
-            b.signals[p.signalIndex].value = p.proxyValue;
-        } else if (p.proxyValue > s.streamSignalMax) {
-            s.streamSignalMax = p.proxyValue;
-        } else {
-            // A higher one (a stream's or a renderer's) is on the proxy already.
-            p.superseded = true;
-            dropped[p.signalIndex] = true;
-        }
+        if (p.sem->kind == SemKind::Timeline) continue;  // below, with the native timelines
+        // Binary and keyed mutex: the next proxy value, in submission order (defect 2).
+        p.proxyValue = p.sem->nextBinaryProxyValue();
+        b.signals[p.signalIndex].value = p.proxyValue;
     }
     for (uint32_t i = 0; i < b.timelineSignalCount; ++i) {
-        Semaphore& s = *b.timelineSignals[i].sem;
-        const uint64_t v = b.timelineSignals[i].value;
-        if (!s.native()) continue;  // portable: above
-        if (v > s.streamSignalMax) {
-            s.streamSignalMax = v;
-            continue;
-        }
+        SubmitBatch::SemValue& t = b.timelineSignals[i];
+        if (t.sem->claimSignal(b, t.value)) continue;
+        t.dropped = true;  // not on the GPU timeline: no GPU wait is planned on it (noteSubmitted)
+        const VkSemaphore gpu = t.sem->localSignalSemaphore();
         for (uint32_t j = 0; j < b.signalCount; ++j)
-            if (b.signals[j].semaphore == s.vk && b.signals[j].value == v) dropped[j] = true;
+            if (b.signals[j].semaphore == gpu && b.signals[j].value == t.value) dropped[j] = true;
+        for (uint32_t j = 0; j < b.publishCount; ++j)
+            if (b.publishes[j].sem == t.sem && b.publishes[j].value == t.value) b.publishes[j].superseded = true;
     }
     uint32_t kept = 0;
     for (uint32_t j = 0; j < b.signalCount; ++j)
         if (!dropped[j]) b.signals[kept++] = b.signals[j];
     b.signalCount = kept;
     return lock;
+}
+
+void Semaphore::unclaimFailed(SubmitBatch& b) {
+    for (uint32_t i = 0; i < b.timelineSignalCount; ++i) {
+        const SubmitBatch::SemValue& t = b.timelineSignals[i];
+        // Never a GPU wait for it (claimSignal): it will not come from this submission.
+        if (!t.dropped && t.sem->streamClaimMax == t.value) t.sem->streamClaimMax = 0;
+    }
+}
+
+bool Semaphore::waitSubmitted(uint64_t v, const std::atomic<bool>& cancel) {
+    submitWaiters_.fetch_add(1);
+    std::unique_lock lock(submitMutex_);
+    bool ok = true;
+    for (;;) {
+        // Submitted, or no longer reserved here (given back: whoever signals it is not us).
+        if (streamSubmitted.load() >= v || v > streamReserved.load()) break;
+        if (cancel.load() || ctx->lost()) {
+            ok = false;
+            break;
+        }
+        // Reached (another process, the host): also an end. In slices: no wake-up for that.
+        uint64_t reached = 0;
+        if (ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, localSignalSemaphore(), &reached) == VK_SUCCESS &&
+            reached >= v)
+            break;
+        submitCv_.wait_for(lock, std::chrono::milliseconds(5));
+    }
+    lock.unlock();
+    submitWaiters_.fetch_sub(1);
+    return ok;
 }
 
 namespace {

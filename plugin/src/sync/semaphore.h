@@ -84,10 +84,16 @@ public:
     batonError_t beginTurn(const void* st, bool acquire, uint32_t* ticket, KeyedMutex::EnqueueState* saved);
     void undoTurn(const KeyedMutex::EnqueueState& saved);
 
+    // WaitPlan::AfterSubmit: waits (in slices) until a signal of v is on a queue, v is reached,
+    // or no stream of this process has v reserved any more. False: cancelled, or lost.
+    bool waitSubmitted(uint64_t v, const std::atomic<bool>& cancel);
+
     // ---- Submission and retirement (exec/stream.cpp) ----
     // Under ctx->proxySignalMutex (returned locked), in submission order: gives the batch's
-    // portable signals their proxy values and drops those a higher signal already passed.
+    // portable signals their proxy values and claims its timeline signals (claimSignal).
     static std::unique_lock<std::mutex> claimProxySignals(Context* ctx, SubmitBatch& b);
+    // Still under that lock, after the batch's submission failed: its claims cover nothing.
+    static void unclaimFailed(SubmitBatch& b);
     // What the retire queue does for a portable signal once the GPU passed its batch.
     struct RetireNote {
         Semaphore* publishOf;  // nullptr: nothing to publish
@@ -165,6 +171,8 @@ public:
     bool signalFailedFor(uint64_t value) const;
     std::atomic<uint64_t> rendererReserved{0}; // highest value handed to a renderer's submit
     uint64_t streamSignalMax = 0;              // highest value (portable: proxy value) a stream submitted (ctx->proxySignalMutex)
+    uint64_t streamClaimMax = 0;               // the same, streams only (not a renderer's; ctx->proxySignalMutex) ...
+    const void* streamClaimBy = nullptr;       // ... and whose (the stream's batch)
     // Records that a stream submitted a signal of v.
     void noteSubmitted(uint64_t v);
     // The portable renderer-signal step: raises streamSignalMax, queues the publication.
@@ -182,6 +190,12 @@ private:
     void mirrorLoop();
 
     std::atomic<uint64_t> binaryProxyNext_{0};
+
+    // WaitPlan::AfterSubmit waits (waitSubmitted), woken by noteSubmitted.
+    bool claimSignal(SubmitBatch& b, uint64_t v);
+    std::mutex submitMutex_;
+    std::condition_variable submitCv_;
+    std::atomic<uint32_t> submitWaiters_{0};
 
     // Publisher: values to publish once signalProxy reaches them, in order.
     struct PublishEntry {
