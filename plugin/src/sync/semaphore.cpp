@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/assert.h"
 #include "exec/context.h"
 #include "exec/submit_batch.h"
 #include "fd/fd_probe.h"
@@ -53,7 +54,7 @@ Semaphore::~Semaphore() {
     stopping_.store(true);
     if (publisher_.joinable()) {
         {
-            std::lock_guard lock(publishMutex_);
+            MutexLock lock(publishMutex_);
         }
         publishCv_.notify_all();
         publisher_.join();  // at most one wait slice (kPublisherSliceNs) when a signal never comes
@@ -187,28 +188,31 @@ void Semaphore::giveBack(Reservation& r) {
 }
 
 uint64_t Semaphore::queuePublish(uint64_t proxyValue, uint64_t value) {
-    std::unique_lock lock(publishMutex_);
-    // Bounded ring: if a thousand signals are in flight, wait for the GPU to retire some.
-    publishCv_.wait(lock, [&] { return publishTail_ - publishHead_ < kPublishRing || stopping_.load(); });
-    publishRing_[publishTail_ % kPublishRing] = {proxyValue, value, false};
-    uint64_t ticket = publishTail_++;
-    lock.unlock();
+    uint64_t ticket;
+    {
+        MutexLock lock(publishMutex_);
+        // Bounded ring: if a thousand signals are in flight, wait for the GPU to retire some.
+        while (publishTail_ - publishHead_ >= kPublishRing && !stopping_.load()) waitHeldOnce(publishCv_, publishMutex_);
+        publishRing_[publishTail_ % kPublishRing] = {proxyValue, value, false};
+        ticket = publishTail_++;
+    }
     publishCv_.notify_all();
     return ticket;
 }
 
 bool Semaphore::published(uint64_t ticket) {
     if (publishedCount_.load(std::memory_order_acquire) > ticket) return true;
-    std::lock_guard lock(publishMutex_);
-    return publishHead_ > ticket || (ticket < publishTail_ && publishRing_[ticket % kPublishRing].done);
+    MutexLock lock(publishMutex_);
+    return publishedLocked(ticket);
 }
 
 void Semaphore::waitPublished(uint64_t ticket) {
-    std::unique_lock lock(publishMutex_);
-    publishCv_.wait(lock, [&] {
-        return publishHead_ > ticket || (ticket < publishTail_ && publishRing_[ticket % kPublishRing].done) ||
-               stopping_.load() || ctx->lost();
-    });
+    MutexLock lock(publishMutex_);
+    while (!publishedLocked(ticket) && !stopping_.load() && !ctx->lost()) waitHeldOnce(publishCv_, publishMutex_);
+}
+
+bool Semaphore::publishedLocked(uint64_t ticket) {
+    return publishHead_ > ticket || (ticket < publishTail_ && publishRing_[ticket % kPublishRing].done);
 }
 
 // Publishes whatever signalProxy has passed. Entries are queued in submission order, but a
@@ -235,8 +239,8 @@ void Semaphore::publisherLoop() {
             if (r != VK_TIMEOUT) {
                 // A wait that fails at once (device lost, out of memory) must not spin: sleep
                 // one slice, or until destroy.
-                std::unique_lock lock(publishMutex_);
-                publishCv_.wait_for(lock, std::chrono::nanoseconds(kPublisherSliceNs), [&] { return stopping_.load(); });
+                MutexLock lock(publishMutex_);
+                if (!stopping_.load()) waitHeldFor(publishCv_, publishMutex_, std::chrono::nanoseconds(kPublisherSliceNs));
             }
             continue;
         }
@@ -246,8 +250,8 @@ void Semaphore::publisherLoop() {
 
 // The lowest proxy value not yet published; 0 when stopping with nothing left.
 uint64_t Semaphore::waitForLowestPending() {
-    std::unique_lock lock(publishMutex_);
-    publishCv_.wait(lock, [&] { return publishTail_ != publishHead_ || stopping_.load(); });
+    MutexLock lock(publishMutex_);
+    while (publishTail_ == publishHead_ && !stopping_.load()) waitHeldOnce(publishCv_, publishMutex_);
     if (publishTail_ == publishHead_) return 0;
     uint64_t lowest = UINT64_MAX;
     for (uint64_t t = publishHead_; t < publishTail_; ++t) {
@@ -260,29 +264,33 @@ uint64_t Semaphore::waitForLowestPending() {
 // Publishes every entry the GPU has passed (the shared state is written outside our lock).
 void Semaphore::publishReached(uint64_t reached) {
     uint64_t due[kPublishRing / 16];
+    uint64_t values[kPublishRing / 16];  // copied under the lock (an entry is not reused until done)
     uint32_t n = 0;
     {
-        std::lock_guard lock(publishMutex_);
+        MutexLock lock(publishMutex_);
         for (uint64_t t = publishHead_; t < publishTail_ && n < std::size(due); ++t) {
             const PublishEntry& e = publishRing_[t % kPublishRing];
-            if (!e.done && e.proxyValue <= reached) due[n++] = t;
+            if (!e.done && e.proxyValue <= reached) {
+                values[n] = e.value;
+                due[n++] = t;
+            }
         }
     }
     uint64_t highest = 0;
     for (uint32_t i = 0; i < n; ++i) {
-        const PublishEntry& e = publishRing_[due[i] % kPublishRing];  // not reused until done
+        const uint64_t value = values[i];
         if (kind == SemKind::Timeline) {
-            if (e.value > highest) highest = e.value;
+            if (value > highest) highest = value;
         } else if (kind == SemKind::KeyedMutex) {
-            keyedMutex->release(e.value);  // e.value: the key
+            keyedMutex->release(value);  // the key
         } else {
             shared->signalBinary();
         }
-        notePublish(ctx, this, e.value);
+        notePublish(ctx, this, value);
     }
     if (kind == SemKind::Timeline && highest) shared->publish(highest);
     {
-        std::lock_guard lock(publishMutex_);
+        MutexLock lock(publishMutex_);
         for (uint32_t i = 0; i < n; ++i) publishRing_[due[i] % kPublishRing].done = true;
         while (publishHead_ < publishTail_ && publishRing_[publishHead_ % kPublishRing].done) ++publishHead_;
         publishedCount_.store(publishHead_, std::memory_order_release);
@@ -364,7 +372,7 @@ void Semaphore::rendererSignalPortable(uint64_t v) {
     {
         // The renderer submits v to the proxy next: a stream's lower value submitted after it
         // would move the proxy backwards, so streams now treat v as already signaled.
-        std::lock_guard lock(ctx->proxySignalMutex);
+        MutexLock lock(ctx->proxySignalMutex);
         if (v > streamSignalMax) streamSignalMax = v;
     }
     shared->markSubmitted(v);
@@ -427,8 +435,7 @@ bool Semaphore::claimSignal(SubmitBatch& b, uint64_t v) {
     return false;
 }
 
-std::unique_lock<std::mutex> Semaphore::claimProxySignals(Context* ctx, SubmitBatch& b) {
-    std::unique_lock<std::mutex> lock(ctx->proxySignalMutex);
+void Semaphore::claimProxySignals(Context* ctx, SubmitBatch& b) {
     bool dropped[SubmitBatch::kMax + 1] = {};
     for (uint32_t i = 0; i < b.publishCount; ++i) {
         SubmitBatch::Publish& p = b.publishes[i];
@@ -439,6 +446,8 @@ std::unique_lock<std::mutex> Semaphore::claimProxySignals(Context* ctx, SubmitBa
     }
     for (uint32_t i = 0; i < b.timelineSignalCount; ++i) {
         SubmitBatch::SemValue& t = b.timelineSignals[i];
+        BATON_ASSERT(t.sem->ctx == ctx);  // a stream signals its own context's semaphores
+        t.sem->ctx->proxySignalMutex.assertHeld();  // the same mutex, reached through the semaphore
         if (t.sem->claimSignal(b, t.value)) continue;
         t.dropped = true;  // not on the GPU timeline: no GPU wait is planned on it (noteSubmitted)
         const VkSemaphore gpu = t.sem->localSignalSemaphore();
@@ -451,12 +460,13 @@ std::unique_lock<std::mutex> Semaphore::claimProxySignals(Context* ctx, SubmitBa
     for (uint32_t j = 0; j < b.signalCount; ++j)
         if (!dropped[j]) b.signals[kept++] = b.signals[j];
     b.signalCount = kept;
-    return lock;
 }
 
-void Semaphore::unclaimFailed(SubmitBatch& b) {
+void Semaphore::unclaimFailed(Context* ctx, SubmitBatch& b) {
     for (uint32_t i = 0; i < b.timelineSignalCount; ++i) {
         const SubmitBatch::SemValue& t = b.timelineSignals[i];
+        BATON_ASSERT(t.sem->ctx == ctx);
+        t.sem->ctx->proxySignalMutex.assertHeld();
         // Never a GPU wait for it (claimSignal): it will not come from this submission.
         if (!t.dropped && t.sem->streamClaimMax == t.value) t.sem->streamClaimMax = 0;
     }
