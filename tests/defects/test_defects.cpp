@@ -289,6 +289,27 @@ TEST_P(DefectsLowerSignal, HigherSignalOnAnotherQueueWaitsForTheLowerOne) {
     EXPECT_EQ(batontest::validationErrorsSoFar(), 0u);
 }
 
+// Defect 9 (one submission): two signals of one timeline back to back on a stream went into
+// one vkQueueSubmit2, whose signal operations are unordered: the lower one could land last
+// (the stress's TIMELINE_TWICE_IN_A_ROW and SUBMIT_SIGNAL_ORDER switches). lavapipe signals
+// in array order, so this can only fail on another driver (the H200 is where to look).
+TEST_P(DefectsLowerSignal, TwoSignalsOfOneTimelineInOneSubmission) {
+    SKIP_NATIVE_WITHOUT_FDS();
+    batonExternalSemaphore_t t = backendTimeline();
+    batonStream_t s = stream();
+    ASSERT_FALSE(HasFailure());
+    for (uint64_t round = 0; round < 20; ++round) {
+        Gate* g = gateStream(s);  // both signals reach the stream thread as one batch
+        ASSERT_TRUE(g->waitEntered(5s));
+        BATON_ASSERT_OK(signal(t, 10 * round + 6, s));
+        BATON_ASSERT_OK(signal(t, 10 * round + 9, s));
+        g->open();
+        syncBounded(s, "two signals of one timeline");
+        ASSERT_EQ(current(t), 10 * round + 9) << "round " << round << ": the lower signal landed last";
+    }
+    EXPECT_EQ(batontest::validationErrorsSoFar(), 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, DefectsLowerSignal, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Native" : "Portable"; });
 

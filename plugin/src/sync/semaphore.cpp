@@ -448,7 +448,13 @@ void Semaphore::claimProxySignals(Context* ctx, SubmitBatch& b) {
         SubmitBatch::SemValue& t = b.timelineSignals[i];
         BATON_ASSERT(t.sem->ctx == ctx);  // a stream signals its own context's semaphores
         t.sem->ctx->proxySignalMutex.assertHeld();  // the same mutex, reached through the semaphore
-        if (t.sem->claimSignal(b, t.value)) continue;
+        // One timeline signaled twice in one submission (back to back on a stream): the signal
+        // operations of a batch are unordered, so the lower one could land last. Only the
+        // highest goes; the others complete with it.
+        bool covered = false;
+        for (uint32_t j = 0; j < b.timelineSignalCount && !covered; ++j)
+            covered = b.timelineSignals[j].sem == t.sem && b.timelineSignals[j].value > t.value;
+        if (!covered && t.sem->claimSignal(b, t.value)) continue;
         t.dropped = true;  // not on the GPU timeline: no GPU wait is planned on it (noteSubmitted)
         const VkSemaphore gpu = t.sem->localSignalSemaphore();
         for (uint32_t j = 0; j < b.signalCount; ++j)
