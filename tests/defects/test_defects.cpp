@@ -214,6 +214,141 @@ TEST_F(Defects, StreamSignalAfterAHigherRendererSignal) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Defect 9 (main part): a stream's lower timeline signal was dropped once a higher one had
+// merely been submitted. Stream 2 reserves 3 first but submits it last; stream 1 waits for
+// 3 and then signals 5. Where the wait goes to the GPU (a native timeline on a queue of the
+// stream's own: the H200), 5 was submitted before 3, 3 was dropped, and stream 1 waited for
+// it forever; and even before that, stream 2's synchronize returned with the timeline below
+// the 3 it had signaled (the H200 stress divergence "read 6, the model required 9"). On the
+// portable backend a stream waits on the host for a value nobody submitted yet, so there
+// this runs the same sequence as a check that ordering the signals by value does not hang.
+class DefectsLowerSignal : public Defects, public ::testing::WithParamInterface<bool> {
+protected:
+    // A timeline of the backend under test (the parameter: native).
+    batonExternalSemaphore_t backendTimeline() {
+        batonExternalSemaphoreExportDesc d{};
+        d.type = batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
+        d.flags = GetParam() ? 0u : static_cast<unsigned>(batonExportFlagPortable);
+        int fd = -1;
+        batonExternalSemaphore_t t = nullptr;
+        EXPECT_EQ(batonExportExternalSemaphore(&fd, &t, &d), batonSuccess) << batonGetLastErrorMessage();
+        if (fd >= 0) fds_.push_back(fd);
+        batonExternalSemaphoreInfo si{};
+        EXPECT_EQ(batonExternalSemaphoreGetInfo(t, &si), batonSuccess);
+        EXPECT_EQ(si.backend, GetParam() ? batonSemaphoreBackendNative : batonSemaphoreBackendPortable);
+        return t;
+    }
+    bool skipNativeWithoutFds() {
+        return GetParam() && !info_.nativeSemaphoreFd;
+    }
+};
+#define SKIP_NATIVE_WITHOUT_FDS()                                                                         \
+    if (skipNativeWithoutFds())                                                                         \
+    GTEST_SKIP() << "native timelines need a driver that exports semaphore fds (the H200; lavapipe has none)"
+
+TEST_P(DefectsLowerSignal, LowerSignalSubmittedAfterAHigherOneThatWaitsForIt) {
+    SKIP_NATIVE_WITHOUT_FDS();
+    batonExternalSemaphore_t t = backendTimeline();
+    batonStream_t s1 = stream(), s2 = stream();
+    ASSERT_FALSE(HasFailure());
+    Gate* g = gateStream(s2);
+    ASSERT_TRUE(g->waitEntered(5s));
+    BATON_ASSERT_OK(signal(t, 3, s2));  // reserved first, submitted last
+    BATON_ASSERT_OK(wait(t, 3, s1));
+    BATON_ASSERT_OK(signal(t, 5, s1));
+    std::this_thread::sleep_for(100ms);  // stream 1 submits what it can meanwhile
+    g->open();
+    syncBounded(s2, "the stream that signals 3");
+    EXPECT_GE(current(t), 3u) << "stream 2 is done, but its signal of 3 has not taken effect";
+    syncBounded(s1, "the stream that waits for 3, then signals 5");
+    EXPECT_EQ(current(t), 5u);
+    EXPECT_EQ(batontest::validationErrorsSoFar(), 0u);
+}
+
+// Defect 9 (order on the GPU): stream A's signal of 6 waits on the GPU for x, which no stream
+// here has signaled yet; stream B then signals 9. On queues of their own (the H200) 9 ran at
+// once, and 6 after it when x came: the timeline went back to 6. The H200 stress run
+// (CrossProcess seed 1000001) diverged so: "read 6, the model required 9" after
+// batonDeviceSynchronize. lavapipe runs every stream on its one queue, in submission order,
+// and a portable wait for an unsignaled value waits on the host: there this is a check only.
+TEST_P(DefectsLowerSignal, HigherSignalOnAnotherQueueWaitsForTheLowerOne) {
+    SKIP_NATIVE_WITHOUT_FDS();
+    batonExternalSemaphore_t t = backendTimeline(), x = backendTimeline();
+    batonStream_t a = stream(), b = stream(), c = stream();
+    ASSERT_FALSE(HasFailure());
+    BATON_ASSERT_OK(wait(x, 1, a));
+    BATON_ASSERT_OK(signal(t, 6, a));
+    std::this_thread::sleep_for(100ms);  // stream A submits its wait and its signal
+    BATON_ASSERT_OK(signal(t, 9, b));
+    std::this_thread::sleep_for(100ms);  // before the fix, 9 had run by now
+    BATON_ASSERT_OK(signal(x, 1, c));
+    syncBounded(c, "the stream that signals x");
+    syncBounded(a, "the stream that waits for x, then signals 6");
+    syncBounded(b, "the stream that signals 9");
+    EXPECT_EQ(current(t), 9u) << "the timeline went backwards";
+    EXPECT_EQ(batontest::validationErrorsSoFar(), 0u);
+}
+
+// Defect 9 (one submission): two signals of one timeline back to back on a stream went into
+// one vkQueueSubmit2, whose signal operations are unordered: the lower one could land last
+// (the stress's TIMELINE_TWICE_IN_A_ROW and SUBMIT_SIGNAL_ORDER switches). lavapipe signals
+// in array order, so this can only fail on another driver (the H200 is where to look).
+TEST_P(DefectsLowerSignal, TwoSignalsOfOneTimelineInOneSubmission) {
+    SKIP_NATIVE_WITHOUT_FDS();
+    batonExternalSemaphore_t t = backendTimeline();
+    batonStream_t s = stream();
+    ASSERT_FALSE(HasFailure());
+    for (uint64_t round = 0; round < 20; ++round) {
+        Gate* g = gateStream(s);  // both signals reach the stream thread as one batch
+        ASSERT_TRUE(g->waitEntered(5s));
+        BATON_ASSERT_OK(signal(t, 10 * round + 6, s));
+        BATON_ASSERT_OK(signal(t, 10 * round + 9, s));
+        g->open();
+        syncBounded(s, "two signals of one timeline");
+        ASSERT_EQ(current(t), 10 * round + 9) << "round " << round << ": the lower signal landed last";
+    }
+    EXPECT_EQ(batontest::validationErrorsSoFar(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, DefectsLowerSignal, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Native" : "Portable"; });
+
+// Defect 9 on the portable backend: the dropped lower value still counted as submitted, so
+// a later GPU wait for it waited on the local proxy, which only the renderer's higher signal
+// (handed out, not yet submitted) would move: on lavapipe's single queue the wait held up
+// the queue for good, though the timeline had reached the value.
+TEST_F(Defects, WaitForALowerValueDroppedBehindARendererSignal) {
+    if (!info_.queueShared)
+        GTEST_SKIP() << "needs a device whose streams share the one queue the test submits to (lavapipe)";
+    batonExternalSemaphore_t t = timeline();
+    batonStream_t s1 = stream(), s2 = stream();
+    ASSERT_FALSE(HasFailure());
+    Gate* g = gateStream(s2);
+    ASSERT_TRUE(g->waitEntered(5s));
+    BATON_ASSERT_OK(signal(t, 3, s2));  // reserved first, submitted after the renderer took 5
+    VkSemaphoreSubmitInfo sig{};
+    BATON_ASSERT_OK(batonGetSignalSubmitInfo(t, 5, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, &sig));
+    g->open();
+    syncBounded(s2, "the stream that signals 3");
+    EXPECT_EQ(current(t), 3u);
+    BATON_ASSERT_OK(wait(t, 3, s1));  // 3 is reached: nothing to wait for
+    syncBounded(s1, "a wait for the value the timeline has reached");
+    // The renderer submits its signal of 5 now.
+    auto submit = reinterpret_cast<PFN_vkQueueSubmit2>(info_.getDeviceProcAddr(info_.device, "vkQueueSubmit2"));
+    VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
+    si.signalSemaphoreInfoCount = 1;
+    si.pSignalSemaphoreInfos = &sig;
+    VkQueue q = info_.computeQueue.queue;
+    BATON_ASSERT_OK(batonContextLockQueue(ctx_, q));
+    ASSERT_EQ(submit(q, 1, &si, VK_NULL_HANDLE), VK_SUCCESS);
+    BATON_ASSERT_OK(batonContextUnlockQueue(ctx_, q));
+    mustFinish("the renderer's signal", 10s, [&] {
+        EXPECT_EQ(batonExternalSemaphoreHostWait(t, 5, 5'000'000'000ull), batonSuccess) << batonGetLastErrorMessage();
+    });
+    EXPECT_EQ(batontest::validationErrorsSoFar(), 0u);
+}
+
+// ---------------------------------------------------------------------------------------
 // Defect 8 (semaphore part): the mirror thread slept on the shared page without a timeout,
 // so a peer that zeroed the waiter count (no FUTEX_WAKE then) made destroy hang.
 TEST_F(Defects, DestroyEndsTheMirrorWhenAPeerZeroesTheWaiterCount) {

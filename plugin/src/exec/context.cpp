@@ -556,7 +556,7 @@ Context::~Context() {
 
 void Context::markLost(const char* where) {
     if (lost()) return;
-    std::lock_guard lock(lostMutex_);
+    MutexLock lock(lostMutex_);
     if (lost()) return;
     lostWhere_.store(where, std::memory_order_release);
     // Work the driver already took may still be running (a loss reported by a layer, or a
@@ -614,7 +614,7 @@ Queue* Context::findQueue(VkQueue handle) {
 
 Queue& Context::queueForNewStream() {
     // The least used queue: streams keep a queue to themselves while there are enough.
-    std::lock_guard lock(queuesMutex_);
+    MutexLock lock(queuesMutex_);
     Queue* best = computeQueues.front();
     for (Queue* q : computeQueues)
         if (q->streams < best->streams) best = q;
@@ -623,7 +623,7 @@ Queue& Context::queueForNewStream() {
 }
 
 void Context::releaseStreamQueue(Queue& q) {
-    std::lock_guard lock(queuesMutex_);
+    MutexLock lock(queuesMutex_);
     --q.streams;
 }
 
@@ -631,12 +631,12 @@ bool Context::queueExclusive(const Queue& q) {
     // Shared with the host (lavapipe's single queue, or lent with lock callbacks), or with
     // another stream: a submission that waits there can hold up someone else's signal.
     if (queueShared && (attached || (graphicsQueue && graphicsQueue->handle == q.handle))) return false;
-    std::lock_guard lock(queuesMutex_);
+    MutexLock lock(queuesMutex_);
     return q.streams == 1;
 }
 
 batonError_t Context::defaultStream(Stream** out) {
-    std::lock_guard lock(childrenMutex_);
+    MutexLock lock(childrenMutex_);
     if (!defaultStream_) {
         batonError_t e = Stream::create(this, &defaultStream_);
         if (e != batonSuccess) return e;
@@ -646,17 +646,17 @@ batonError_t Context::defaultStream(Stream** out) {
 }
 
 void Context::addChild(Object* o) {
-    std::lock_guard lock(childrenMutex_);
+    MutexLock lock(childrenMutex_);
     children_.insert(o);
 }
 
 void Context::removeChild(Object* o) {
-    std::lock_guard lock(childrenMutex_);
+    MutexLock lock(childrenMutex_);
     children_.erase(o);
 }
 
 void Context::forEachStream(void (*fn)(Stream*, void*), void* user) {
-    std::lock_guard lock(childrenMutex_);
+    MutexLock lock(childrenMutex_);
     if (defaultStream_) fn(defaultStream_, user);
     for (Object* o : children_)
         if (o->type() == ObjectType::Stream) fn(static_cast<Stream*>(o), user);
@@ -709,7 +709,7 @@ bool Context::finishStream(Stream* s, uint64_t deadline) {
 
 // Takes one child of the wanted kind (streams, or the rest) out of the context, or nullptr.
 Object* Context::takeChild(bool stream) {
-    std::lock_guard lock(childrenMutex_);
+    MutexLock lock(childrenMutex_);
     if (stream && defaultStream_) {
         Object* d = defaultStream_;
         defaultStream_ = nullptr;

@@ -12,6 +12,7 @@
 #include <baton/baton.h>
 
 #include "core/object.h"
+#include "core/thread_safety.h"
 #include "core/vk_dispatch.h"
 
 namespace baton {
@@ -86,7 +87,7 @@ public:
     uint32_t timestampValidBits = 0;
 
     std::vector<Queue*> computeQueues;  // streams are spread over these
-    std::mutex proxySignalMutex;        // orders streams' signals of portable proxies (stream.cpp flush)
+    Mutex proxySignalMutex;             // orders streams' timeline signals (stream.cpp flush; Semaphore::claimSignal)
     Queue* graphicsQueue = nullptr;     // standalone only: a queue for the host
 
 private:
@@ -113,11 +114,11 @@ private:
     batonQueueLockFn hostUnlock_ = nullptr;
     void* hostLockUser_ = nullptr;
     std::vector<Queue*> ownedQueues_;
-    std::mutex queuesMutex_;  // Queue::streams
+    Mutex queuesMutex_;  // Queue::streams (a member of another object: not annotated)
 
-    std::mutex childrenMutex_;
-    std::unordered_set<Object*> children_;
-    Stream* defaultStream_ = nullptr;
+    Mutex childrenMutex_;
+    std::unordered_set<Object*> children_ BATON_GUARDED_BY(childrenMutex_);
+    Stream* defaultStream_ BATON_GUARDED_BY(childrenMutex_) = nullptr;
 
 public:
     std::atomic<uint64_t> messageCounts[4] = {};  // by batonMessageSeverity
@@ -125,7 +126,7 @@ public:
 
 private:
     std::atomic<bool> lost_{false};
-    std::mutex lostMutex_;  // markLost: one drain, the others wait for it
+    Mutex lostMutex_;  // markLost: one drain, the others wait for it (guards no field: lost_ is atomic)
     bool stuckOnDestroy_ = false;  // shutdown left GPU work that may never complete
     std::atomic<const char*> lostWhere_{nullptr};  // the call that first saw the loss
 

@@ -17,7 +17,7 @@ bool RetireQueue::retireUpTo(uint64_t point, bool block, bool lost) {
         uint32_t n = 0;
         bool done = true, more = false;
         {
-            std::lock_guard lock(mutex_);
+            MutexLock lock(mutex_);
             while (head_ != tail_ && ring_[head_ % kCapacity].point <= point) {
                 if (n == std::size(drop)) {
                     more = true;
@@ -42,7 +42,7 @@ void RetireQueue::releaseAll() {
     for (;;) {
         uint32_t n = 0;
         {
-            std::lock_guard lock(mutex_);
+            MutexLock lock(mutex_);
             while (head_ != tail_ && n < std::size(drop)) drop[n++] = ring_[head_++ % kCapacity].obj;
         }
         if (n == 0) return;
@@ -51,7 +51,7 @@ void RetireQueue::releaseAll() {
 }
 
 bool RetireQueue::empty() {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     return head_ == tail_;
 }
 

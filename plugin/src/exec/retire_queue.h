@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <mutex>
 
+#include "core/thread_safety.h"
+
 namespace baton {
 
 class Object;
@@ -27,11 +29,11 @@ public:
     // Appends e. When the queue is full, first has waitGpu(point) wait until the GPU passed
     // the oldest entry's point (returning false if it never will: device lost) and retires it.
     template <class WaitGpu>
-    void push(const Entry& e, WaitGpu&& waitGpu) {
+    void push(const Entry& e, WaitGpu&& waitGpu) BATON_EXCLUDES(mutex_) {
         for (;;) {
             uint64_t oldest = 0;
             {
-                std::lock_guard lock(mutex_);
+                MutexLock lock(mutex_);
                 if (tail_ - head_ < kCapacity) {
                     ring_[tail_++ % kCapacity] = e;
                     return;
@@ -45,15 +47,16 @@ public:
     // Retires the entries up to point, which the caller knows the GPU has passed, in order:
     // makes their portable signals take effect (unless lost), then drops their references.
     // Without block it stops at a binary signal the publisher has not made yet: false.
-    bool retireUpTo(uint64_t point, bool block, bool lost = false);
+    bool retireUpTo(uint64_t point, bool block, bool lost = false) BATON_EXCLUDES(mutex_);
     // Drops every reference without publishing (the GPU is done, the stream is closing).
-    void releaseAll();
-    bool empty();
+    void releaseAll() BATON_EXCLUDES(mutex_);
+    bool empty() BATON_EXCLUDES(mutex_);
 
 private:
-    Entry ring_[kCapacity] = {};
-    uint64_t head_ = 0, tail_ = 0;
-    std::mutex mutex_;  // the stream thread appends and retires; synchronize() retires too
+    Mutex mutex_;  // the stream thread appends and retires; synchronize() retires too
+    Entry ring_[kCapacity] BATON_GUARDED_BY(mutex_) = {};
+    uint64_t head_ BATON_GUARDED_BY(mutex_) = 0;
+    uint64_t tail_ BATON_GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace baton

@@ -76,7 +76,7 @@ Stream::~Stream() {
 // report names it: "vkQueueSubmit2 failed: ...").
 void Stream::setError(batonError_t e) {
     const char* msg = batonGetLastErrorMessage();
-    std::lock_guard lock(errorMutex_);
+    MutexLock lock(errorMutex_);
     int expected = batonSuccess;
     if (error_.compare_exchange_strong(expected, e))
         std::snprintf(errorMessage_, sizeof errorMessage_, "%s", msg && *msg ? msg : batonGetErrorString(e));
@@ -90,7 +90,7 @@ batonError_t Stream::takeError(const char* what) {
     char msg[sizeof errorMessage_];
     int e;
     {
-        std::lock_guard lock(errorMutex_);
+        MutexLock lock(errorMutex_);
         e = error_.exchange(batonSuccess);
         if (e != batonSuccess) std::memcpy(msg, errorMessage_, sizeof msg);
     }
@@ -106,7 +106,7 @@ static void releaseOpRefs(const Op& op) {
 batonError_t Stream::enqueue(const Op* ops, uint32_t count, bool submitNow) {
     BATON_ASSERT(count <= kRing);
     const batonError_t pending = takeError("an earlier operation on this stream failed");
-    std::unique_lock lock(mutex_);
+    UniqueMutexLock lock(mutex_);
     if (pending != batonSuccess || closing_ || ctx->lost()) {
         lock.unlock();
         for (uint32_t i = 0; i < count; ++i) releaseOpRefs(ops[i]);
@@ -114,7 +114,7 @@ batonError_t Stream::enqueue(const Op* ops, uint32_t count, bool submitNow) {
         if (pending != batonSuccess) return pending;  // its message is set (takeError)
         return fail(batonErrorIllegalState, "the stream is being destroyed");
     }
-    progressCv_.wait(lock, [&] { return tail_ - head_ + count <= kRing; });
+    while (tail_ - head_ + count > kRing) waitHeldOnce(progressCv_, mutex_);
     // Submit here when nothing is ahead of these ops and the thread is asleep: it stays so
     // (its wake-up waits for !inline_), and the ring is this caller's until submitInline ends.
     const bool here = submitNow && workerSleeping_ && !inline_ && head_ == tail_;
@@ -143,7 +143,7 @@ batonError_t Stream::enqueue(const Op* ops, uint32_t count, bool submitNow) {
 // a host function, a keyed-mutex acquire...), submits what it took in one batch, and leaves
 // the rest, and anything enqueued meanwhile, to the stream thread.
 void Stream::submitInline() {
-    uint64_t i = head_;  // head_ only moves on the thread that runs the ring: this one, now
+    uint64_t i = runnerHead();  // this thread runs the ring now
     const uint64_t end = published_.load(std::memory_order_acquire);
     for (; i < end; ++i) {
         const Op& op = ring_[i % kRing];
@@ -156,7 +156,7 @@ void Stream::submitInline() {
     retireCompleted(false);  // the stream thread, asleep, does not: drop what the GPU is done with
     bool wake;
     {
-        std::lock_guard lock(mutex_);
+        MutexLock lock(mutex_);
         inline_ = false;
         wake = workerSleeping_ && (head_ != tail_ || closing_);
     }
@@ -167,16 +167,15 @@ uint32_t Stream::acquireSlot() {
     uint32_t slot = nextSlot_++ % kSlots;
     uint64_t p = slotPoint_[slot].load(std::memory_order_acquire);
     if (p == kUnsubmitted) {
-        std::unique_lock lock(mutex_);
-        progressCv_.wait(lock, [&] { return slotPoint_[slot].load(std::memory_order_acquire) != kUnsubmitted; });
-        p = slotPoint_[slot].load(std::memory_order_acquire);
+        MutexLock lock(mutex_);
+        while ((p = slotPoint_[slot].load(std::memory_order_acquire)) == kUnsubmitted) waitHeldOnce(progressCv_, mutex_);
     }
     if (p != 0) waitPoint(p);  // the GPU must be done with it before it is re-recorded
     return slot;
 }
 
 batonError_t Stream::prepareRecord(batonRecordFn fn, void* user, Op* op) {
-    std::lock_guard rl(recordMutex_);
+    MutexLock rl(recordMutex_);
     uint32_t slot = acquireSlot();
     VkCommandBuffer cmd = cmds_[slot];
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
@@ -195,7 +194,7 @@ batonError_t Stream::prepareRecord(batonRecordFn fn, void* user, Op* op) {
 
 void Stream::abandonRecord(const Op& op) {
     {
-        std::lock_guard lock(mutex_);  // acquireSlot waits for the slot under it (defect 16)
+        MutexLock lock(mutex_);  // acquireSlot waits for the slot under it (defect 16)
         slotPoint_[op.slot].store(0, std::memory_order_release);
     }
     progressCv_.notify_all();
@@ -213,7 +212,7 @@ batonError_t Stream::record(batonRecordFn fn, void* user) {
 }
 
 batonError_t Stream::recordEvent(Event* event) {
-    std::lock_guard rl(recordMutex_);
+    MutexLock rl(recordMutex_);
     Op ops[2]{};
     uint32_t n = 0;
     uint32_t slot = 0;
@@ -258,9 +257,9 @@ batonError_t Stream::synchronize() {
     if (ctx->lost()) return ctx->lostError();
     uint64_t point;
     {
-        std::unique_lock lock(mutex_);
-        uint64_t target = tail_;
-        progressCv_.wait(lock, [&] { return head_ >= target; });
+        MutexLock lock(mutex_);
+        const uint64_t target = tail_;
+        while (head_ < target) waitHeldOnce(progressCv_, mutex_);
         point = headPoint_;
     }
     waitPoint(point);
@@ -274,7 +273,7 @@ batonError_t Stream::query() {
     if (ctx->lost()) return ctx->lostError();
     uint64_t point;
     {
-        std::lock_guard lock(mutex_);
+        MutexLock lock(mutex_);
         if (head_ < tail_) return batonErrorNotReady;
         point = headPoint_;
     }
@@ -288,7 +287,7 @@ batonError_t Stream::query() {
 }
 
 void Stream::close(bool cancel) {
-    std::lock_guard cl(closeMutex_);
+    MutexLock cl(closeMutex_);
     if (closed_) return;
     closed_ = true;
     if (ctx->lost()) cancel = true;  // nothing enqueued can complete on a lost device
@@ -296,11 +295,11 @@ void Stream::close(bool cancel) {
         cancel_.store(true);
         // Under waitMutex_: the stream thread clears waitingOn_ under it before it lets go of
         // its reference, so the semaphore is alive while we wake it (defect 10).
-        std::lock_guard wl(waitMutex_);
+        MutexLock wl(waitMutex_);
         if (waitingOn_) waitingOn_->wakeWaiters();
     }
     {
-        std::lock_guard lock(mutex_);
+        MutexLock lock(mutex_);
         closing_ = true;
     }
     workCv_.notify_all();
@@ -309,7 +308,7 @@ void Stream::close(bool cancel) {
 
 void Stream::markProcessed(uint64_t upTo) {
     {
-        std::lock_guard lock(mutex_);
+        MutexLock lock(mutex_);
         if (upTo > head_) head_ = upTo;
         headPoint_ = submittedPoint.load(std::memory_order_relaxed);
     }
@@ -317,7 +316,7 @@ void Stream::markProcessed(uint64_t upTo) {
 }
 
 void Stream::workerLoop() {
-    std::unique_lock lock(mutex_);
+    UniqueMutexLock lock(mutex_);
     for (;;) {
         if (head_ == tail_) {
             if (closing_) break;
@@ -325,7 +324,7 @@ void Stream::workerLoop() {
             retireCompleted(false);  // idle: drop references the GPU no longer needs
             // Spin briefly before sleeping: calls often come in bursts (wait, record, signal),
             // and a caller that finds this thread awake pays no wake-up syscall.
-            const uint64_t seen = head_;  // head_ only moves on this thread
+            const uint64_t seen = runnerHead();
             if (const uint64_t spin = spinNs()) {
                 const uint64_t until = monotonicNs() + spin;
                 while (published_.load(std::memory_order_acquire) == seen && monotonicNs() < until) cpuRelax();
@@ -334,7 +333,7 @@ void Stream::workerLoop() {
             lock.lock();
             if (head_ == tail_ && !closing_) {
                 workerSleeping_ = true;
-                workCv_.wait(lock, [&] { return !inline_ && (head_ != tail_ || closing_); });
+                while (inline_ || (head_ == tail_ && !closing_)) waitHeldOnce(workCv_, mutex_);
                 workerSleeping_ = false;
             }
             continue;
@@ -425,7 +424,7 @@ bool Stream::waitEventResolved(const Op& op, uint64_t index, Stream** other, uin
 }
 
 void Stream::setWaitingOn(Semaphore* s) {
-    std::lock_guard lock(waitMutex_);
+    MutexLock lock(waitMutex_);
     waitingOn_ = s;
 }
 
@@ -442,7 +441,8 @@ bool Stream::runsWithoutHostWait(const Op& op, WaitPlan* plan) const {
         case OpKind::Signal:
             return !op.sem->has(kSemSignalOnStreamThread);
         case OpKind::Wait:
-            return (*plan = planWait(op)) != WaitPlan::Host;
+            *plan = planWait(op);
+            return *plan != WaitPlan::Host && *plan != WaitPlan::AfterSubmit;
         default:
             return false;
     }
@@ -458,6 +458,9 @@ void Stream::processWait(const Op& op, uint64_t index, WaitPlan plan) {
         case WaitPlan::Skip:
             s->release();
             return;
+        case WaitPlan::AfterSubmit:
+            waitSubmitted(op, index);
+            return;
         case WaitPlan::Host:
             break;
     }
@@ -471,6 +474,22 @@ void Stream::processWait(const Op& op, uint64_t index, WaitPlan plan) {
     if (tel) tel->hostWait(s, op.value, t0, monotonicNs());
     if (e != batonSuccess && !cancel_.load()) setError(e);
     s->release();
+}
+
+// The signal is a stream's of this process, not on a queue yet: submit what came before, wait
+// here until that signal is submitted (or reached), then wait for it on the GPU (defect 9).
+void Stream::waitSubmitted(const Op& op, uint64_t index) {
+    Semaphore* s = op.sem;
+    flush();
+    markProcessed(index);
+    setWaitingOn(s);  // lets close(cancel) end the wait
+    const bool submitted = s->waitSubmitted(op.value, cancel_);
+    setWaitingOn(nullptr);
+    if (!submitted) {  // cancelled, or the device is lost (which every later call reports)
+        s->release();
+        return;
+    }
+    s->addWait(batch_, op.value);  // the batch owns the op's reference now
 }
 
 void Stream::flush() {
@@ -489,17 +508,16 @@ void Stream::flush() {
         batch_.cmds[batch_.cmdCount + 1] = last;
         cmdInfoCount = batch_.cmdCount + 2;
     }
-    std::unique_lock<std::mutex> proxyLock;
-    if (batch_.publishCount || batch_.timelineSignalCount) proxyLock = Semaphore::claimProxySignals(ctx, batch_);
-    VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
-    si.waitSemaphoreInfoCount = batch_.waitCount;
-    si.pWaitSemaphoreInfos = batch_.waits;
-    si.commandBufferInfoCount = cmdInfoCount;
-    si.pCommandBufferInfos = batch_.cmds;
-    si.signalSemaphoreInfoCount = batch_.signalCount;
-    si.pSignalSemaphoreInfos = batch_.signals;
-    VkResult r = ctx->submit(*queue, si);
-    if (proxyLock.owns_lock()) proxyLock.unlock();
+    VkResult r;
+    if (batch_.publishCount || batch_.timelineSignalCount) {
+        // Claimed and submitted under one lock, so that claims are in submission order.
+        MutexLock lock(ctx->proxySignalMutex);
+        Semaphore::claimProxySignals(ctx, batch_);
+        r = submitBatch(cmdInfoCount);
+        if (r != VK_SUCCESS) Semaphore::unclaimFailed(ctx, batch_);
+    } else {
+        r = submitBatch(cmdInfoCount);
+    }
     if (r != VK_SUCCESS) submitFailed(r, point);
     submittedPoint.store(point, std::memory_order_release);
     if (tel) tel->submitted(point, r == VK_SUCCESS);
@@ -507,9 +525,21 @@ void Stream::flush() {
     // The batch still holds references to these semaphores (refs/publishes).
     if (r == VK_SUCCESS)
         for (uint32_t i = 0; i < batch_.timelineSignalCount; ++i)
-            batch_.timelineSignals[i].sem->noteSubmitted(batch_.timelineSignals[i].value);
+            if (!batch_.timelineSignals[i].dropped)  // only what is on the GPU timeline (defect 9)
+                batch_.timelineSignals[i].sem->noteSubmitted(batch_.timelineSignals[i].value);
     retireBatch(point, r == VK_SUCCESS);
     batch_.clear();
+}
+
+VkResult Stream::submitBatch(uint32_t cmdInfoCount) {
+    VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
+    si.waitSemaphoreInfoCount = batch_.waitCount;
+    si.pWaitSemaphoreInfos = batch_.waits;
+    si.commandBufferInfoCount = cmdInfoCount;
+    si.pCommandBufferInfos = batch_.cmds;
+    si.signalSemaphoreInfoCount = batch_.signalCount;
+    si.pSignalSemaphoreInfos = batch_.signals;
+    return ctx->submit(*queue, si);
 }
 
 // A submission that failed never runs. What it would have signaled on the stream's timeline

@@ -19,6 +19,7 @@
 #include <baton/baton.h>
 
 #include "core/object.h"
+#include "core/thread_safety.h"
 #include "exec/retire_queue.h"
 #include "exec/submit_batch.h"
 #include "sync/backend.h"
@@ -63,7 +64,7 @@ public:
     // none of them has to wait on the host (one vkQueueSubmit2 for the lot, no thread hop).
     // For calls that make a whole unit of work at once (a channel frame, a record), not for
     // single signal/wait calls, which stay a ring push.
-    batonError_t enqueue(const Op* ops, uint32_t count, bool submitNow = false);
+    batonError_t enqueue(const Op* ops, uint32_t count, bool submitNow = false) BATON_EXCLUDES(mutex_);
     // Records through the user's callback into a pooled command buffer and enqueues it.
     batonError_t record(batonRecordFn fn, void* user);
     // The first half of record: records into a pooled command buffer and makes *op its Record
@@ -74,10 +75,10 @@ public:
     static constexpr uint32_t kMaxEnqueue = 1024;
     // Records a timestamp write for an event and enqueues its resolution.
     batonError_t recordEvent(Event* event);
-    batonError_t synchronize();
-    batonError_t query();
+    batonError_t synchronize() BATON_EXCLUDES(mutex_);
+    batonError_t query() BATON_EXCLUDES(mutex_);
     // Drains (or, with cancel, abandons host waits), stops the thread. Idempotent.
-    void close(bool cancel = false);
+    void close(bool cancel = false) BATON_EXCLUDES(closeMutex_, waitMutex_, mutex_);
 
     Context* const ctx;
     Queue* queue = nullptr;
@@ -86,16 +87,18 @@ public:
 
 private:
     explicit Stream(Context* c) : Object(ObjectType::Stream), ctx(c) {}
-    void workerLoop();
-    void submitInline();
+    void workerLoop() BATON_EXCLUDES(mutex_);
+    void submitInline() BATON_EXCLUDES(mutex_);
     using WaitPlan = baton::WaitPlan;
     void processOne(const Op& op, uint64_t index, WaitPlan plan);
     void process(const Op& op, uint64_t index, WaitPlan plan);
     void flush();
-    void markProcessed(uint64_t upTo);
+    VkResult submitBatch(uint32_t cmdInfoCount);
+    void markProcessed(uint64_t upTo) BATON_EXCLUDES(mutex_);
     WaitPlan planWait(const Op& op) const;  // how a Wait op is carried out (see processWait)
     bool runsWithoutHostWait(const Op& op, WaitPlan* plan) const;
     void processWait(const Op& op, uint64_t index, WaitPlan plan);
+    void waitSubmitted(const Op& op, uint64_t index);
     void processWaitEvent(const Op& op, uint64_t index);
     void waitPoint(uint64_t point);
     void retireCompleted(bool all);
@@ -111,33 +114,38 @@ public:
     bool publishedUpTo(uint64_t point, bool block) { return retireUpTo(point, block); }
 
 private:
-    void setError(batonError_t e);
-    uint32_t acquireSlot();
+    void setError(batonError_t e) BATON_EXCLUDES(errorMutex_);
+    uint32_t acquireSlot() BATON_REQUIRES(recordMutex_);
 
-    // Ring of ops; head_ = first not yet processed-and-submitted, tail_ = next free.
+    // Ring of ops; head_ = first not yet processed-and-submitted, tail_ = next free. An op is
+    // written under mutex_ and then read without it by the thread that runs the ring (the ops
+    // between head_ and the tail it read under the lock are its own until head_ passes them).
     static constexpr uint32_t kRing = kMaxEnqueue;
+    Mutex mutex_;
     Op ring_[kRing];
-    uint64_t head_ = 0, tail_ = 0;
+    uint64_t head_ BATON_GUARDED_BY(mutex_) = 0;
+    uint64_t tail_ BATON_GUARDED_BY(mutex_) = 0;
+    // head_ without the lock: only on the thread that runs the ring, the one that moves it.
+    uint64_t runnerHead() const BATON_NO_THREAD_SAFETY_ANALYSIS { return head_; }
     std::atomic<uint64_t> published_{0};  // tail_, readable without the lock (worker's spin)
-    uint64_t headPoint_ = 0;  // submittedPoint when head_ last advanced
-    std::mutex mutex_;
+    uint64_t headPoint_ BATON_GUARDED_BY(mutex_) = 0;  // submittedPoint when head_ last advanced
     std::condition_variable workCv_;      // worker waits for ops
     std::condition_variable progressCv_;  // producers wait for space, synchronize for progress
-    bool workerSleeping_ = false;
-    bool inline_ = false;  // a caller is submitting ops itself (enqueue with submitNow)
-    bool closing_ = false;
+    bool workerSleeping_ BATON_GUARDED_BY(mutex_) = false;
+    bool inline_ BATON_GUARDED_BY(mutex_) = false;  // a caller is submitting ops itself (enqueue with submitNow)
+    bool closing_ BATON_GUARDED_BY(mutex_) = false;
     std::atomic<bool> cancel_{false};
-    Semaphore* waitingOn_ = nullptr;  // a host wait in progress (waitMutex_)
-    std::mutex waitMutex_;
-    void setWaitingOn(Semaphore* s);
+    Mutex waitMutex_;
+    Semaphore* waitingOn_ BATON_GUARDED_BY(waitMutex_) = nullptr;  // a host wait in progress
+    void setWaitingOn(Semaphore* s) BATON_EXCLUDES(waitMutex_);
     bool waitEventResolved(const Op& op, uint64_t index, Stream** other, uint64_t* point);
     std::atomic<int> error_{batonSuccess};
-    std::mutex errorMutex_;      // error_ and its message change together
-    char errorMessage_[256] = {};
-    batonError_t takeError(const char* what);
+    Mutex errorMutex_;      // error_ and its message change together
+    char errorMessage_[256] BATON_GUARDED_BY(errorMutex_) = {};
+    batonError_t takeError(const char* what) BATON_EXCLUDES(errorMutex_);
     std::thread worker_;
-    bool closed_ = false;
-    std::mutex closeMutex_;
+    Mutex closeMutex_;
+    bool closed_ BATON_GUARDED_BY(closeMutex_) = false;
 
     // Command buffers, recycled once the GPU passed the point they were submitted with.
     static constexpr uint32_t kSlots = 64;
@@ -145,8 +153,8 @@ private:
     VkCommandPool pool_ = VK_NULL_HANDLE;
     VkCommandBuffer cmds_[kSlots] = {};
     std::atomic<uint64_t> slotPoint_[kSlots] = {};
-    uint32_t nextSlot_ = 0;
-    std::mutex recordMutex_;  // the command pool is externally synchronised
+    Mutex recordMutex_;  // the command pool is externally synchronised: recording is under it
+    uint32_t nextSlot_ BATON_GUARDED_BY(recordMutex_) = 0;
 
     // The batch being built by the worker, or by a caller submitting inline: whoever runs the
     // ring (handed over under mutex_).

@@ -23,14 +23,15 @@ struct SubmitBatch {
         Semaphore* sem;  // the batch holds the op's reference
         uint64_t proxyValue, value;
         uint32_t signalIndex;  // its entry in signals
-        bool superseded;       // a higher signal passed it on the proxy: dropped (claimProxySignals)
+        bool superseded;       // a renderer's higher signal passed it on the proxy: dropped (claimProxySignals)
     };
     struct SemValue {
         Semaphore* sem;
         uint64_t value;
+        bool dropped = false;  // timeline signal: not submitted to the GPU timeline (claimProxySignals)
     };
 
-    VkSemaphoreSubmitInfo waits[kMax + 1] = {};    // + the stream's chain wait
+    VkSemaphoreSubmitInfo waits[2 * kMax + 1] = {};  // + the stream's chain wait, + claimProxySignals' waits
     VkSemaphoreSubmitInfo signals[kMax + 1] = {};  // + the stream's own point
     VkCommandBufferSubmitInfo cmds[kMax + 2] = {}; // + telemetry's timestamp brackets
     uint32_t slots[kMax] = {};                     // the stream's command-buffer slot of each cmd
@@ -47,7 +48,7 @@ struct SubmitBatch {
     bool signalNeedsFlush() const { return signalCount == kMax || refCount + 1 >= 2 * kMax; }
 
     void addWait(VkSemaphore sem, uint64_t value) {
-        BATON_ASSERT(waitCount < kMax + 1);
+        BATON_ASSERT(waitCount < 2 * kMax + 1);
         waits[waitCount++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, sem, value,
                               VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
     }
@@ -74,12 +75,12 @@ struct SubmitBatch {
     }
     void addTimelineSignal(Semaphore* sem, uint64_t value) {
         BATON_ASSERT(timelineSignalCount < kMax);
-        timelineSignals[timelineSignalCount++] = {sem, value};
+        timelineSignals[timelineSignalCount++] = {sem, value, false};
     }
     // A wait on a portable timeline's proxy: the stream publishes the value once it passed.
     void addWaitedProxy(Semaphore* sem, uint64_t value) {
         BATON_ASSERT(waitedProxyCount < kMax);
-        waitedProxies[waitedProxyCount++] = {sem, value};
+        waitedProxies[waitedProxyCount++] = {sem, value, false};
     }
     void clear() {
         waitCount = signalCount = cmdCount = refCount = publishCount = timelineSignalCount = waitedProxyCount = 0;

@@ -23,6 +23,10 @@ enum class WaitPlan : uint8_t {
     Gpu,   // a semaphore wait in the stream's next submission
     Skip,  // already reached: nothing to wait for
     Host,  // the stream thread waits first, then submits what follows
+    // A stream of this process signals it but has not submitted that yet: the stream thread
+    // waits until a signal of it is on a queue (Semaphore::waitSubmitted), then a GPU wait.
+    // Never a GPU wait ahead of a signal that this process still has to submit (defect 9).
+    AfterSubmit,
 };
 
 enum SemFeature : uint32_t {

@@ -74,20 +74,27 @@ batonError_t nativeReserve(Semaphore& s, uint64_t v, uint64_t knownCurrent, uint
 
 std::atomic<uint64_t>& nativePendingWord(Semaphore& s) { return s.localPending; }
 
+bool nativeReached(const Semaphore& s, uint64_t v) {
+    uint64_t now = 0;
+    return s.ctx->vkd.vkGetSemaphoreCounterValue(s.ctx->device, s.vk, &now) == VK_SUCCESS && now >= v;
+}
+
 // A GPU wait (no host round trip, and a memory dependency) whenever the signal that satisfies
 // it cannot be stuck behind it on a queue. (A signal merely enqueued on some stream proves
 // nothing: it may be ordered after this very wait, e.g. wait(1) then signal(2).)
 WaitPlan nativePlanWait(const Semaphore& s, uint64_t v, Queue& q) {
     if (!isTimeline(s)) return WaitPlan::Gpu;  // Vulkan's rule: a binary signal is submitted first
     if (v <= s.streamSubmitted.load() || (!s.ctx->queueShared && v <= s.rendererReserved.load())) return WaitPlan::Gpu;
+    // A stream of this process signals it, not yet submitted: wait for that submission first.
+    // A GPU wait ahead of it could hold up a higher signal that a stream then submits
+    // behind the wait, and the lower value would have to follow the higher one (defect 9).
+    if (v <= s.streamReserved.load()) return nativeReached(s, v) ? WaitPlan::Gpu : WaitPlan::AfterSubmit;
     // On a queue this stream has to itself, whoever signals it (another stream, the renderer,
     // another process, CUDA), the wait can only hold up this stream, which is what stream
     // order asks for. Recomputed per wait: streams come and go.
     if (s.ctx->queueExclusive(q)) return WaitPlan::Gpu;
     // Already reached: the wait stays on the GPU (it cannot block and keeps the dependency).
-    uint64_t now = 0;
-    if (s.ctx->vkd.vkGetSemaphoreCounterValue(s.ctx->device, s.vk, &now) == VK_SUCCESS && now >= v) return WaitPlan::Gpu;
-    return WaitPlan::Host;
+    return nativeReached(s, v) ? WaitPlan::Gpu : WaitPlan::Host;
 }
 
 void nativeAddWait(Semaphore& s, SubmitBatch& b, uint64_t v) {

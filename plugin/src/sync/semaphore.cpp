@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/assert.h"
 #include "exec/context.h"
 #include "exec/submit_batch.h"
 #include "fd/fd_probe.h"
@@ -53,7 +54,7 @@ Semaphore::~Semaphore() {
     stopping_.store(true);
     if (publisher_.joinable()) {
         {
-            std::lock_guard lock(publishMutex_);
+            MutexLock lock(publishMutex_);
         }
         publishCv_.notify_all();
         publisher_.join();  // at most one wait slice (kPublisherSliceNs) when a signal never comes
@@ -187,28 +188,31 @@ void Semaphore::giveBack(Reservation& r) {
 }
 
 uint64_t Semaphore::queuePublish(uint64_t proxyValue, uint64_t value) {
-    std::unique_lock lock(publishMutex_);
-    // Bounded ring: if a thousand signals are in flight, wait for the GPU to retire some.
-    publishCv_.wait(lock, [&] { return publishTail_ - publishHead_ < kPublishRing || stopping_.load(); });
-    publishRing_[publishTail_ % kPublishRing] = {proxyValue, value, false};
-    uint64_t ticket = publishTail_++;
-    lock.unlock();
+    uint64_t ticket;
+    {
+        MutexLock lock(publishMutex_);
+        // Bounded ring: if a thousand signals are in flight, wait for the GPU to retire some.
+        while (publishTail_ - publishHead_ >= kPublishRing && !stopping_.load()) waitHeldOnce(publishCv_, publishMutex_);
+        publishRing_[publishTail_ % kPublishRing] = {proxyValue, value, false};
+        ticket = publishTail_++;
+    }
     publishCv_.notify_all();
     return ticket;
 }
 
 bool Semaphore::published(uint64_t ticket) {
     if (publishedCount_.load(std::memory_order_acquire) > ticket) return true;
-    std::lock_guard lock(publishMutex_);
-    return publishHead_ > ticket || (ticket < publishTail_ && publishRing_[ticket % kPublishRing].done);
+    MutexLock lock(publishMutex_);
+    return publishedLocked(ticket);
 }
 
 void Semaphore::waitPublished(uint64_t ticket) {
-    std::unique_lock lock(publishMutex_);
-    publishCv_.wait(lock, [&] {
-        return publishHead_ > ticket || (ticket < publishTail_ && publishRing_[ticket % kPublishRing].done) ||
-               stopping_.load() || ctx->lost();
-    });
+    MutexLock lock(publishMutex_);
+    while (!publishedLocked(ticket) && !stopping_.load() && !ctx->lost()) waitHeldOnce(publishCv_, publishMutex_);
+}
+
+bool Semaphore::publishedLocked(uint64_t ticket) {
+    return publishHead_ > ticket || (ticket < publishTail_ && publishRing_[ticket % kPublishRing].done);
 }
 
 // Publishes whatever signalProxy has passed. Entries are queued in submission order, but a
@@ -235,8 +239,8 @@ void Semaphore::publisherLoop() {
             if (r != VK_TIMEOUT) {
                 // A wait that fails at once (device lost, out of memory) must not spin: sleep
                 // one slice, or until destroy.
-                std::unique_lock lock(publishMutex_);
-                publishCv_.wait_for(lock, std::chrono::nanoseconds(kPublisherSliceNs), [&] { return stopping_.load(); });
+                MutexLock lock(publishMutex_);
+                if (!stopping_.load()) waitHeldFor(publishCv_, publishMutex_, std::chrono::nanoseconds(kPublisherSliceNs));
             }
             continue;
         }
@@ -246,8 +250,8 @@ void Semaphore::publisherLoop() {
 
 // The lowest proxy value not yet published; 0 when stopping with nothing left.
 uint64_t Semaphore::waitForLowestPending() {
-    std::unique_lock lock(publishMutex_);
-    publishCv_.wait(lock, [&] { return publishTail_ != publishHead_ || stopping_.load(); });
+    MutexLock lock(publishMutex_);
+    while (publishTail_ == publishHead_ && !stopping_.load()) waitHeldOnce(publishCv_, publishMutex_);
     if (publishTail_ == publishHead_) return 0;
     uint64_t lowest = UINT64_MAX;
     for (uint64_t t = publishHead_; t < publishTail_; ++t) {
@@ -260,29 +264,33 @@ uint64_t Semaphore::waitForLowestPending() {
 // Publishes every entry the GPU has passed (the shared state is written outside our lock).
 void Semaphore::publishReached(uint64_t reached) {
     uint64_t due[kPublishRing / 16];
+    uint64_t values[kPublishRing / 16];  // copied under the lock (an entry is not reused until done)
     uint32_t n = 0;
     {
-        std::lock_guard lock(publishMutex_);
+        MutexLock lock(publishMutex_);
         for (uint64_t t = publishHead_; t < publishTail_ && n < std::size(due); ++t) {
             const PublishEntry& e = publishRing_[t % kPublishRing];
-            if (!e.done && e.proxyValue <= reached) due[n++] = t;
+            if (!e.done && e.proxyValue <= reached) {
+                values[n] = e.value;
+                due[n++] = t;
+            }
         }
     }
     uint64_t highest = 0;
     for (uint32_t i = 0; i < n; ++i) {
-        const PublishEntry& e = publishRing_[due[i] % kPublishRing];  // not reused until done
+        const uint64_t value = values[i];
         if (kind == SemKind::Timeline) {
-            if (e.value > highest) highest = e.value;
+            if (value > highest) highest = value;
         } else if (kind == SemKind::KeyedMutex) {
-            keyedMutex->release(e.value);  // e.value: the key
+            keyedMutex->release(value);  // the key
         } else {
             shared->signalBinary();
         }
-        notePublish(ctx, this, e.value);
+        notePublish(ctx, this, value);
     }
     if (kind == SemKind::Timeline && highest) shared->publish(highest);
     {
-        std::lock_guard lock(publishMutex_);
+        MutexLock lock(publishMutex_);
         for (uint32_t i = 0; i < n; ++i) publishRing_[due[i] % kPublishRing].done = true;
         while (publishHead_ < publishTail_ && publishRing_[publishHead_ % kPublishRing].done) ++publishHead_;
         publishedCount_.store(publishHead_, std::memory_order_release);
@@ -294,6 +302,11 @@ void Semaphore::noteSubmitted(uint64_t v) {
     uint64_t cur = streamSubmitted.load(std::memory_order_relaxed);
     while (cur < v && !streamSubmitted.compare_exchange_weak(cur, v, std::memory_order_acq_rel)) {
     }
+    // Wakes waitSubmitted; it checks streamSubmitted after counting itself, under the mutex.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (submitWaiters_.load() == 0) return;
+    { std::lock_guard lock(submitMutex_); }
+    submitCv_.notify_all();
 }
 
 batonError_t Semaphore::startMirror() {
@@ -359,7 +372,7 @@ void Semaphore::rendererSignalPortable(uint64_t v) {
     {
         // The renderer submits v to the proxy next: a stream's lower value submitted after it
         // would move the proxy backwards, so streams now treat v as already signaled.
-        std::lock_guard lock(ctx->proxySignalMutex);
+        MutexLock lock(ctx->proxySignalMutex);
         if (v > streamSignalMax) streamSignalMax = v;
     }
     shared->markSubmitted(v);
@@ -389,40 +402,103 @@ void Semaphore::undoTurn(const KeyedMutex::EnqueueState& saved) {
     if (keyedMutex) keyedMutex->undo(saved);
 }
 
-std::unique_lock<std::mutex> Semaphore::claimProxySignals(Context* ctx, SubmitBatch& b) {
-    std::unique_lock<std::mutex> lock(ctx->proxySignalMutex);
+// Under ctx->proxySignalMutex, in submission order: whether the batch's signal of v goes to
+// the GPU timeline (localSignalSemaphore), which must never go backwards (defect 9).
+// A value above every one submitted there goes on; but if another stream's lower signal is
+// still ahead of the GPU, the batch waits on the GPU for it first: on queues of their own (the
+// H200) the higher one could otherwise run first and the lower one move the timeline back.
+// The lower one cannot be waiting for this batch: its waits are on signals submitted before
+// it (no submission waits ahead of a signal this process has still to submit:
+// WaitPlan::AfterSubmit). A stream's own earlier signal is ordered by its chain.
+// A value at or below one submitted there is not submitted, and is dropped only where that
+// loses nothing (it used to be dropped once a higher one was merely submitted: waits for it
+// hung, and its stream completed with the timeline short of it):
+//  - the GPU timeline has passed v already;
+//  - else a stream's higher signal is on a queue: the batch waits on the GPU for that one, so
+//    that nothing sees this stream done before the timeline is at v;
+//  - else a renderer's higher signal was handed out (rendererSignalPortable): it may be on a
+//    queue already, unordered with this one. The stream publishes v itself once its batch
+//    completes (afterSubmit: superseded), and v does not count as on the proxy.
+bool Semaphore::claimSignal(SubmitBatch& b, uint64_t v) {
+    const VkSemaphore gpu = localSignalSemaphore();
+    const auto reached = [&](uint64_t value) {
+        uint64_t now = 0;
+        return ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, gpu, &now) == VK_SUCCESS && now >= value;
+    };
+    if (v > streamSignalMax) {
+        if (streamClaimMax && streamClaimBy != &b && !reached(streamClaimMax)) b.addWait(gpu, streamClaimMax);
+        streamSignalMax = streamClaimMax = v;
+        streamClaimBy = &b;
+        return true;
+    }
+    if (!reached(v) && streamClaimMax >= v) b.addWait(gpu, streamClaimMax);
+    return false;
+}
+
+void Semaphore::claimProxySignals(Context* ctx, SubmitBatch& b) {
     bool dropped[SubmitBatch::kMax + 1] = {};
     for (uint32_t i = 0; i < b.publishCount; ++i) {
         SubmitBatch::Publish& p = b.publishes[i];
-        Semaphore& s = *p.sem;
-        if (s.kind != SemKind::Timeline) {
-            // Binary and keyed mutex: the next proxy value, in submission order (defect 2).
-            p.proxyValue = s.nextBinaryProxyValue();
-            b.signals[p.signalIndex].value = p.proxyValue;
-        } else if (p.proxyValue > s.streamSignalMax) {
-            s.streamSignalMax = p.proxyValue;
-        } else {
-            // A higher one (a stream's or a renderer's) is on the proxy already.
-            p.superseded = true;
-            dropped[p.signalIndex] = true;
-        }
+        if (p.sem->kind == SemKind::Timeline) continue;  // below, with the native timelines
+        // Binary and keyed mutex: the next proxy value, in submission order (defect 2).
+        p.proxyValue = p.sem->nextBinaryProxyValue();
+        b.signals[p.signalIndex].value = p.proxyValue;
     }
     for (uint32_t i = 0; i < b.timelineSignalCount; ++i) {
-        Semaphore& s = *b.timelineSignals[i].sem;
-        const uint64_t v = b.timelineSignals[i].value;
-        if (!s.native()) continue;  // portable: above
-        if (v > s.streamSignalMax) {
-            s.streamSignalMax = v;
-            continue;
-        }
+        SubmitBatch::SemValue& t = b.timelineSignals[i];
+        BATON_ASSERT(t.sem->ctx == ctx);  // a stream signals its own context's semaphores
+        t.sem->ctx->proxySignalMutex.assertHeld();  // the same mutex, reached through the semaphore
+        // One timeline signaled twice in one submission (back to back on a stream): the signal
+        // operations of a batch are unordered, so the lower one could land last. Only the
+        // highest goes; the others complete with it.
+        bool covered = false;
+        for (uint32_t j = 0; j < b.timelineSignalCount && !covered; ++j)
+            covered = b.timelineSignals[j].sem == t.sem && b.timelineSignals[j].value > t.value;
+        if (!covered && t.sem->claimSignal(b, t.value)) continue;
+        t.dropped = true;  // not on the GPU timeline: no GPU wait is planned on it (noteSubmitted)
+        const VkSemaphore gpu = t.sem->localSignalSemaphore();
         for (uint32_t j = 0; j < b.signalCount; ++j)
-            if (b.signals[j].semaphore == s.vk && b.signals[j].value == v) dropped[j] = true;
+            if (b.signals[j].semaphore == gpu && b.signals[j].value == t.value) dropped[j] = true;
+        for (uint32_t j = 0; j < b.publishCount; ++j)
+            if (b.publishes[j].sem == t.sem && b.publishes[j].value == t.value) b.publishes[j].superseded = true;
     }
     uint32_t kept = 0;
     for (uint32_t j = 0; j < b.signalCount; ++j)
         if (!dropped[j]) b.signals[kept++] = b.signals[j];
     b.signalCount = kept;
-    return lock;
+}
+
+void Semaphore::unclaimFailed(Context* ctx, SubmitBatch& b) {
+    for (uint32_t i = 0; i < b.timelineSignalCount; ++i) {
+        const SubmitBatch::SemValue& t = b.timelineSignals[i];
+        BATON_ASSERT(t.sem->ctx == ctx);
+        t.sem->ctx->proxySignalMutex.assertHeld();
+        // Never a GPU wait for it (claimSignal): it will not come from this submission.
+        if (!t.dropped && t.sem->streamClaimMax == t.value) t.sem->streamClaimMax = 0;
+    }
+}
+
+bool Semaphore::waitSubmitted(uint64_t v, const std::atomic<bool>& cancel) {
+    submitWaiters_.fetch_add(1);
+    std::unique_lock lock(submitMutex_);
+    bool ok = true;
+    for (;;) {
+        // Submitted, or no longer reserved here (given back: whoever signals it is not us).
+        if (streamSubmitted.load() >= v || v > streamReserved.load()) break;
+        if (cancel.load() || ctx->lost()) {
+            ok = false;
+            break;
+        }
+        // Reached (another process, the host): also an end. In slices: no wake-up for that.
+        uint64_t reached = 0;
+        if (ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, localSignalSemaphore(), &reached) == VK_SUCCESS &&
+            reached >= v)
+            break;
+        submitCv_.wait_for(lock, std::chrono::milliseconds(5));
+    }
+    lock.unlock();
+    submitWaiters_.fetch_sub(1);
+    return ok;
 }
 
 namespace {

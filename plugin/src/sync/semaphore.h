@@ -18,6 +18,8 @@
 #include <baton/baton.h>
 
 #include "core/object.h"
+#include "core/thread_safety.h"
+#include "exec/context.h"
 #include "fd/fd_check.h"
 #include "sync/backend.h"
 #include "sync/keyed_mutex.h"
@@ -85,10 +87,17 @@ public:
     batonError_t beginTurn(const void* st, bool acquire, uint32_t* ticket, KeyedMutex::EnqueueState* saved);
     void undoTurn(const KeyedMutex::EnqueueState& saved);
 
+    // WaitPlan::AfterSubmit: waits (in slices) until a signal of v is on a queue, v is reached,
+    // or no stream of this process has v reserved any more. False: cancelled, or lost.
+    bool waitSubmitted(uint64_t v, const std::atomic<bool>& cancel);
+
     // ---- Submission and retirement (exec/stream.cpp) ----
-    // Under ctx->proxySignalMutex (returned locked), in submission order: gives the batch's
-    // portable signals their proxy values and drops those a higher signal already passed.
-    static std::unique_lock<std::mutex> claimProxySignals(Context* ctx, SubmitBatch& b);
+    // Under ctx->proxySignalMutex, held through the batch's submission (claims are in
+    // submission order): gives the batch's portable binary and keyed signals their proxy
+    // values and claims its timeline signals (claimSignal).
+    static void claimProxySignals(Context* ctx, SubmitBatch& b) BATON_REQUIRES(ctx->proxySignalMutex);
+    // Still under that lock, after the batch's submission failed: its claims cover nothing.
+    static void unclaimFailed(Context* ctx, SubmitBatch& b) BATON_REQUIRES(ctx->proxySignalMutex);
     // What the retire queue does for a portable signal once the GPU passed its batch.
     struct RetireNote {
         Semaphore* publishOf;  // nullptr: nothing to publish
@@ -165,11 +174,15 @@ public:
     void noteSignalSubmitted(uint64_t value);
     bool signalFailedFor(uint64_t value) const;
     std::atomic<uint64_t> rendererReserved{0}; // highest value handed to a renderer's submit
-    uint64_t streamSignalMax = 0;              // highest value (portable: proxy value) a stream submitted (ctx->proxySignalMutex)
+    // Highest value (portable: proxy value) submitted to the GPU timeline by a stream or handed
+    // to a renderer; the same for streams only, and which stream (its batch) submitted it.
+    uint64_t streamSignalMax BATON_GUARDED_BY(ctx->proxySignalMutex) = 0;
+    uint64_t streamClaimMax BATON_GUARDED_BY(ctx->proxySignalMutex) = 0;
+    const void* streamClaimBy BATON_GUARDED_BY(ctx->proxySignalMutex) = nullptr;
     // Records that a stream submitted a signal of v.
     void noteSubmitted(uint64_t v);
     // The portable renderer-signal step: raises streamSignalMax, queues the publication.
-    void rendererSignalPortable(uint64_t v);
+    void rendererSignalPortable(uint64_t v) BATON_EXCLUDES(ctx->proxySignalMutex);
 
     uint64_t maxValueDifference() const { return maxValueDifference_; }
 
@@ -184,6 +197,12 @@ private:
 
     std::atomic<uint64_t> binaryProxyNext_{0};
 
+    // WaitPlan::AfterSubmit waits (waitSubmitted), woken by noteSubmitted.
+    bool claimSignal(SubmitBatch& b, uint64_t v) BATON_REQUIRES(ctx->proxySignalMutex);
+    std::mutex submitMutex_;
+    std::condition_variable submitCv_;
+    std::atomic<uint32_t> submitWaiters_{0};
+
     // Publisher: values to publish once signalProxy reaches them, in order.
     struct PublishEntry {
         uint64_t proxyValue;
@@ -191,10 +210,12 @@ private:
         bool done;  // published (entries can complete out of order: see publisherLoop)
     };
     static constexpr uint32_t kPublishRing = 1024;
-    PublishEntry publishRing_[kPublishRing];
-    uint64_t publishHead_ = 0, publishTail_ = 0;
+    Mutex publishMutex_;
+    PublishEntry publishRing_[kPublishRing] BATON_GUARDED_BY(publishMutex_);
+    uint64_t publishHead_ BATON_GUARDED_BY(publishMutex_) = 0;
+    uint64_t publishTail_ BATON_GUARDED_BY(publishMutex_) = 0;
+    bool publishedLocked(uint64_t ticket) BATON_REQUIRES(publishMutex_);
     std::atomic<uint64_t> publishedCount_{0};  // publishHead_, readable without the mutex
-    std::mutex publishMutex_;
     std::condition_variable publishCv_;
     std::thread publisher_;
     std::thread mirror_;
