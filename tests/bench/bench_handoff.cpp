@@ -21,14 +21,22 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <atomic>
 #include <cstring>
 #include <ctime>
+#include <dirent.h>
+#include <map>
 #include <mutex>
 #include <string>
+#include <sys/syscall.h>
 #include <utility>
 #include <thread>
 #include <unistd.h>
 #include <vector>
+
+#ifdef BENCH_FAULT_LAYER
+#include "fault_control.h"  // call counts through VK_LAYER_BATON_fault (tests/fault), --count-calls only
+#endif
 
 namespace {
 
@@ -64,6 +72,100 @@ long rssKb() {
         std::fclose(f);
     }
     return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+// ---------------------------------------------------------------------------------------
+// Who burns the CPU and who sleeps: per-thread CPU time (the thread's CPU clock, from its tid)
+// and voluntary context switches (each one a sleep, ended by a wake-up), /proc/self/task.
+
+int selfTid() { return static_cast<int>(syscall(SYS_gettid)); }
+
+// The CPU clock of any thread of this process (what glibc's pthread_getcpuclockid makes).
+uint64_t threadCpuNs(int tid) {
+    const clockid_t id = static_cast<clockid_t>((~static_cast<unsigned>(tid) << 3) | 6u);  // CPUCLOCK_SCHED, per thread
+    timespec t{};
+    if (clock_gettime(id, &t) != 0) return 0;
+    return uint64_t(t.tv_sec) * 1000000000ull + uint64_t(t.tv_nsec);
+}
+
+struct TaskStat {
+    uint64_t cpuNs = 0, sleeps = 0, preempted = 0;
+};
+using TaskSample = std::map<int, TaskStat>;  // by tid
+
+TaskSample sampleTasks() {
+    TaskSample out;
+    DIR* d = opendir("/proc/self/task");
+    if (!d) return out;
+    while (dirent* e = readdir(d)) {
+        const int tid = std::atoi(e->d_name);
+        if (tid <= 0) continue;
+        TaskStat st;
+        st.cpuNs = threadCpuNs(tid);
+        const std::string path = "/proc/self/task/" + std::to_string(tid) + "/status";
+        if (FILE* f = std::fopen(path.c_str(), "r")) {
+            char line[256];
+            while (std::fgets(line, sizeof line, f)) {
+                unsigned long long v = 0;
+                if (std::sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1) st.sleeps = v;
+                if (std::sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1) st.preempted = v;
+            }
+            std::fclose(f);
+        }
+        out[tid] = st;
+    }
+    closedir(d);
+    return out;
+}
+
+// The threads of a path, by role: the calling thread, the stream thread (born in
+// batonStreamCreate), the channel's semaphore threads (born in batonChannelCreate: portable
+// publishers), and the rest (the driver's, other streams').
+enum ThreadRole { kCaller, kStreamThread, kSemThreads, kOtherThreads, kRoles };
+const char* const kRoleNames[kRoles] = {"caller", "baton stream", "baton semaphores", "driver/other"};
+
+struct ThreadUse {  // per frame (or per wait)
+    double cpuUs[kRoles] = {}, sleeps[kRoles] = {}, preempted[kRoles] = {};
+    int threads[kRoles] = {};
+};
+
+// Roles of the tids born between samples: born[i] = threads new in samples[i+1] vs samples[i].
+struct Roles {
+    std::map<int, ThreadRole> of;
+    ThreadRole operator()(int tid) const {
+        if (tid == selfTid()) return kCaller;
+        auto it = of.find(tid);
+        return it == of.end() ? kOtherThreads : it->second;
+    }
+    void bornBetween(const TaskSample& before, const TaskSample& after, ThreadRole role) {
+        for (auto& [tid, st] : after)
+            if (!before.count(tid) && tid != selfTid()) of[tid] = role;
+    }
+};
+
+ThreadUse threadUse(const TaskSample& a, const TaskSample& b, const Roles& roles, double per) {
+    ThreadUse u;
+    for (auto& [tid, end] : b) {
+        auto it = a.find(tid);
+        const TaskStat start = it == a.end() ? TaskStat{} : it->second;
+        const ThreadRole r = roles(tid);
+        const double cpu = static_cast<double>(end.cpuNs - start.cpuNs) / 1000.0;
+        if (cpu <= 0 && end.sleeps == start.sleeps) continue;  // idle all along
+        u.cpuUs[r] += cpu / per;
+        u.sleeps[r] += static_cast<double>(end.sleeps - start.sleeps) / per;
+        u.preempted[r] += static_cast<double>(end.preempted - start.preempted) / per;
+        ++u.threads[r];
+    }
+    return u;
+}
+
+void printThreadUse(const char* path, const ThreadUse& u, const char* per) {
+    std::printf("    %-6s threads, CPU us / sleeps (wake-ups) / preemptions per %s:", path, per);
+    for (int r = 0; r < kRoles; ++r)
+        if (u.threads[r])
+            std::printf("  %s%s %.2f / %.2f / %.2f", kRoleNames[r], u.threads[r] > 1 ? (" x" + std::to_string(u.threads[r])).c_str() : "",
+                        u.cpuUs[r], u.sleeps[r], u.preempted[r]);
+    std::printf("\n");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -264,6 +366,7 @@ struct Config {
 struct Result {
     double fps = 0, cpuUsPerFrame = 0, latMedianUs = 0, latP99Us = 0;
     uint64_t frames = 0;
+    ThreadUse threads;  // per frame, by thread role
     std::vector<double> latUs;  // per frame number (0: not measured), for the comparison with telemetry
 };
 
@@ -305,6 +408,10 @@ struct Stamps {
         r.latP99Us = lat[std::min(lat.size() - 1, lat.size() * 99 / 100)];
     }
 };
+
+// Called right before a path's frame loop and right after it (its last frame done): the
+// counting child (--count-calls) reads the fault layer's call counts there.
+void (*g_loopHook)(bool begin) = nullptr;
 
 void dispatch(Gpu& g, VkCommandBuffer cmd, VkDescriptorSet set, VkExtent2D e, uint64_t frame, uint32_t iterations) {
     g.vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g.pipeline);
@@ -391,13 +498,18 @@ Result runBaton(Gpu& g, const Config& c, bool printRss = false) {
     ci.usage = VK_IMAGE_USAGE_STORAGE_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
     ci.consumerLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
     batonChannel_t ch = nullptr;
+    Roles roles;
+    const TaskSample beforeChannel = sampleTasks();
     CHECK(batonChannelCreate(&ch, &ci));
+    const TaskSample afterChannel = sampleTasks();
+    roles.bornBetween(beforeChannel, afterChannel, kSemThreads);
     batonChannelInfo info{};
     CHECK(batonChannelGetInfo(ch, &info));
     Frames fr;
     fr.borrow(g, info.images, info.depth, c.extent);
     batonStream_t s = nullptr;
     CHECK(batonStreamCreate(&s));
+    roles.bornBetween(afterChannel, sampleTasks(), kStreamThread);
     const uint32_t ring = 16;
     VkCommandPool pool = g.pool(g.gf);
     VkCommandBuffer cmds[ring];
@@ -408,6 +520,8 @@ Result runBaton(Gpu& g, const Config& c, bool printRss = false) {
     Stamps st(g, static_cast<uint32_t>(std::min<uint64_t>(c.frames + 1, 1u << 16)));
     BatonProduce prod{&g, &fr, &st, c.iterations};
 
+    const TaskSample ts0 = sampleTasks();
+    if (g_loopHook) g_loopHook(true);
     const uint64_t t0 = nowNs(), c0 = cpuNs();
     const long rss0 = rssKb();
     for (uint64_t k = 1; k <= c.frames; ++k) {
@@ -456,6 +570,8 @@ Result runBaton(Gpu& g, const Config& c, bool printRss = false) {
     r.frames = c.frames;
     r.fps = c.frames / (wall / 1e9);
     r.cpuUsPerFrame = static_cast<double>(cpuNs() - c0) / 1000.0 / c.frames;
+    if (g_loopHook) g_loopHook(false);
+    r.threads = threadUse(ts0, sampleTasks(), roles, static_cast<double>(c.frames));
     if (!printRss) st.latencies(c.frames, r);
     CHECK(batonStreamSynchronize(s));
     batonStreamDestroy(s);
@@ -469,7 +585,11 @@ Result runBaton(Gpu& g, const Config& c, bool printRss = false) {
 // ---------------------------------------------------------------------------------------
 // (b) raw Vulkan with timelines and (c) a host fence wait between compute and graphics
 
-Result runRaw(Gpu& g, const Config& c, bool fenceWait) {
+// batonShape: the timeline path with baton's submission shape (what the fault layer counts for
+// baton's path): the compute submission also waits for and signals a private timeline (the
+// stream's order chain), the graphics one signals a second semaphore (the bench's own "done"
+// beside baton's release). Its cost over plain raw is what those semaphore operations cost.
+Result runRaw(Gpu& g, const Config& c, bool fenceWait, bool batonShape = false) {
     Frames fr;
     fr.own(g, c.depth, c.extent);
     const uint32_t ring = 16;
@@ -480,13 +600,16 @@ Result runRaw(Gpu& g, const Config& c, bool fenceWait) {
     CHECK(g.vk.vkAllocateCommandBuffers(g.dev, &ai, ccmd));
     ai.commandPool = gpool;
     CHECK(g.vk.vkAllocateCommandBuffers(g.dev, &ai, gcmd));
-    VkSemaphore ready = timeline(g), released = timeline(g);
+    VkSemaphore ready = timeline(g), released = timeline(g), chain = timeline(g), extra = timeline(g);
     VkFence fence = VK_NULL_HANDLE;
     VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     CHECK(g.vk.vkCreateFence(g.dev, &fci, nullptr, &fence));
     Stamps st(g, static_cast<uint32_t>(std::min<uint64_t>(c.frames + 1, 1u << 16)));
     const uint32_t qi = VK_QUEUE_FAMILY_IGNORED;
+    Roles roles;
 
+    const TaskSample ts0 = sampleTasks();
+    if (g_loopHook) g_loopHook(true);
     const uint64_t t0 = nowNs(), c0 = cpuNs();
     for (uint64_t k = 1; k <= c.frames; ++k) {
         const uint32_t slot = static_cast<uint32_t>((k - 1) % c.depth);
@@ -504,13 +627,19 @@ Result runRaw(Gpu& g, const Config& c, bool fenceWait) {
             VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0, VK_IMAGE_LAYOUT_GENERAL, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, qi, qi);
         barrier(g, cc, handover);
         CHECK(g.vk.vkEndCommandBuffer(cc));
-        VkSemaphoreSubmitInfo cw{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, released,
-                                 k > c.depth ? k - c.depth : 0, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-        VkSemaphoreSubmitInfo cs{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, ready, k,
-                                 VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+        VkSemaphoreSubmitInfo cw[2] = {{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, released,
+                                        k > c.depth ? k - c.depth : 0, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0},
+                                       {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, chain, k - 1,
+                                        VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0}};
+        VkSemaphoreSubmitInfo cs[2] = {{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, ready, k,
+                                        VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0},
+                                       {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, chain, k,
+                                        VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0}};
         VkCommandBufferSubmitInfo ccb = cbi(cc);
-        VkSubmitInfo2 csi{VK_STRUCTURE_TYPE_SUBMIT_INFO_2, nullptr, 0, k > c.depth ? 1u : 0u, &cw, 1, &ccb,
-                          fenceWait ? 0u : 1u, &cs};
+        // Baton's stream waits on its chain from its second submission on; the release wait as raw.
+        const uint32_t nw = (k > c.depth ? 1u : 0u) + (batonShape && k > 1 ? 1u : 0u);
+        VkSubmitInfo2 csi{VK_STRUCTURE_TYPE_SUBMIT_INFO_2, nullptr, 0, nw, k > c.depth ? cw : cw + 1, 1, &ccb,
+                          fenceWait ? 0u : (batonShape ? 2u : 1u), cs};
         g.submit(g.cq, csi, fenceWait ? fence : VK_NULL_HANDLE);
         if (fenceWait) {  // (c): the host round trip
             CHECK(g.vk.vkWaitForFences(g.dev, 1, &fence, VK_TRUE, UINT64_MAX));
@@ -521,10 +650,13 @@ Result runRaw(Gpu& g, const Config& c, bool fenceWait) {
         CHECK(g.vk.vkEndCommandBuffer(gc));
         VkSemaphoreSubmitInfo gw{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, ready, k,
                                  VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-        VkSemaphoreSubmitInfo gs{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, released, k,
-                                 VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+        VkSemaphoreSubmitInfo gs[2] = {{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, released, k,
+                                        VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0},
+                                       {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, extra, k,
+                                        VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0}};
         VkCommandBufferSubmitInfo gcb = cbi(gc);
-        VkSubmitInfo2 gsi{VK_STRUCTURE_TYPE_SUBMIT_INFO_2, nullptr, 0, fenceWait ? 0u : 1u, &gw, 1, &gcb, 1, &gs};
+        VkSubmitInfo2 gsi{VK_STRUCTURE_TYPE_SUBMIT_INFO_2, nullptr, 0, fenceWait ? 0u : 1u, &gw, 1, &gcb,
+                          batonShape ? 2u : 1u, gs};
         g.submit(g.gq, gsi);
     }
     hostWait(g, released, c.frames);
@@ -533,7 +665,11 @@ Result runRaw(Gpu& g, const Config& c, bool fenceWait) {
     r.frames = c.frames;
     r.fps = c.frames / (wall / 1e9);
     r.cpuUsPerFrame = static_cast<double>(cpuNs() - c0) / 1000.0 / c.frames;
+    if (g_loopHook) g_loopHook(false);
+    r.threads = threadUse(ts0, sampleTasks(), roles, static_cast<double>(c.frames));
     st.latencies(c.frames, r);
+    g.vk.vkDestroySemaphore(g.dev, chain, nullptr);
+    g.vk.vkDestroySemaphore(g.dev, extra, nullptr);
     g.vk.vkDestroyFence(g.dev, fence, nullptr);
     g.vk.vkDestroySemaphore(g.dev, ready, nullptr);
     g.vk.vkDestroySemaphore(g.dev, released, nullptr);
@@ -622,6 +758,9 @@ double threadWakeNs(uint32_t calls) {
 // process's CPU time (every thread: baton's stream thread and the driver's too), per wait.
 struct WaitCost {
     double latencyUs = 0, cpuUs = 0;
+    double doneUs = 0, wakeUs = 0;  // observed pass: submit -> GPU done seen, done -> the wait's return
+    double cpuByRoleUs[kRoles] = {};  // per thread role (medians: they need not add up to cpuUs)
+    double recordUs = 0;              // baton: the batonStreamRecord call (before the latency's start)
 };
 
 struct WaitWork {  // the GPU work waited for: one dispatch (long: the 1080p shader, many iterations)
@@ -646,9 +785,53 @@ void recordWaitWork(VkCommandBuffer cmd, void* u) {
 
 enum class WaitKind { RawBlock, RawPoll, Baton };
 
+// A polling observer (the breakdown pass only): from another thread, polls until the work is
+// done (raw: the timeline's value; baton: batonStreamQuery, which reads the stream's private
+// timeline), and notes when it saw it. Splits a wait into submit -> GPU done and GPU done ->
+// the waiting thread back.
+struct DoneObserver {
+    std::atomic<int> armed{0};  // 0 idle, 1 raw timeline, 2 baton stream, -1 stop
+    std::atomic<uint64_t> target{0}, seenNs{0};
+    VkDevice dev = VK_NULL_HANDLE;
+    VkSemaphore t = VK_NULL_HANDLE;
+    PFN_vkGetSemaphoreCounterValue counter = nullptr;
+    batonStream_t s = nullptr;
+    std::thread th;
+    void start() {
+        th = std::thread([this] {
+            for (;;) {
+                const int a = armed.load(std::memory_order_acquire);
+                if (a < 0) return;
+                if (a == 0) continue;
+                uint64_t v = 0;
+                const bool done = a == 1 ? counter(dev, t, &v) == VK_SUCCESS && v >= target.load() : batonStreamQuery(s) == batonSuccess;
+                if (done) {
+                    seenNs.store(nowNs(), std::memory_order_release);
+                    armed.store(0, std::memory_order_release);
+                }
+            }
+        });
+    }
+    void arm(int kind, uint64_t value) {
+        target.store(value);
+        seenNs.store(0);
+        armed.store(kind, std::memory_order_release);
+    }
+    uint64_t seen() {  // after the wait returned: the observer has seen it too, or will at once
+        while (armed.load(std::memory_order_acquire) != 0) {
+        }
+        return seenNs.load(std::memory_order_acquire);
+    }
+    void stop() {
+        armed.store(-1);
+        th.join();
+    }
+};
+
 // The three kinds take turns wait by wait (not one block each), so that the noise of a shared
-// machine falls on all three alike. out[kind]: medians over the waits.
-void measureWaits(Gpu& g, Frames& fr, uint32_t iterations, uint32_t waits, WaitCost out[3]) {
+// machine falls on all three alike. out[kind]: medians over the waits. With observe, a polling
+// observer splits each wait (doneUs, wakeUs), which perturbs it: a separate pass.
+void measureWaits(Gpu& g, Frames& fr, uint32_t iterations, uint32_t waits, WaitCost out[3], bool observe = false) {
     WaitWork w{&g, &fr, iterations};
     VkCommandPool pool = g.pool(g.cf);
     VkCommandBuffer cmd = VK_NULL_HANDLE;
@@ -662,8 +845,19 @@ void measureWaits(Gpu& g, Frames& fr, uint32_t iterations, uint32_t waits, WaitC
     VkSemaphore t = timeline(g);
     auto counter = reinterpret_cast<PFN_vkGetSemaphoreCounterValue>(g.info.getDeviceProcAddr(g.dev, "vkGetSemaphoreCounterValue"));
     batonStream_t s = nullptr;
+    const TaskSample before = sampleTasks();
     CHECK(batonStreamCreate(&s));
-    std::vector<double> lat[3], cpu[3];
+    const TaskSample threads = sampleTasks();
+    Roles roles;
+    roles.bornBetween(before, threads, kStreamThread);
+    std::vector<int> tids;  // the caller last before a wait, first after it
+    for (auto& [tid, st] : threads)
+        if (tid != selfTid()) tids.push_back(tid);
+    std::vector<uint64_t> t0(tids.size());
+    DoneObserver obs;
+    obs.dev = g.dev, obs.t = t, obs.counter = counter, obs.s = s;
+    if (observe) obs.start();
+    std::vector<double> lat[3], cpu[3], done[3], wake[3], rec, role[3][kRoles];
     uint64_t value = 0;
     for (uint32_t i = 1; i <= waits + 2; ++i) {  // the first two warm up
         for (int k = 0; k < 3; ++k) {
@@ -671,11 +865,15 @@ void measureWaits(Gpu& g, Frames& fr, uint32_t iterations, uint32_t waits, WaitC
             // The stream thread (and the driver's) asleep before each wait, as an application's
             // once-per-frame wait finds them.
             std::this_thread::sleep_for(std::chrono::microseconds(100));
+            for (size_t j = 0; j < tids.size(); ++j) t0[j] = threadCpuNs(tids[j]);
+            const uint64_t self0 = threadCpuNs(selfTid());
             const uint64_t c0 = cpuNs();
-            uint64_t a = 0;
+            uint64_t a = 0, r0 = 0;
             if (kind == WaitKind::Baton) {
+                r0 = nowNs();
                 CHECK(batonStreamRecord(s, recordWaitWork, &w));
                 a = nowNs();
+                if (observe) obs.arm(2, 0);
                 CHECK(batonStreamSynchronize(s));
             } else {
                 ++value;
@@ -684,6 +882,7 @@ void measureWaits(Gpu& g, Frames& fr, uint32_t iterations, uint32_t waits, WaitC
                 VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2, nullptr, 0, 0, nullptr, 1, &cb, 1, &sig};
                 g.submit(g.cq, si);
                 a = nowNs();
+                if (observe) obs.arm(1, value);
                 if (kind == WaitKind::RawBlock) {
                     hostWait(g, t, value);
                 } else {
@@ -693,16 +892,32 @@ void measureWaits(Gpu& g, Frames& fr, uint32_t iterations, uint32_t waits, WaitC
                 }
             }
             const uint64_t b = nowNs(), c1 = cpuNs();
+            const uint64_t self1 = threadCpuNs(selfTid());
+            double byRole[kRoles] = {static_cast<double>(self1 - self0) / 1000.0};
+            for (size_t j = 0; j < tids.size(); ++j) byRole[roles(tids[j])] += static_cast<double>(threadCpuNs(tids[j]) - t0[j]) / 1000.0;
+            const uint64_t seen = observe ? obs.seen() : 0;
             if (i > 2) {
                 lat[k].push_back(static_cast<double>(b - a) / 1000.0);
                 cpu[k].push_back(static_cast<double>(c1 - c0) / 1000.0);
+                for (int r = 0; r < kRoles; ++r) role[k][r].push_back(byRole[r]);
+                if (kind == WaitKind::Baton) rec.push_back(static_cast<double>(a - r0) / 1000.0);
+                if (observe && seen) {
+                    done[k].push_back((static_cast<double>(seen) - static_cast<double>(a)) / 1000.0);
+                    wake[k].push_back((static_cast<double>(b) - static_cast<double>(seen)) / 1000.0);
+                }
             }
         }
     }
+    if (observe) obs.stop();
     batonStreamDestroy(s);
     g.vk.vkDestroySemaphore(g.dev, t, nullptr);
     g.vk.vkDestroyCommandPool(g.dev, pool, nullptr);
-    for (int k = 0; k < 3; ++k) out[k] = {medianOf(lat[k]), medianOf(cpu[k])};
+    for (int k = 0; k < 3; ++k) {
+        out[k] = {medianOf(lat[k]), medianOf(cpu[k])};
+        out[k].doneUs = medianOf(done[k]), out[k].wakeUs = medianOf(wake[k]);
+        for (int r = 0; r < kRoles; ++r) out[k].cpuByRoleUs[r] = medianOf(role[k][r]);
+        out[k].recordUs = k == 2 ? medianOf(rec) : 0;
+    }
 }
 
 // One line of the issue's table: a figure, its same-run baseline, the ratio and the target.
@@ -806,10 +1021,196 @@ void printRow(const char* name, const Result& r, const Result& raw, const Result
                 r.fps / fence.fps, (1e6 / r.fps) / (1e6 / fence.fps));
 }
 
+// ---------------------------------------------------------------------------------------
+// Vulkan calls per tiny frame (issue 13's causes): counted by VK_LAYER_BATON_fault (tests/fault)
+// in a child process (--count-calls N), so that the layer's own cost never touches the timed
+// runs. The library has no hooks of its own: the layer sees every call baton and the bench make.
+
+const char* const kCounted[] = {"vkQueueSubmit2", "vkGetSemaphoreCounterValue", "vkWaitSemaphores", "vkGetQueryPoolResults"};
+constexpr int kCountedN = 4;
+
+struct CallCounts {  // per frame
+    double total[kCountedN] = {}, caller[kCountedN] = {};
+    double shape[5] = {};  // submit infos, waits, signals, command buffers, host signals
+    bool valid = false;
+};
+
+#ifdef BENCH_FAULT_LAYER
+unsigned long long g_callerAtBegin[kCountedN];
+unsigned long long g_total[kCountedN], g_caller[kCountedN], g_shape[5];
+
+void countHook(bool begin) {
+    if (begin) {
+        batonfault::configure("");  // every count back to 0, nothing failed
+        for (int i = 0; i < kCountedN; ++i) g_callerAtBegin[i] = batonfault::threadCallCount(kCounted[i]);
+        return;
+    }
+    for (int i = 0; i < kCountedN; ++i) {
+        g_total[i] = batonfault::callCount(kCounted[i]);
+        g_caller[i] = batonfault::threadCallCount(kCounted[i]) - g_callerAtBegin[i];
+    }
+    batonfault::submitCounts(g_shape);
+}
+
+// The child: each path's frame loop once, its counts as "#counts" lines for the parent.
+int countCallsChild(uint64_t frames, uint32_t depth) {
+    const std::string why = batonfault::enable();
+    if (!why.empty()) {
+        std::printf("#counts-unavailable %s\n", why.c_str());
+        return 0;
+    }
+    Gpu g;
+    g.init();
+    const Config c{frames, {16, 16}, 0, depth, "count"};
+    runBaton(g, {50, {16, 16}, 0, depth, ""});  // warm-up, uncounted
+    g_loopHook = countHook;
+    for (int path = 0; path < 3; ++path) {
+        if (path == 0) runBaton(g, c);
+        else runRaw(g, c, false, path == 2);
+        std::printf("#counts %d %llu", path, static_cast<unsigned long long>(frames));
+        for (int i = 0; i < kCountedN; ++i) std::printf(" %llu %llu", g_total[i], g_caller[i]);
+        for (unsigned long long v : g_shape) std::printf(" %llu", v);
+        std::printf("\n");
+    }
+    g_loopHook = nullptr;
+    g.destroy();
+    return 0;
+}
+#endif
+
+// Runs this binary again with --count-calls and reads its counts: [baton, raw, raw+baton shape].
+bool countCalls(uint64_t frames, uint32_t depth, CallCounts out[3]) {
+#ifndef BENCH_FAULT_LAYER
+    (void)frames, (void)depth, (void)out;
+    std::printf("  (call counts: built without tests/fault's layer: configure with BATON_BUILD_TESTS=ON)\n");
+    return false;
+#else
+    char exe[4096] = {};
+    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return false;
+    const std::string cmd = "'" + std::string(exe) + "' --count-calls " + std::to_string(frames) + " --depth " +
+                            std::to_string(depth) + " 2>&1";
+    std::fflush(stdout);
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) return false;
+    char line[1024];
+    bool any = false;
+    while (std::fgets(line, sizeof line, p)) {
+        int path = -1, used = 0;
+        unsigned long long f = 0;
+        if (std::sscanf(line, "#counts %d %llu%n", &path, &f, &used) == 2 && path >= 0 && path < 3 && f) {
+            const char* q = line + used;
+            CallCounts& c = out[path];
+            auto next = [&] {
+                unsigned long long v = 0;
+                int k = 0;
+                std::sscanf(q, " %llu%n", &v, &k);
+                q += k;
+                return static_cast<double>(v) / static_cast<double>(f);
+            };
+            for (int i = 0; i < kCountedN; ++i) c.total[i] = next(), c.caller[i] = next();
+            for (double& v : c.shape) v = next();
+            c.valid = any = true;
+        } else if (std::strncmp(line, "#counts-unavailable", 19) == 0) {
+            std::printf("  (call counts: %s)\n", line + 20);
+        }
+    }
+    pclose(p);
+    return any;
+#endif
+}
+
+void printCounts(const CallCounts c[3]) {
+    std::printf("\nper tiny frame, Vulkan calls counted by VK_LAYER_BATON_fault (a child process, same frame loops, not timed):\n");
+    std::printf("  %-8s %13s %7s %7s %7s %7s %14s %14s %7s %7s\n", "path", "submits(call)", "waits", "signals",
+                "cmdbufs", "hostsig", "counter(call)", "waitSem(call)", "queries", "w+s/sub");
+    const char* names[3] = {"baton", "raw", "raw+bs"};
+    for (int p = 0; p < 3; ++p) {
+        if (!c[p].valid) continue;
+        const CallCounts& x = c[p];
+        std::printf("  %-8s %6.2f(%5.2f) %7.2f %7.2f %7.2f %7.2f %6.2f(%6.2f) %6.2f(%6.2f) %7.2f %7.2f\n", names[p], x.total[0],
+                    x.caller[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4], x.total[1], x.caller[1], x.total[2],
+                    x.caller[2], x.total[3], x.total[0] > 0 ? (x.shape[1] + x.shape[2]) / x.total[0] : 0.0);
+    }
+    std::printf("  (call: made on the calling thread; the rest on baton's threads. raw+bs: raw with baton's submission shape,\n"
+                "   the stream's private-timeline wait and signal on compute and a second signal on graphics)\n");
+}
+
+// The cost of one vkGetSemaphoreCounterValue on this device (ns, median).
+double counterReadNs(Gpu& g, uint32_t calls) {
+    VkSemaphore t = timeline(g);
+    auto counter = reinterpret_cast<PFN_vkGetSemaphoreCounterValue>(g.info.getDeviceProcAddr(g.dev, "vkGetSemaphoreCounterValue"));
+    std::vector<double> ns;
+    ns.reserve(calls);
+    for (uint32_t i = 0; i < calls; ++i) {
+        uint64_t v = 0;
+        const uint64_t a = nowNs();
+        counter(g.dev, t, &v);
+        ns.push_back(static_cast<double>(nowNs() - a));
+    }
+    g.vk.vkDestroySemaphore(g.dev, t, nullptr);
+    return medianOf(ns);
+}
+
+// Issue 13's "why", from this run's measurements: the tiny-frame gap against what baton does
+// per frame more than raw (calls counted, each at its cost measured here), who sleeps and who
+// burns the CPU; the host waits' split.
+void printWhy(Gpu& g, const std::vector<std::pair<Result, Result>>& runs, std::pair<double, double> medianFps,
+              const std::vector<double>& shapeCostUs, const CallCounts* counts, double submitNs, double wakeNs,
+              const WaitCost wc[2][3]) {
+    if (runs.empty()) return;
+    const std::pair<Result, Result>* m = &runs[0];
+    for (auto& r : runs)
+        if (r.first.fps == medianFps.first) m = &r;
+    const Result &a = m->first, &b = m->second;
+    const double usA = 1e6 / a.fps, usB = 1e6 / b.fps;
+    const double counterNs = counterReadNs(g, 20000);
+    std::printf("\nwhy (tiny frames, the run with the median fps ratio; costs measured in this run):\n");
+    std::printf("  time per frame: baton %.2f us vs raw %.2f us: %+.2f us; CPU per frame, all threads: %.2f vs %.2f: %+.2f us\n",
+                usA, usB, usA - usB, a.cpuUsPerFrame, b.cpuUsPerFrame, a.cpuUsPerFrame - b.cpuUsPerFrame);
+    double sa = 0, sb = 0;
+    for (int r = 0; r < kRoles; ++r) sa += a.threads.sleeps[r], sb += b.threads.sleeps[r];
+    std::printf("  sleeps (each ended by a wake-up) per frame: baton %.2f (caller %.2f, stream %.2f, baton semaphores %.2f, "
+                "driver/other %.2f) vs raw %.2f (caller %.2f, driver/other %.2f); extra x a thread wake (%.0f ns here): %+.2f us\n",
+                sa, a.threads.sleeps[kCaller], a.threads.sleeps[kStreamThread], a.threads.sleeps[kSemThreads],
+                a.threads.sleeps[kOtherThreads], sb, b.threads.sleeps[kCaller], b.threads.sleeps[kOtherThreads], wakeNs,
+                (sa - sb) * wakeNs / 1000.0);
+    std::printf("  CPU us per frame by thread: baton caller %.2f, stream %.2f, baton semaphores %.2f, driver/other %.2f; "
+                "raw caller %.2f, driver/other %.2f\n",
+                a.threads.cpuUs[kCaller], a.threads.cpuUs[kStreamThread], a.threads.cpuUs[kSemThreads],
+                a.threads.cpuUs[kOtherThreads], b.threads.cpuUs[kCaller], b.threads.cpuUs[kOtherThreads]);
+    if (counts && counts[0].valid && counts[1].valid) {
+        const CallCounts &x = counts[0], &y = counts[1];
+        const double dSubmit = x.total[0] - y.total[0], dCounter = x.total[1] - y.total[1];
+        std::printf("  vkQueueSubmit2 per frame: baton %.2f (%.2f on the caller) vs raw %.2f: %+.2f x one submit (%.0f ns, "
+                    "busy, this run) = %+.2f us\n",
+                    x.total[0], x.caller[0], y.total[0], dSubmit, submitNs, dSubmit * submitNs / 1000.0);
+        std::printf("  semaphore waits / signals per frame: baton %.2f / %.2f vs raw %.2f / %.2f; host signals %.2f vs %.2f\n",
+                    x.shape[1], x.shape[2], y.shape[1], y.shape[2], x.shape[4], y.shape[4]);
+        std::printf("  vkGetSemaphoreCounterValue per frame: baton %.2f vs raw %.2f: %+.2f x %.0f ns = %+.2f us; "
+                    "vkWaitSemaphores %.2f vs %.2f; vkGetQueryPoolResults %.2f vs %.2f\n",
+                    x.total[1], y.total[1], dCounter, counterNs, dCounter * counterNs / 1000.0, x.total[2], y.total[2],
+                    x.total[3], y.total[3]);
+    }
+    if (!shapeCostUs.empty())
+        std::printf("  raw with baton's submission shape (raw+bs): %+.2f us per frame over raw (median of the runs): what the "
+                    "extra semaphore operations cost the GPU and driver\n",
+                    medianOf(shapeCostUs));
+    for (int lng = 0; lng < 2; ++lng) {
+        const WaitCost* w = wc[lng];
+        std::printf("  %s host wait: submit -> GPU done %.1f us baton vs %.1f raw (blocking run) / %.1f (polling run); "
+                    "done -> wait returns %.1f us baton vs %.1f blocking / %.1f polling; CPU per wait baton caller %.1f + "
+                    "stream %.1f + other %.1f vs raw blocking %.1f + %.1f (+ record call %.1f us before the wait)\n",
+                    lng ? "long" : "short", w[2].doneUs, w[0].doneUs, w[1].doneUs, w[2].wakeUs, w[0].wakeUs, w[1].wakeUs,
+                    w[2].cpuByRoleUs[kCaller], w[2].cpuByRoleUs[kStreamThread], w[2].cpuByRoleUs[kOtherThreads],
+                    w[0].cpuByRoleUs[kCaller], w[0].cpuByRoleUs[kOtherThreads], w[2].recordUs);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    uint64_t frames = 2000, hdFrames = 100, longRun = 0;
+    uint64_t frames = 2000, hdFrames = 100, longRun = 0, countChild = 0;
     uint32_t iterations = 16, depth = 3, repeat = 1, longWaits = 10;
     const char* trace = nullptr;
     for (int i = 1; i < argc; ++i)  // --quick: the H200 run of issue 13's table (under 3 minutes there)
@@ -830,11 +1231,15 @@ int main(int argc, char** argv) {
         else if (a == "--depth") depth = static_cast<uint32_t>(v);
         else if (a == "--long") longRun = v;
         else if (a == "--trace") trace = argv[i + 1];
+        else if (a == "--count-calls") countChild = v;  // internal: the counting child (countCalls)
         else {
             std::fprintf(stderr, "usage: %s [--frames N] [--hd-frames N] [--iterations N] [--depth N] [--repeat N] [--long-waits N] [--long N] [--trace file.json] [--quick]\n", argv[0]);
             return 2;
         }
     }
+#ifdef BENCH_FAULT_LAYER
+    if (countChild) return countCallsChild(countChild, depth);
+#endif
     Gpu g;
     g.init();
     std::printf("device: %s  (compute family %u, graphics family %u%s, semaphores %s)\n", g.info.deviceName, g.cf, g.gf,
@@ -875,6 +1280,8 @@ int main(int argc, char** argv) {
     // Issue 13's figures, each the median over the repetitions of its ratio to the same run's baseline.
     std::pair<double, double> tinyFps, tinyLat;
     double tinyFenceRatio = 0;
+    std::vector<std::pair<Result, Result>> tinyRuns;  // (baton, raw) per run, for the breakdown
+    std::vector<double> shapeCostUs;                  // raw+bs us/frame minus raw's, per run
     for (const Config& c : configs) {
         std::vector<double> fpsRatio, latRatio, fenceRatio;
         std::vector<std::pair<double, double>> fpsRuns, latRuns;
@@ -883,6 +1290,8 @@ int main(int argc, char** argv) {
             Result a = runBaton(g, c);
             Result b = runRaw(g, c, false);
             Result f = runRaw(g, c, true);
+            const bool tiny = c.extent.width == 16;
+            Result bs = tiny ? runRaw(g, c, false, true) : Result{};
             std::printf("\n%s, depth %u, %llu frames, %u shader iterations/pixel (run %u of %u)\n", c.label, c.depth,
                         static_cast<unsigned long long>(c.frames), c.iterations, rep, repeat);
             std::printf("  %-8s %9s %9s %10s %10s %10s   %-15s   %-15s\n", "path", "fps", "cpu us/f", "lat med us",
@@ -890,6 +1299,13 @@ int main(int argc, char** argv) {
             printRow("baton", a, b, f);
             printRow("raw", b, b, f);
             printRow("fence", f, b, f);
+            if (tiny) {
+                printRow("raw+bs", bs, b, f);
+                printThreadUse("baton", a.threads, "frame");
+                printThreadUse("raw", b.threads, "frame");
+                tinyRuns.push_back({a, b});
+                shapeCostUs.push_back(1e6 / bs.fps - 1e6 / b.fps);
+            }
             fpsRatio.push_back(a.fps / b.fps), latRatio.push_back(a.latMedianUs / b.latMedianUs);
             fenceRatio.push_back(f.fps / b.fps);
             fpsRuns.push_back({a.fps, b.fps}), latRuns.push_back({a.latMedianUs, b.latMedianUs});
@@ -901,6 +1317,9 @@ int main(int argc, char** argv) {
             tinyFps = medianRun(fpsRuns), tinyLat = medianRun(latRuns), tinyFenceRatio = medianOf(fenceRatio);
         }
     }
+    CallCounts counts[3];
+    const bool counted = countCalls(std::min<uint64_t>(frames, 2000), depth, counts);
+    if (counted) printCounts(counts);
     std::printf("\nCPU cost of one call (1 semaphore, portable=%s), ns: median / p99 / mean\n",
                 g.info.nativeSemaphoreFd ? "no" : "yes");
     CallCost calls[2][2];  // [spaced][wait]
@@ -935,16 +1354,39 @@ int main(int argc, char** argv) {
         fr.own(g, 1, lng ? VkExtent2D{1920, 1080} : VkExtent2D{16, 16});
         const uint32_t n = lng ? longWaits : 200, it = lng ? iterations : 0;
         std::vector<double> l[3], c[3];
+        std::vector<double> role[3][kRoles], rec;
         for (uint32_t rep = 0; rep < repeat; ++rep) {
             WaitCost x[3];
             measureWaits(g, fr, it, n, x);
             for (int k = 0; k < 3; ++k) l[k].push_back(x[k].latencyUs), c[k].push_back(x[k].cpuUs);
+            for (int k = 0; k < 3; ++k)
+                for (int r = 0; r < kRoles; ++r) role[k][r].push_back(x[k].cpuByRoleUs[r]);
+            rec.push_back(x[2].recordUs);
         }
-        for (int k = 0; k < 3; ++k) wc[lng][k] = {medianOf(l[k]), medianOf(c[k])};
+        for (int k = 0; k < 3; ++k) {
+            wc[lng][k] = {medianOf(l[k]), medianOf(c[k])};
+            for (int r = 0; r < kRoles; ++r) wc[lng][k].cpuByRoleUs[r] = medianOf(role[k][r]);
+        }
+        wc[lng][2].recordUs = medianOf(rec);
+        WaitCost ob[3];  // the observed pass: where the latency goes (perturbed: not in the table)
+        measureWaits(g, fr, it, n, ob, true);
+        for (int k = 0; k < 3; ++k) wc[lng][k].doneUs = ob[k].doneUs, wc[lng][k].wakeUs = ob[k].wakeUs;
         fr.destroy();
         std::printf("  %-6s (%u waits) raw blocking %9.1f / %9.1f   raw polling %9.1f / %9.1f   baton synchronize %9.1f / %9.1f\n",
                     lng ? "long" : "short", n, wc[lng][0].latencyUs, wc[lng][0].cpuUs, wc[lng][1].latencyUs, wc[lng][1].cpuUs,
                     wc[lng][2].latencyUs, wc[lng][2].cpuUs);
+        const char* kinds[3] = {"raw blocking", "raw polling", "baton"};
+        std::printf("    CPU us per wait by thread (medians):");
+        for (int k = 0; k < 3; ++k) {
+            std::printf("  %s:", kinds[k]);
+            for (int r = 0; r < kRoles; ++r)
+                if (r != kSemThreads) std::printf(" %s %.1f", kRoleNames[r], wc[lng][k].cpuByRoleUs[r]);
+        }
+        std::printf("\n    baton: the batonStreamRecord call before the wait (raw submits a command buffer recorded once) %.1f us\n",
+                    wc[lng][2].recordUs);
+        std::printf("    polling observer (separate pass): submit -> GPU done seen / done -> wait returns, us:");
+        for (int k = 0; k < 3; ++k) std::printf("  %s %.1f / %.1f", kinds[k], wc[lng][k].doneUs, wc[lng][k].wakeUs);
+        std::printf("\n");
     }
 
     // Issue 13's table, each figure against its baseline from this run.
@@ -968,6 +1410,7 @@ int main(int argc, char** argv) {
     printTarget("long host wait CPU, baton vs raw blocking (us)", wc[1][2].cpuUs, wc[1][0].cpuUs, "us", false, 1.10);
     printTarget("long host wait latency, baton vs raw blocking (us)", wc[1][2].latencyUs, wc[1][0].latencyUs, "us", false, 1.05);
     std::printf("  cross-process round trips: bench_crossprocess (same table there)\n");
+    printWhy(g, tinyRuns, tinyFps, shapeCostUs, counted ? counts : nullptr, rawSubmit[0], wake, wc);
     g.destroy();
     return 0;
 }

@@ -12,6 +12,8 @@ struct Api {
     unsigned long long (*injectedCount)() = nullptr;
     int (*anyDeviceLost)() = nullptr;
     void (*passThrough)(int) = nullptr;
+    unsigned long long (*threadCallCount)(const char*) = nullptr;
+    void (*submitCounts)(unsigned long long*) = nullptr;
 };
 Api g_api;
 
@@ -31,7 +33,9 @@ std::string enable() {
     if (!resolve(lib, "batonFaultConfigure", &g_api.configure) || !resolve(lib, "batonFaultCallCount", &g_api.callCount) ||
         !resolve(lib, "batonFaultInjectedCount", &g_api.injectedCount) ||
         !resolve(lib, "batonFaultAnyDeviceLost", &g_api.anyDeviceLost) ||
-        !resolve(lib, "batonFaultPassThrough", &g_api.passThrough)) {
+        !resolve(lib, "batonFaultPassThrough", &g_api.passThrough) ||
+        !resolve(lib, "batonFaultThreadCallCount", &g_api.threadCallCount) ||
+        !resolve(lib, "batonFaultSubmitCounts", &g_api.submitCounts)) {
         g_api = {};
         return "the fault layer library lacks its side-channel functions";
     }
@@ -50,6 +54,8 @@ std::string enable() {
 int configure(const char* spec) { return g_api.configure(spec); }
 unsigned long long callCount(const char* function) { return g_api.callCount(function); }
 unsigned long long injectedCount() { return g_api.injectedCount(); }
+unsigned long long threadCallCount(const char* function) { return g_api.threadCallCount(function); }
+void submitCounts(unsigned long long out[5]) { g_api.submitCounts(out); }
 bool anyDeviceLost() { return g_api.anyDeviceLost() != 0; }
 PassThrough::PassThrough() { g_api.passThrough(1); }
 PassThrough::~PassThrough() { g_api.passThrough(0); }

@@ -14,6 +14,10 @@ std::string enable();
 int configure(const char* spec);  // -1: bad spec
 unsigned long long callCount(const char* function);
 unsigned long long injectedCount();
+unsigned long long threadCallCount(const char* function);  // the calling thread's, never reset
+// The vkQueueSubmit2 calls' shape since configure: submit infos, wait infos, signal infos,
+// command buffers; and vkSignalSemaphore calls (fault_layer.h).
+void submitCounts(unsigned long long out[5]);
 bool anyDeviceLost();
 // While alive, this thread's Vulkan calls pass through the layer uncounted and unfailed.
 struct PassThrough {

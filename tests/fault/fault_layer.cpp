@@ -81,6 +81,9 @@ int fnIndex(const char* name) {
     return -1;
 }
 
+// batonFaultSubmitCounts' order (fault_layer.h).
+enum Shape : int { kSubmitInfos, kWaitInfos, kSignalInfos, kCommandBuffers, kHostSignals, kShapeCount };
+
 struct Rule {
     int fn;
     unsigned long long nth;  // 1-based, counted from the last configure
@@ -93,6 +96,9 @@ struct Config {
     std::atomic<unsigned long long> calls[kFnCount]{};
     std::atomic<unsigned long long> injected{0};
     std::atomic<bool> verbose{false};
+    // Count-only (never failed): the shape of the vkQueueSubmit2 calls counted above, and the
+    // host signals (batonFaultSubmitCounts: what a benchmark compares per frame).
+    std::atomic<unsigned long long> shape[kShapeCount]{};
 };
 
 Config& config() {
@@ -159,12 +165,15 @@ int parseSpec(const char* spec, std::vector<Rule>* rules) {
 // Calls from a thread in pass-through mode (the test's own Vulkan calls) are neither counted
 // nor failed.
 thread_local bool t_passThrough = false;
+// The calls counted on this thread (batonFaultThreadCallCount), never reset.
+thread_local unsigned long long t_calls[kFnCount] = {};
 
 // Counts the call and says whether to fail it (and with what).
 bool shouldFail(int fn, VkResult* result) {
     if (t_passThrough) return false;
     Config& c = config();
     const unsigned long long n = c.calls[fn].fetch_add(1) + 1;
+    ++t_calls[fn];
     std::lock_guard<std::mutex> lock(c.mutex);
     for (const Rule& r : c.rules)
         if (r.fn == fn && r.nth == n) {
@@ -199,6 +208,7 @@ struct DeviceData {
     FAULT_FUNCTIONS(X)
 #undef X
     PFN_vkDestroyDevice vkDestroyDevice = nullptr;
+    PFN_vkSignalSemaphore vkSignalSemaphore = nullptr;  // counted, never failed
 };
 
 std::mutex g_mapMutex;
@@ -300,6 +310,7 @@ VKAPI_ATTR VkResult VKAPI_CALL CreateDevice(VkPhysicalDevice pd, const VkDeviceC
     FAULT_FUNCTIONS(X)
 #undef X
     d->vkDestroyDevice = reinterpret_cast<PFN_vkDestroyDevice>(nextGdpa(*out, "vkDestroyDevice"));
+    d->vkSignalSemaphore = reinterpret_cast<PFN_vkSignalSemaphore>(load("vkSignalSemaphore"));
     if (config().verbose) {  // who is below: the validation layer, or the driver itself
         Dl_info info{};
         if (dladdr(reinterpret_cast<void*>(d->vkQueueSubmit2), &info) && info.dli_fname)
@@ -345,9 +356,25 @@ VKAPI_ATTR void VKAPI_CALL DestroyDevice(VkDevice device, const VkAllocationCall
 // end, and the drain after a loss (vkDeviceWaitIdle) finishes, as it does on a really lost
 // device. Without it, on the NVIDIA driver, where a GPU wait for a value that no submission
 // signals yet is legal, that drain waited forever (sweep vkQueueSubmit2_DEVICE_LOST call 6).
+void countShape(uint32_t n, const VkSubmitInfo2* s) {
+    if (t_passThrough) return;
+    unsigned long long w = 0, sg = 0, c = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        w += s[i].waitSemaphoreInfoCount;
+        sg += s[i].signalSemaphoreInfoCount;
+        c += s[i].commandBufferInfoCount;
+    }
+    std::atomic<unsigned long long>* shape = config().shape;
+    shape[kSubmitInfos] += n;
+    shape[kWaitInfos] += w;
+    shape[kSignalInfos] += sg;
+    shape[kCommandBuffers] += c;
+}
+
 VKAPI_ATTR VkResult VKAPI_CALL QueueSubmit2(VkQueue q, uint32_t n, const VkSubmitInfo2* s, VkFence f) {
     DeviceData* d = deviceOf(q);
     if (d->lost && t_passThrough) return VK_ERROR_DEVICE_LOST;
+    countShape(n, s);
     bool fail = false;
     const bool wasLost = d->lost;
     VkResult r = injected(d, k_vkQueueSubmit2, true, &fail);
@@ -429,6 +456,12 @@ VKAPI_ATTR VkResult VKAPI_CALL GetSemaphoreCounterValue(VkDevice dev, VkSemaphor
     }
     r = d->vkGetSemaphoreCounterValue(dev, s, v);
     return d->lost && !t_passThrough ? VK_ERROR_DEVICE_LOST : r;
+}
+// Host signals are only counted (batonFaultSubmitCounts), never failed.
+VKAPI_ATTR VkResult VKAPI_CALL SignalSemaphore(VkDevice dev, const VkSemaphoreSignalInfo* si) {
+    DeviceData* d = deviceOf(dev);
+    if (!t_passThrough) ++config().shape[kHostSignals];
+    return d->vkSignalSemaphore(dev, si);
 }
 VKAPI_ATTR VkResult VKAPI_CALL GetFenceStatus(VkDevice dev, VkFence f) {
     FAIL_OR_PASS(vkGetFenceStatus, dev, true, dev, f)
@@ -516,6 +549,7 @@ PFN_vkVoidFunction deviceHook(const char* name) {
         H("vkQueueWaitIdle", QueueWaitIdle), H("vkDeviceWaitIdle", DeviceWaitIdle),
         H("vkWaitForFences", WaitForFences), H("vkGetFenceStatus", GetFenceStatus),
         H("vkGetQueryPoolResults", GetQueryPoolResults),
+        H("vkSignalSemaphore", SignalSemaphore), H("vkSignalSemaphoreKHR", SignalSemaphore),
     };
 #undef H
     for (const Hook& h : hooks)
@@ -553,6 +587,7 @@ FAULT_EXPORT int batonFaultConfigure(const char* spec) {
     std::lock_guard<std::mutex> lock(c.mutex);
     c.rules = std::move(rules);
     for (auto& n : c.calls) n = 0;
+    for (auto& n : c.shape) n = 0;
     c.injected = 0;
     return static_cast<int>(c.rules.size());
 }
@@ -560,6 +595,15 @@ FAULT_EXPORT int batonFaultConfigure(const char* spec) {
 FAULT_EXPORT unsigned long long batonFaultCallCount(const char* function) {
     int i = fnIndex(function);
     return i < 0 ? 0 : config().calls[i].load();
+}
+
+FAULT_EXPORT unsigned long long batonFaultThreadCallCount(const char* function) {
+    int i = fnIndex(function);
+    return i < 0 ? 0 : t_calls[i];
+}
+
+FAULT_EXPORT void batonFaultSubmitCounts(unsigned long long out[5]) {
+    for (int i = 0; i < kShapeCount; ++i) out[i] = config().shape[i].load();
 }
 
 FAULT_EXPORT unsigned long long batonFaultInjectedCount(void) { return config().injected.load(); }

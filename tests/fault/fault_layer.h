@@ -12,6 +12,12 @@ extern "C" {
 int batonFaultConfigure(const char* spec);
 // Calls of `function` (KHR aliases included) seen since the last configure.
 unsigned long long batonFaultCallCount(const char* function);
+// Calls of `function` counted on the calling thread since it started (never reset).
+unsigned long long batonFaultThreadCallCount(const char* function);
+// Count-only, since the last configure: out[0] VkSubmitInfo2s in the vkQueueSubmit2 calls,
+// out[1] their wait semaphore infos, out[2] their signal infos, out[3] their command buffers,
+// out[4] vkSignalSemaphore calls (host signals; never failed).
+void batonFaultSubmitCounts(unsigned long long out[5]);
 // Failures injected since the last configure.
 unsigned long long batonFaultInjectedCount(void);
 // Pass-through for the calling thread (on != 0): its calls are neither counted nor failed,

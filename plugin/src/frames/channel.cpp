@@ -212,10 +212,11 @@ void Channel::drain() {
 // ---------------------------------------------------------------------------------------
 // Producer
 
-void Channel::recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame, batonChannelRecordFn fn, void* user) {
+void Channel::recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame, bool timed, batonChannelRecordFn fn,
+                             void* user) {
     const DeviceTable& vk = ctx->vkd;
     const uint32_t q = 2 * static_cast<uint32_t>(frame % kProducerQueries);
-    if (producerTimed_) {
+    if (timed) {
         vk.vkCmdResetQueryPool(cmd, producerQueries_, q, 2);
         vk.vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_TOP_OF_PIPE_BIT, producerQueries_, q);
     }
@@ -244,7 +245,7 @@ void Channel::recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame,
     fn(cmd, images_[slot], frame, user);
     // The producer's last command, for the handoff latency: right after the user's work, so
     // that the handover below counts as handoff (as a renderer timing its own commands sees it).
-    if (producerTimed_) vk.vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, producerQueries_, q + 1);
+    if (timed) vk.vkCmdWriteTimestamp2(cmd, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, producerQueries_, q + 1);
 
     // Hand the image over in the consumer's layout (the images are concurrent across the two
     // families: no ownership transfer; the consumer's semaphore wait makes the writes visible).
@@ -266,9 +267,10 @@ struct ProduceCall {
     Channel* channel;
     uint32_t slot;
     uint64_t frame;
+    bool timed;
     batonChannelRecordFn fn;
     void* user;
-    void (Channel::*record)(VkCommandBuffer, uint32_t, uint64_t, batonChannelRecordFn, void*);
+    void (Channel::*record)(VkCommandBuffer, uint32_t, uint64_t, bool, batonChannelRecordFn, void*);
 };
 }  // namespace
 
@@ -296,7 +298,11 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
     uint32_t n = producerWaitOps(stream, k, slot, ops, &turn);
     if (n == UINT32_MAX) return batonErrorIllegalState;  // the turn was refused (message set)
     const uint32_t recordAt = n;
-    ProduceCall call{this, slot, k, record, user, &Channel::recordProducer};
+    // The producer's timestamps only feed telemetry (the handoff latency, the frame ring, a
+    // shared producer's zones): none while it is off (issue 13: two GPU timestamps and a query
+    // reset per frame for nobody).
+    const bool timed = producerTimed_ && activeTelemetry(ctx) != nullptr;
+    ProduceCall call{this, slot, k, timed, record, user, &Channel::recordProducer};
     auto undoWaits = [&] {
         for (uint32_t i = 0; i < recordAt; ++i) ops[i].sem->release();
         if (turn.taken) producerKm_[slot]->undoTurn(turn.saved);
@@ -304,7 +310,7 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
     e = stream->prepareRecord(
         [](VkCommandBuffer cmd, void* u) {
             auto* c = static_cast<ProduceCall*>(u);
-            (c->channel->*(c->record))(cmd, c->slot, c->frame, c->fn, c->user);
+            (c->channel->*(c->record))(cmd, c->slot, c->frame, c->timed, c->fn, c->user);
         },
         &call, &ops[recordAt]);
     if (e != batonSuccess) {
@@ -312,6 +318,8 @@ batonError_t Channel::produce(Stream* stream, batonChannelRecordFn record, void*
         return e;
     }
     const Op recordOp = ops[recordAt];
+    // Before the frame can complete: a consumer that sees it done reads its pair only if so.
+    producerStamped_[k % kProducerQueries].store(timed ? k : 0, std::memory_order_release);
     Semaphore::Reservation reservation;
     if ((e = ready->reserveSignal(k, UINT64_MAX, false, &reservation)) != batonSuccess) {
         stream->abandonRecord(recordOp);

@@ -102,7 +102,9 @@ private:
     void readPeerZones();  // under consumerMutex_
     batonError_t createImages(bool exportable);
     batonError_t createConsumerSide();
-    void recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame, batonChannelRecordFn fn, void* user);
+    // timed: the frame's two producer timestamps are written (only while telemetry records).
+    void recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame, bool timed, batonChannelRecordFn fn,
+                        void* user);
     void resolveConsumer();  // under consumerMutex_
     struct Entry;
     void fillFrame(uint64_t k, VkPipelineStageFlags2 waitStage, bool timed, VkSemaphore waitSem, uint64_t waitValue,
@@ -149,7 +151,10 @@ private:
     uint64_t produced_ = 0;               // under producerMutex_
     std::atomic<uint64_t> published_{0};  // frames whose ready signal is enqueued
     VkQueryPool producerQueries_ = VK_NULL_HANDLE;  // 2 per frame number % kProducerQueries
-    bool producerTimed_ = false;
+    bool producerTimed_ = false;  // the producer's family has timestamps
+    // The frame whose two timestamps query pair i holds (0: none): frames produced while
+    // telemetry was off write none (issue 13), so a reader checks before it reads.
+    std::atomic<uint64_t> producerStamped_[kProducerQueries] = {};
     std::atomic<uint32_t> producerLane_{0};  // queue index of the last producing stream (telemetry lanes)
 
     // Consumer side.

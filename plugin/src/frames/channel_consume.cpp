@@ -23,7 +23,8 @@ constexpr uint32_t kConsumerLaneIndex = 0x8000;
 // The producer's first and last timestamp of a frame, in ticks (false: not timed).
 bool Channel::producerTicks(uint64_t frame, uint64_t ticks[2]) {
     ticks[0] = ticks[1] = 0;
-    if (!producerTimed_) return false;
+    if (!producerTimed_ || producerStamped_[frame % kProducerQueries].load(std::memory_order_acquire) != frame)
+        return false;  // produced while telemetry was off: no timestamps (or the pair is a later frame's)
     const uint32_t q = 2 * static_cast<uint32_t>(frame % kProducerQueries);
     return ctx->vkd.vkGetQueryPoolResults(ctx->device, producerQueries_, q, 2, 2 * sizeof ticks[0], ticks,
                                           sizeof ticks[0], VK_QUERY_RESULT_64_BIT) == VK_SUCCESS;

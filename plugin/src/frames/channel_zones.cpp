@@ -54,6 +54,10 @@ void Channel::writeProducerZones(const Stream& stream, uint64_t k, uint64_t call
     for (uint64_t f = signalZoned_ + 1; f <= done && f < k; ++f) {
         uint64_t ticks[2] = {};
         const uint32_t q = 2 * static_cast<uint32_t>(f % kProducerQueries);
+        if (producerStamped_[f % kProducerQueries].load(std::memory_order_acquire) != f) {  // produced untimed
+            signalZoned_ = f;
+            continue;
+        }
         if (ctx->vkd.vkGetQueryPoolResults(ctx->device, producerQueries_, q, 2, sizeof ticks, ticks, sizeof ticks[0],
                                            VK_QUERY_RESULT_64_BIT) != VK_SUCCESS)
             break;
