@@ -569,25 +569,29 @@ bool Stream::resubmitSignals(uint64_t point) {
     VkSemaphoreSubmitInfo signals[SubmitBatch::kMax + 1];
     Semaphore* resignaled[SubmitBatch::kMax];
     uint32_t n = 0, count = 0;
-    std::unique_lock lock(ctx->proxySignalMutex);  // the values' order against other streams'
-    for (uint32_t i = 0; i < batch_.timelineSignalCount; ++i) {
-        const SubmitBatch::SemValue& t = batch_.timelineSignals[i];
-        if (!t.sem->resignalNeverSubmitted(t.value)) continue;
-        resignaled[count++] = t.sem;
-        signals[n++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, t.sem->vk, t.value,
+    VkResult r = VK_ERROR_UNKNOWN;
+    {
+        MutexLock lock(ctx->proxySignalMutex);  // the values' order against other streams'
+        for (uint32_t i = 0; i < batch_.timelineSignalCount; ++i) {
+            const SubmitBatch::SemValue& t = batch_.timelineSignals[i];
+            if (!t.sem->resignalNeverSubmitted(t.value)) continue;
+            resignaled[count++] = t.sem;
+            signals[n++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, t.sem->vk, t.value,
+                            VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+        }
+        signals[n++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, timeline, point,
                         VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+        const VkSemaphoreSubmitInfo after{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, timeline, point - 1,
+                                          VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+        VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
+        si.waitSemaphoreInfoCount = point > 1 ? 1 : 0;
+        si.pWaitSemaphoreInfos = &after;
+        si.signalSemaphoreInfoCount = n;
+        si.pSignalSemaphoreInfos = signals;
+        r = ctx->submit(*queue, si);
     }
-    signals[n++] = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, timeline, point, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-    const VkSemaphoreSubmitInfo after{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, timeline, point - 1,
-                                      VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
-    VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
-    si.waitSemaphoreInfoCount = point > 1 ? 1 : 0;
-    si.pWaitSemaphoreInfos = &after;
-    si.signalSemaphoreInfoCount = n;
-    si.pSignalSemaphoreInfos = signals;
-    if (ctx->submit(*queue, si) != VK_SUCCESS) return false;
-    lock.unlock();
-    for (uint32_t i = 0, j = 0; i < count; ++i, ++j) resignaled[i]->noteSubmitted(signals[j].value);
+    if (r != VK_SUCCESS) return false;
+    for (uint32_t i = 0; i < count; ++i) resignaled[i]->noteSubmitted(signals[i].value);
     return true;
 }
 

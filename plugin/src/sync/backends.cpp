@@ -365,6 +365,7 @@ void nativeSignalNeverSubmitted(Semaphore& s, uint64_t v) {
 // Native timeline, in the recovery submission: a higher value a stream or a renderer put on the
 // GPU since would be passed backwards; a reached one needs nothing.
 bool nativeResignalNeverSubmitted(Semaphore& s, uint64_t v) {
+    s.ctx->proxySignalMutex.assertHeld();  // Stream::resubmitSignals holds it
     if (!isTimeline(s) || s.streamSignalMax > v || nativeCurrent(s) >= v) return false;
     s.streamSignalMax = v;
     return true;
