@@ -388,7 +388,8 @@ void Semaphore::describe(batonExternalSemaphoreInfo* info) const {
 }
 
 bool Semaphore::signalOnQueue(uint64_t v) const {
-    if (!shared) return true;
+    if (streamSubmitted.load(std::memory_order_acquire) >= v) return true;
+    if (!shared) return currentValue() >= v;  // a renderer's own signal: only once it ran
     const SharedLayout& st = shared->s();
     return st.value.load() >= v || st.submitted.load() >= v;
 }
