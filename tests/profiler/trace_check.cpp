@@ -1,6 +1,7 @@
 #include "trace_check.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -112,8 +113,15 @@ HandoffFlows checkHandoffFlows(const TraceFile& trace, const std::string& sem) {
                 found = st != starts.end() && inside(*sig->second, *st->second);
             }
         }
-        if (found) ++out.withFlow;
-        else if (out.firstMissing.empty()) out.firstMissing = w.name;
+        if (found) {
+            ++out.withFlow;
+        } else if (out.firstMissing.empty()) {  // what is there instead, to tell the causes apart
+            char at[160];
+            std::snprintf(at, sizeof at, " (zone at %.3f us, %.3f long; signal zone \"= %s\" %s; %zu flow ends in its lane)",
+                          w.ts, w.dur, value.c_str(), sig == signals.end() ? "absent" : "present",
+                          lane == ends.end() ? size_t(0) : lane->second.size());
+            out.firstMissing = w.name + at;
+        }
     }
     return out;
 }

@@ -387,6 +387,7 @@ batonError_t Context::createStandalone(const batonContextCreateInfo* info, Conte
     std::unique_ptr<Context> c(new Context);
     c->callback_ = info->messageCallback;
     c->callbackUser_ = info->messageUserData;
+    c->validationLayer = (flags & batonContextFlagValidation) != 0;
     PFN_vkGetInstanceProcAddr gipa = nullptr;
     batonError_t e = c->openLoader(&gipa);
     if (e == batonSuccess) e = c->createInstance(gipa, flags & batonContextFlagValidation);

@@ -81,6 +81,7 @@ public:
     bool externalMemoryFd = false;
     bool calibratedTimestamps = false;
     bool queueShared = false;  // baton's stream queue is also the host's graphics queue
+    bool validationLayer = false;  // baton turned VK_LAYER_KHRONOS_validation on (for its workarounds)
     VkPhysicalDeviceProperties properties{};
     uint8_t deviceUUID[VK_UUID_SIZE] = {};
     uint8_t driverUUID[VK_UUID_SIZE] = {};

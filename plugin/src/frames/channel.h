@@ -106,6 +106,7 @@ private:
     void recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame, bool timed, batonChannelRecordFn fn,
                         void* user);
     void resolveConsumer();  // under consumerMutex_
+    void retireForValidation(uint64_t upTo) const;
     struct Entry;
     void fillFrame(uint64_t k, VkPipelineStageFlags2 waitStage, bool timed, VkSemaphore waitSem, uint64_t waitValue,
                    batonChannelFrame* out) const;

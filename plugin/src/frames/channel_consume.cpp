@@ -41,6 +41,7 @@ void Channel::resolveConsumer() {
     const uint64_t done = released->currentValue();
     Telemetry* tel = ctx->telemetry.load(std::memory_order_acquire);
     const double period = ctx->properties.limits.timestampPeriod;
+    uint64_t freedUpTo = 0;
     while (ringResolved_ < ringNext_) {
         const uint32_t i = static_cast<uint32_t>(ringResolved_ % kConsumerRing);
         Entry& e = ring_[i];
@@ -75,8 +76,23 @@ void Channel::resolveConsumer() {
         }
         if (keyed_) giveSlot(e.frame);  // the renderer's reads are done: key 0 back to the producer
         e.state = Entry::Free;
+        freedUpTo = e.frame;
         ++ringResolved_;
     }
+    if (freedUpTo && ctx->validationLayer) retireForValidation(freedUpTo);
+}
+
+// The validation layer (1.3.239) retires a submission on the thread whose query saw it
+// complete; a query of the same semaphore on another thread can see the value first, and
+// then the freed entries' command buffers are re-recorded while the layer still counts them
+// pending (VUID-vkBeginCommandBuffer-commandBuffer-00049, once on the H200 under load;
+// Vulkan-ValidationLayers issues 1999 and 4308). A zero-timeout wait on this thread makes it
+// retire them here first. Only where baton turned the layer on: it costs a driver call.
+void Channel::retireForValidation(uint64_t upTo) const {
+    if (!released->has(kSemTimeline)) return;
+    VkSemaphore s = released->localSignalSemaphore();
+    VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &s, &upTo};
+    ctx->vkd.vkWaitSemaphores(ctx->device, &wi, 0);
 }
 
 // The frame's journey, for telemetry's frame ring (the handoff latency per frame).
