@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # H200 runs in named steps (the `device` tool), each time-boxed, compact logs to $OUT:
 #   scripts/gpu-steps.sh cuda bench xbench "ctest:<regex>" "gtest:<binary>:<filter>" sweep:<filter>
+# ctest: CTEST_J (jobs, 6), CTEST_T (seconds, 560), CTEST_E (more to leave out, a regex).
 # Expects build-gpu/ (Release, -DBATON_BUILD_BENCHMARKS=ON, made on Debian 12) and .gl/ as
 # scripts/gpu-check.sh describes. Validation is on for tests, off for the benchmarks.
 set -u
@@ -25,7 +26,8 @@ for s in "$@"; do
     bench) BATON_VALIDATION=0 step bench 240 "$B/tests/bench/bench_handoff" --quick; tail -60 /tmp/bench.log ;;
     benchspin) BATON_HOST_WAIT_SPIN_US=20 BATON_VALIDATION=0 step benchspin 240 "$B/tests/bench/bench_handoff" --quick; tail -40 /tmp/benchspin.log ;;
     xbench) BATON_VALIDATION=0 step xbench 200 "$B/tests/bench/bench_crossprocess" --iterations 10000; tail -40 /tmp/xbench.log ;;
-    ctest:*) (cd "$B" && BATON_VALIDATION=1 step ctest 560 ctest -j 6 --timeout 300 --output-on-failure -R "${s#ctest:}" -E "Window|Xvfb|embed|Installed");
+    ctest:*) (cd "$B" && BATON_VALIDATION=1 step ctest "${CTEST_T:-560}" ctest -j "${CTEST_J:-6}" --timeout 300 --output-on-failure \
+               -R "${s#ctest:}" -E "Window|Xvfb|embed|Installed${CTEST_E:+|$CTEST_E}");
              grep -E "tests passed|\*\*\*Failed|\*\*\*Timeout|Exception|Not Run|Passed +[0-9.]+ sec" /tmp/ctest.log | tail -60 ;;
     gtest:*) IFS=: read -r _ bin filt <<< "$s"; n=$(basename "$bin")
              BATON_VALIDATION=1 step "$n" 300 "$B/tests/$bin" --gtest_filter="$filt";

@@ -155,7 +155,11 @@ TEST(Leaks, SemaphoreExportImportCycles) {
     BATON_ASSERT_OK(batonStreamCreate(&a));
     BATON_ASSERT_OK(batonStreamCreate(&b));
     // Warm-up: the default context, the layer's tables and the allocator's caches.
+    const auto w0 = std::chrono::steady_clock::now();
     for (int i = 0; i < kSemaphoreWarmup; ++i) ASSERT_NO_FATAL_FAILURE(semaphoreCycle(i, a, b));
+    std::printf("semaphore warm-up: %.1f us a cycle\n",
+                std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - w0).count() / kSemaphoreWarmup);
+    std::fflush(stdout);
     const Snapshot before = take();
     for (int i = 0; i < kSemaphoreCycles; ++i) ASSERT_NO_FATAL_FAILURE(semaphoreCycle(i, a, b));
     expectNoGrowth("semaphore", kSemaphoreCycles, before, take(before.threads), kSemaphoreHeapBound);
@@ -246,7 +250,15 @@ TEST(Leaks, ContextCreateDestroyCycles) {
         driverGrowth = std::max(0ll, static_cast<long long>(heapInUse()) - static_cast<long long>(h0));
         std::printf("raw Vulkan baseline: heap grew by %lld B over %d instance+device cycles\n", driverGrowth, cycles);
     }
-    for (int i = 0; i < warmup; ++i) ASSERT_NO_FATAL_FAILURE(contextCycle());
+    for (int i = 0; i < warmup; ++i) {
+        const auto c0 = std::chrono::steady_clock::now();
+        ASSERT_NO_FATAL_FAILURE(contextCycle());
+        if (i < 3) {  // what one cycle costs on this driver (the H200's took minutes in all)
+            std::printf("context cycle %d: %.1f ms\n", i,
+                        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - c0).count());
+            std::fflush(stdout);
+        }
+    }
     const Snapshot before = take();
     for (int i = 0; i < cycles; ++i) ASSERT_NO_FATAL_FAILURE(contextCycle());
     expectNoGrowth("context", cycles, before, take(before.threads), kHeapBound + driverGrowth);

@@ -219,7 +219,7 @@ TEST_P(ChannelXprocKill, ProducerKilledAtRandomPoints) {
         SCOPED_TRACE("round " + std::to_string(round));
         Peer peer(producerArgs(c, 1000000));
         ASSERT_GT(peer.pid, 0);
-        const int fdsBefore = batontest::openFdCount();
+        const std::string fdsBefore = batontest::openFdList();
         batonChannel_t ch = nullptr;
         BATON_ASSERT_OK(batonChannelReceive(&ch, peer.sock, 30000, nullptr));
         {
@@ -258,7 +258,7 @@ TEST_P(ChannelXprocKill, ProducerKilledAtRandomPoints) {
         const auto destroyStart = Clock::now();
         BATON_ASSERT_OK(batonChannelDestroy(ch));
         EXPECT_LT(Clock::now() - destroyStart, std::chrono::seconds(3));
-        EXPECT_EQ(batontest::openFdCount(), fdsBefore);
+        EXPECT_EQ(batontest::fdChanges(fdsBefore, batontest::openFdList()), "");
     }
     EXPECT_EQ(batontest::validationErrorsSoFar(), 0u);
 }
@@ -282,7 +282,7 @@ void consumerKilledOnce(const Config& c, int framesBeforeKill) {
     ASSERT_NE(tc.ctx, nullptr);
     Peer peer({"consume"});
     ASSERT_GT(peer.pid, 0);
-    const int fdsBefore = batontest::openFdCount();
+    const std::string fdsBefore = batontest::openFdList();
     batonChannelCreateInfo ci{};
     ci.depth = c.depth;
     ci.format = VK_FORMAT_R32_UINT;
@@ -321,7 +321,7 @@ void consumerKilledOnce(const Config& c, int framesBeforeKill) {
     BATON_ASSERT_OK(batonStreamDestroy(stream));
     BATON_ASSERT_OK(batonChannelDestroy(ch));
     h.idle();
-    EXPECT_EQ(batontest::openFdCount(), fdsBefore);
+    EXPECT_EQ(batontest::fdChanges(fdsBefore, batontest::openFdList()), "");
     EXPECT_EQ(batontest::validationErrorsSoFar(), 0u);
 }
 
