@@ -43,6 +43,8 @@ namespace {
 std::atomic<int> g_stopSignal{0};
 extern "C" void onStopSignal(int sig) { g_stopSignal.store(sig, std::memory_order_relaxed); }
 
+}  // namespace
+
 void installStopHandlers() {
     struct sigaction sa {};
     sa.sa_handler = onStopSignal;
@@ -51,6 +53,8 @@ void installStopHandlers() {
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
 }
+
+namespace {
 
 uint64_t threadCpuNs() {
     timespec t{};
@@ -579,7 +583,7 @@ int Session::run() {
 }  // namespace
 
 int runApp(Gpu& gpu, Platform& platform, Options& options) {
-    installStopHandlers();
+    installStopHandlers();  // again: the main()s install them first, a host embedding runApp may not
     Session s(gpu, platform, options);
     return s.run();
 }

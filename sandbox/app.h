@@ -10,6 +10,11 @@
 
 namespace sandbox {
 
+// SIGINT and SIGTERM end the run like closing the window (the trace, the report and the
+// settings are written); installed first thing in main(), so that a signal during start-up
+// ends the run the same way.
+void installStopHandlers();
+
 int runApp(Gpu& gpu, Platform& platform, Options& options);
 
 // Creates the directory of path's parent (mkdir -p). False on failure.

@@ -12,6 +12,7 @@
 #include <GLFW/glfw3.h>
 
 int main(int argc, char** argv) {
+    sandbox::installStopHandlers();
     sandbox::Options options;
     if (!sandbox::parseOptions(argc, argv, true, &options)) return 1;
     if (options.help) {
