@@ -51,14 +51,18 @@ void exportBuffer(Exported* e, VkDeviceSize size, bool hostVisible = true) {
     }
 }
 
-cudaExternalMemory_t importFd(int* fd, unsigned long long size, unsigned flags = 0) {
+// typeIndex: the exporter's memory type where it is not the one cudaImportExternalMemory
+// assumes (the first device-local type: on NVIDIA not host-visible), through baton's variant.
+cudaExternalMemory_t importFd(int* fd, unsigned long long size, unsigned flags = 0, int typeIndex = -1) {
     cudaExternalMemoryHandleDesc d{};
     d.type = cudaExternalMemoryHandleTypeOpaqueFd;
     d.handle.fd = *fd;
     d.size = size;
     d.flags = flags;
     cudaExternalMemory_t m = nullptr;
-    cudaError_t e = cudaImportExternalMemory(&m, &d);
+    cudaError_t e = typeIndex < 0 ? cudaImportExternalMemory(&m, &d)
+                                  : static_cast<cudaError_t>(batonImportExternalMemoryWithType(
+                                        &m, &d, static_cast<uint32_t>(typeIndex)));
     EXPECT_EQ(e, cudaSuccess) << batonGetLastErrorMessage();
     if (e == cudaSuccess) *fd = -1;  // baton's now
     return m;
@@ -198,7 +202,9 @@ TEST(CudaExternalMemory, MappedBuffersAreTheExportersBytes) {
     ASSERT_NO_FATAL_FAILURE(exportBuffer(&ex, 64 * 1024));
     if (IsSkipped()) return;
     if (ex.info.dedicated) GTEST_SKIP() << "the driver exports this buffer as a dedicated allocation: no offset mappings";
-    cudaExternalMemory_t mem = importFd(&ex.fd, ex.info.allocationSize);
+    // The exporter's host-visible type (the H200's first device-local type is not: there the
+    // plain import gave a mapping without a host pointer).
+    cudaExternalMemory_t mem = importFd(&ex.fd, ex.info.allocationSize, 0, static_cast<int>(ex.info.memoryTypeIndex));
     ASSERT_NE(mem, nullptr);
     cudaExternalMemoryBufferDesc whole{}, part{};
     whole.size = 64 * 1024;
