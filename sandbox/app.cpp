@@ -20,6 +20,7 @@
 #include "attach.h"
 #include "gpu_clock.h"
 #include "handoff_channel.h"
+#include "producer_lanes.h"
 #include "producer_remote.h"
 #include "panel.h"
 #include "png_writer.h"
@@ -129,6 +130,7 @@ private:
     // backend, size, producer mode changes). Setup-time work, never per frame.
     std::unique_ptr<Handoff> ring_;
     RemoteProducer* remote_ = nullptr;  // ring_ when the producer is a process
+    ProducerLanes producerLanes_;       // the process's lanes, from baton's telemetry
     PickMode channelPick_ = PickMode::Fifo;  // the channel's policy (fixed per channel: a change rebuilds)
     ProducerWhere ringProducer_ = ProducerWhere::Thread;
     RemoteControls sentControls_{};
@@ -171,6 +173,7 @@ void Session::buildRing(VkExtent2D extent) {
         sentControls_ = launch.controls;
         auto remote = std::make_unique<RemoteProducer>(gpu_, cfg, launch);
         remote_ = remote.get();
+        producerLanes_.restart(ctx_);
         channelPick_ = remote->mode();
         ring_ = std::move(remote);
         renderer_->bindHandoff(*ring_);
@@ -413,6 +416,7 @@ int Session::run() {
         ConsumerFrame cf{};
         double hostStallMs = 0;
         if (!pickFrame(&cf, &hostStallMs)) cf = ConsumerFrame{};  // nothing produced yet: panel only
+        if (remote_) producerLanes_.pull(ctx_, animBase_, telemetry_);  // what the acquire brought in
         if (cf.sequence) {
             lastAnimFrame_ = cf.animFrame;
             lastSequence_ = cf.sequence;

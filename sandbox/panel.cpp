@@ -103,11 +103,12 @@ void Panel::draw(const PanelInputs& in, Settings* settings, bool* paused, PanelA
     ImGui::Text("animation frame %llu   ring rebuilds %llu", static_cast<unsigned long long>(in.animFrame),
                 static_cast<unsigned long long>(in.ringRebuilds));
     if (in.producerWhere == ProducerWhere::Process) {
-        ImGui::TextDisabled("producer process %d, %s (its lanes: not drawn)", in.processPid,
+        ImGui::TextDisabled("producer process %d, %s (its lanes: from the channel)", in.processPid,
                             in.processAlive ? "running" : "dead");
         if (ImGui::IsItemHovered())
-            ImGui::SetTooltip("The child sends its GPU times, stalls and counters over the socket; its host and\n"
-                              "compute-queue spans are not forwarded. Semaphore values are read live here.");
+            ImGui::SetTooltip("The child's produce calls, slot waits and GPU work come through the shared\n"
+                              "channel's control page into baton's telemetry here (producer host, compute\n"
+                              "queue lanes); its counters over the socket. Semaphore values are read live.");
     } else {
         ImGui::TextDisabled("producer: a thread of this process");
     }

@@ -423,6 +423,24 @@ TEST_P(ChannelXprocTelemetry, ProducerZonesInTheConsumersTelemetryAndTrace) {
     EXPECT_GE(produce, frames * 9 / 10) << "producer zones missing from the consumer's telemetry";
     EXPECT_GT(signal, frames / 2) << "the producer's GPU signals did not come across";
     EXPECT_GT(mine, 0u);
+    // The handoff latency across processes: the producer's GPU end (its zone, on the host
+    // clock) to the consumer's first command, per frame, in the frame ring and the stats.
+    std::vector<batonTelemetryFrame> fr(frames + 64);
+    unsigned nf = 0;
+    BATON_ASSERT_OK(batonTelemetryReadFrames(tc.ctx, 0, fr.data(), static_cast<unsigned>(fr.size()), &nf));
+    unsigned timed = 0, fromPeer = 0;
+    for (unsigned i = 0; i < nf; ++i) {
+        fromPeer += fr[i].producerPid == static_cast<uint32_t>(producerPid);
+        if (!(fr[i].flags & BATON_TELEMETRY_FRAME_TIMED)) continue;
+        ++timed;
+        EXPECT_GT(fr[i].consumeStartNs, fr[i].readyNs) << "frame " << fr[i].frame;
+        EXPECT_EQ(fr[i].handoffNs, fr[i].consumeStartNs - fr[i].readyNs) << "frame " << fr[i].frame;
+    }
+    EXPECT_EQ(fromPeer, nf) << "frames not marked as the producer process's";
+    EXPECT_GT(timed, frames / 2) << "of " << nf << " frames, " << timed << " have a handoff latency";
+    batonChannelStats st{};
+    BATON_ASSERT_OK(batonChannelGetStats(ch, &st));
+    EXPECT_GT(st.handoffs, frames / 2);
     BATON_ASSERT_OK(batonTraceStop(tc.ctx));
     std::ifstream in(trace);
     std::stringstream ss;

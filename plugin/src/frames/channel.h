@@ -106,6 +106,8 @@ private:
     void recordProducer(VkCommandBuffer cmd, uint32_t slot, uint64_t frame, bool timed, batonChannelRecordFn fn,
                         void* user);
     void resolveConsumer();  // under consumerMutex_
+    void noteHandoff(uint64_t h);
+    uint64_t peerReadyNs(uint64_t frame) const;
     void retireForValidation(uint64_t upTo) const;
     struct Entry;
     void fillFrame(uint64_t k, VkPipelineStageFlags2 waitStage, bool timed, VkSemaphore waitSem, uint64_t waitValue,
@@ -145,6 +147,12 @@ private:
     uint64_t stallSinceNs_ = 0;   // producer: when produce first found the next slot taken (producerMutex_)
     uint64_t signalZoned_ = 0;    // producer: frames whose GPU signal zone is written (producerMutex_)
     uint64_t zoneCursor_ = 0;     // consumer: peer zones read (consumerMutex_)
+    // Consumer: each frame's GPU work in the producer process (its signal zone, host ns), by
+    // frame number, for the handoff latency across processes (consumerMutex_).
+    struct PeerReady {
+        uint64_t frame, beginNs, endNs;
+    };
+    PeerReady peerReady_[kProducerQueries] = {};
     uint8_t id_[16] = {};
 
     // Producer side.
@@ -178,6 +186,7 @@ private:
     };
     Entry ring_[kConsumerRing] = {};
     void noteFrame(Telemetry* tel, const Entry& e, const uint64_t consumerTicks[2]);  // under consumerMutex_
+    void resolveTimed(const Entry& e, uint32_t i, Telemetry* tel);                    // under consumerMutex_
     uint64_t ringNext_ = 0, ringResolved_ = 0;
 
     // Statistics.

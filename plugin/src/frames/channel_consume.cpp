@@ -36,44 +36,59 @@ uint64_t Channel::producerEndNs(uint64_t frame) {
     return static_cast<uint64_t>(static_cast<double>(ticks[1]) * ctx->properties.limits.timestampPeriod);
 }
 
+void Channel::noteHandoff(uint64_t h) {
+    ++handoffs_;
+    handoffLast_ = h;
+    handoffTotal_ += h;
+    if (h > handoffMax_) handoffMax_ = h;
+}
+
+// A producer in another process: when its frame's GPU work ended, on the host clock (its
+// signal zone), or 0 when that zone has not come (or was overwritten).
+uint64_t Channel::peerReadyNs(uint64_t frame) const {
+    const PeerReady& p = peerReady_[frame % kProducerQueries];
+    return p.frame == frame ? p.endNs : 0;
+}
+
+// A released frame's GPU times (ring entry i): the handoff latency, the consumer's stall and
+// zones, the frame ring.
+void Channel::resolveTimed(const Entry& e, uint32_t i, Telemetry* tel) {
+    uint64_t ticks[2] = {};
+    if (ctx->vkd.vkGetQueryPoolResults(ctx->device, consumerQueries_, 2 * i, 2, sizeof ticks, ticks, sizeof ticks[0],
+                                       VK_QUERY_RESULT_64_BIT) != VK_SUCCESS)
+        return;
+    const double period = ctx->properties.limits.timestampPeriod;
+    // In one process both ends are GPU timestamps of one device, no calibration needed.
+    const uint64_t beginGpuNs = static_cast<uint64_t>(static_cast<double>(ticks[0]) * period);
+    const uint64_t producerEnd = producerEndNs(e.frame);
+    if (producerEnd && beginGpuNs >= producerEnd) noteHandoff(beginGpuNs - producerEnd);
+    if (!tel) return;
+    const uint64_t b = tel->gpuToHost(ticks[0]), en = tel->gpuToHost(ticks[1]);
+    // From another process: the producer's end on the host clock (both sides calibrated).
+    const uint64_t readyAt = producerEnd ? tel->gpuToHost(static_cast<uint64_t>(static_cast<double>(producerEnd) / period))
+                                         : peerReadyNs(e.frame);
+    if (!producerEnd && readyAt && b >= readyAt) noteHandoff(b - readyAt);
+    if (readyAt > e.acquireNs) {  // the consumer asked before the frame was done
+        ++consumerStalls_;
+        consumerStallNs_ += readyAt - e.acquireNs;
+    }
+    const uint64_t from = readyAt > e.acquireNs ? e.acquireNs : (readyAt ? readyAt : e.acquireNs);
+    if (e.waitSeq) tel->resolveOne(e.waitSeq, from < b ? from : b, b);
+    if (e.consumeSeq) tel->resolveOne(e.consumeSeq, b, en);
+    if (e.signalSeq) tel->resolveOne(e.signalSeq, en, en);
+    noteFrame(tel, e, ticks);
+}
+
 void Channel::resolveConsumer() {
     if (ringResolved_ == ringNext_) return;
     const uint64_t done = released->currentValue();
     Telemetry* tel = ctx->telemetry.load(std::memory_order_acquire);
-    const double period = ctx->properties.limits.timestampPeriod;
     uint64_t freedUpTo = 0;
     while (ringResolved_ < ringNext_) {
         const uint32_t i = static_cast<uint32_t>(ringResolved_ % kConsumerRing);
         Entry& e = ring_[i];
         if (e.state != Entry::Released || done < e.frame) break;
-        uint64_t ticks[2] = {};
-        if (e.timed && ctx->vkd.vkGetQueryPoolResults(ctx->device, consumerQueries_, 2 * i, 2, sizeof ticks, ticks,
-                                                      sizeof ticks[0], VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {
-            // Handoff latency: both ends are GPU timestamps of one device, no calibration needed.
-            const uint64_t beginGpuNs = static_cast<uint64_t>(static_cast<double>(ticks[0]) * period);
-            const uint64_t producerEnd = producerEndNs(e.frame);
-            if (producerEnd && beginGpuNs >= producerEnd) {
-                const uint64_t h = beginGpuNs - producerEnd;
-                ++handoffs_;
-                handoffLast_ = h;
-                handoffTotal_ += h;
-                if (h > handoffMax_) handoffMax_ = h;
-            }
-            if (tel) {
-                const uint64_t pticks = static_cast<uint64_t>(static_cast<double>(producerEnd) / period);
-                const uint64_t b = tel->gpuToHost(ticks[0]), en = tel->gpuToHost(ticks[1]);
-                const uint64_t readyAt = producerEnd ? tel->gpuToHost(pticks) : 0;
-                if (readyAt > e.acquireNs) {  // the consumer asked before the frame was done
-                    ++consumerStalls_;
-                    consumerStallNs_ += readyAt - e.acquireNs;
-                }
-                const uint64_t from = readyAt > e.acquireNs ? e.acquireNs : (readyAt ? readyAt : e.acquireNs);
-                if (e.waitSeq) tel->resolveOne(e.waitSeq, from < b ? from : b, b);
-                if (e.consumeSeq) tel->resolveOne(e.consumeSeq, b, en);
-                if (e.signalSeq) tel->resolveOne(e.signalSeq, en, en);
-                noteFrame(tel, e, ticks);
-            }
-        }
+        if (e.timed) resolveTimed(e, i, tel);
         if (keyed_) giveSlot(e.frame);  // the renderer's reads are done: key 0 back to the producer
         e.state = Entry::Free;
         freedUpTo = e.frame;
@@ -112,6 +127,14 @@ void Channel::noteFrame(Telemetry* tel, const Entry& e, const uint64_t consumerT
     f.consumeStart = consumerTicks[0];
     f.consumeEnd = consumerTicks[1];
     f.inConsumerCommands = e.inConsumer;
+    if (role_ == Role::Consumer) {  // the producer is another process: its zone, host clock
+        const PeerReady& p = peerReady_[e.frame % kProducerQueries];
+        if (p.frame == e.frame) {
+            f.produceStartHostNs = p.beginNs;
+            f.produceEndHostNs = p.endNs;
+        }
+        f.producerPid = page_.page().producerPid;  // a label (peer-written), as in the trace
+    }
     tel->noteFrame(f);
 }
 
@@ -283,8 +306,8 @@ batonError_t Channel::acquire(VkPipelineStageFlags2 waitStage, bool inConsumerCo
     // handed out so far is on a queue now, and a stream may wait for it on the GPU even on a
     // queue it shares with the renderer (no host round trip on single-queue devices).
     if (lastReleased_) released->noteSubmitted(lastReleased_);
+    if (role_ == Role::Consumer) readPeerZones();  // first: the frames resolved next need their zones
     resolveConsumer();
-    if (role_ == Role::Consumer) readPeerZones();
     Entry& e = ring_[ringNext_ % kConsumerRing];
     if (e.state != Entry::Free) {
         notReady_.fetch_add(1, std::memory_order_relaxed);

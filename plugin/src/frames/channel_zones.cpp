@@ -98,6 +98,8 @@ void Channel::readPeerZones() {
                                                      : released->handleId();
         r.cpuNs = r.kind == batonTelemetryProduce ? r.gpuStartNs : r.gpuEndNs;
         r.flags = 1;  // times known
+        if (r.kind == batonTelemetrySignal)  // the frame's GPU end, for its handoff latency here
+            peerReady_[r.value % kProducerQueries] = {r.value, r.gpuStartNs, r.gpuEndNs};
         recs[n++] = r;
     }
     zoneCursor_ = head;

@@ -50,8 +50,17 @@ void Telemetry::noteFrame(const FrameTicks& f) {
         out.handoffNs = span(f.produceEnd, f.consumeStart);
         out.frameNs = span(f.produceStart, f.consumeEnd);
         out.flags |= BATON_TELEMETRY_FRAME_TIMED;
-        if (f.inConsumerCommands) out.flags |= BATON_TELEMETRY_FRAME_IN_CONSUMER_COMMANDS;
+    } else if (f.produceEndHostNs && out.consumeStartNs >= f.produceEndHostNs && f.produceStartHostNs &&
+               out.consumeEndNs >= f.produceStartHostNs) {
+        // Across processes: both calibrated to the host clock (each process its own).
+        out.produceStartNs = f.produceStartHostNs;
+        out.readyNs = f.produceEndHostNs;
+        out.handoffNs = out.consumeStartNs - out.readyNs;
+        out.frameNs = out.consumeEndNs - out.produceStartNs;
+        out.flags |= BATON_TELEMETRY_FRAME_TIMED;
     }
+    if ((out.flags & BATON_TELEMETRY_FRAME_TIMED) && f.inConsumerCommands)
+        out.flags |= BATON_TELEMETRY_FRAME_IN_CONSUMER_COMMANDS;
     // The consumer's queue could run its work from the acquire on; it waited if the frame
     // was ready only later.
     if (out.readyNs > f.acquireCpuNs && f.acquireCpuNs) out.stallNs = out.readyNs - f.acquireCpuNs;

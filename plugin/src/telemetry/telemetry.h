@@ -40,6 +40,9 @@ struct FrameTicks {
     uint64_t produceStart, produceEnd;  // producer's first and last command
     uint64_t consumeStart, consumeEnd;  // consumer's first command after its wait, last before release
     bool inConsumerCommands;            // consumeStart is in the consumer's own command buffer
+    // A producer in another process: its first and last command on the host clock (its
+    // calibration), instead of produceStart/End (0: not known).
+    uint64_t produceStartHostNs, produceEndHostNs;
 };
 
 class Telemetry {
