@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include "defect_support.h"
+#include "host_buffer.h"
 
 using namespace defects;
 
@@ -79,6 +80,46 @@ TEST_F(Defects, PortableBinarySignalsFromTwoStreamsKeepProxyOrder) {
 // Defect 4: a stream waiting for an event blocked its thread before submitting what came
 // before the wait in the same batch, ignored cancel, and the event's generation was taken
 // before its record was enqueued.
+
+// A wait takes the recording of E made before it (generation G). When a later recording
+// (G + 1, on another stream) resolves first, the wait took G + 1's stream and point: B ran
+// on behind C while A's work before its record of E had not even been submitted. Found by
+// the stress test on the H200 under load (seed 1000002: A's thread held by a host wait).
+TEST_F(Defects, WaitEventTakesItsOwnRecordingNotALaterOne) {
+    batontest::HostBuffer buf;
+    ASSERT_EQ(buf.create(ctx_, 4), VK_SUCCESS);
+    batonStream_t a = stream(), b = stream(), c = stream();
+    batonEvent_t e = nullptr;
+    BATON_ASSERT_OK(batonEventCreate(&e));
+    ASSERT_FALSE(HasFailure());
+    Gate* g = gateStream(a);  // A's fill and its record of E wait behind the gate
+    BATON_ASSERT_OK(batontest::recordOn(a, [&](VkCommandBuffer cb) {
+        batontest::cmdFill(cb, buf, 0, 1, 0xABCDu);
+        batontest::cmdHostReadBarrier(cb);
+    }));
+    BATON_ASSERT_OK(batonEventRecord(e, a));  // G
+    BATON_ASSERT_OK(batonStreamWaitEvent(b, e, 0));
+    struct Seen {
+        batontest::HostBuffer* buf;
+        std::atomic<uint32_t> word{0};
+        std::atomic<bool> ran{false};
+    } seen{&buf};
+    BATON_ASSERT_OK(batonLaunchHostFunc(b, [](void* u) {
+        auto* s = static_cast<Seen*>(u);
+        s->word = s->buf->words()[0];
+        s->ran = true;
+    }, &seen));
+    BATON_ASSERT_OK(batonEventRecord(e, c));  // G + 1, resolved at once
+    std::this_thread::sleep_for(300ms);
+    EXPECT_FALSE(seen.ran.load()) << "B's host function ran while A's recording of the event it waited for was held";
+    g->open();
+    syncBounded(a, "stream A");
+    syncBounded(b, "stream B");
+    syncBounded(c, "stream C");
+    EXPECT_TRUE(seen.ran.load());
+    EXPECT_EQ(seen.word.load(), 0xABCDu) << "B ran before A's fill";
+    BATON_ASSERT_OK(batonEventDestroy(e));
+}
 
 // Stream B waits for t >= 1 and then records E; stream A signals t = 1 and then waits for E.
 // A's signal must reach the queue before A's thread waits for E.

@@ -24,6 +24,8 @@ batonError_t Event::create(Context* ctx, Event** out) {
 
 Event::~Event() {
     if (stream_) stream_->release();
+    for (Resolution& r : recent_)
+        if (r.stream) r.stream->release();
     if (queries) ctx->vkd.vkDestroyQueryPool(ctx->device, queries, nullptr);
 }
 
@@ -38,29 +40,44 @@ uint64_t Event::latestGeneration() {
 }
 
 void Event::resolve(uint64_t gen, Stream* stream, uint64_t point) {
+    Stream* drop[2] = {};  // released outside the lock (a last reference ends a stream)
     {
         MutexLock lock(mutex_);
+        Resolution& r = recent_[gen % kRecent];
+        if (gen > r.gen) {
+            stream->retain();
+            drop[0] = r.stream;
+            r = {gen, stream, point};
+        }
         if (gen > resolvedGen_) {
             stream->retain();
-            if (stream_) stream_->release();
+            drop[1] = stream_;
             stream_ = stream;
             point_ = point;
             resolvedGen_ = gen;
         }
     }
     cv_.notify_all();
+    for (Stream* s : drop)
+        if (s) s->release();
+}
+
+void Event::takeLocked(uint64_t gen, Stream** stream, uint64_t* point) {
+    const Resolution& r = recent_[gen % kRecent];
+    Stream* s = r.gen == gen ? r.stream : stream_;  // overwritten (kRecent newer recordings): the latest
+    s->retain();
+    *stream = s;
+    *point = r.gen == gen ? r.point : point_;
 }
 
 bool Event::resolved(uint64_t gen, Stream** stream, uint64_t* point, bool block) {
     MutexLock lock(mutex_);
     if (gen == 0) return false;
     if (block)
-        waitHeld(cv_, mutex_, [&]() BATON_NO_THREAD_SAFETY_ANALYSIS { return resolvedGen_ >= gen; });
-    else if (resolvedGen_ < gen)
+        waitHeld(cv_, mutex_, [&]() BATON_NO_THREAD_SAFETY_ANALYSIS { return isResolvedLocked(gen); });
+    else if (!isResolvedLocked(gen))
         return false;
-    stream_->retain();
-    *stream = stream_;
-    *point = point_;
+    takeLocked(gen, stream, point);
     return true;
 }
 
@@ -68,13 +85,11 @@ bool Event::resolved(uint64_t gen, Stream** stream, uint64_t* point, const std::
     if (!cancel) return resolved(gen, stream, point, false);
     MutexLock lock(mutex_);
     if (gen == 0) return false;
-    while (resolvedGen_ < gen) {
+    while (!isResolvedLocked(gen)) {
         if (cancel->load()) return false;
         waitHeldFor(cv_, mutex_, std::chrono::milliseconds(5));
     }
-    stream_->retain();
-    *stream = stream_;
-    *point = point_;
+    takeLocked(gen, stream, point);
     return true;
 }
 
