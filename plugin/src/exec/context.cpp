@@ -708,6 +708,27 @@ bool Context::finishStream(Stream* s, uint64_t deadline) {
     return true;
 }
 
+// Waits, at most a second, until what was submitted to q so far has completed, with a
+// signal-only submission after it (its signal follows all earlier work on the queue, and the
+// driver's handling of that work). Bounded, unlike vkQueueWaitIdle: the host's own work on
+// its queue may wait for a dead peer. A semaphore still pending at the bound is left alive.
+// Teardown only (Stream::close on an attached context: see there).
+void Context::drainQueue(Queue& q) {
+    VkSemaphoreTypeCreateInfo tci{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO, nullptr, VK_SEMAPHORE_TYPE_TIMELINE, 0};
+    VkSemaphoreCreateInfo sci{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, &tci, 0};
+    VkSemaphore sem = VK_NULL_HANDLE;
+    if (vkd.vkCreateSemaphore(device, &sci, nullptr, &sem) != VK_SUCCESS) return;
+    VkSemaphoreSubmitInfo sig{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, sem, 1, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+    VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2, nullptr, 0, 0, nullptr, 0, nullptr, 1, &sig};
+    lockQueue(q);
+    const VkResult r = vkd.vkQueueSubmit2(q.handle, 1, &si, VK_NULL_HANDLE);
+    unlockQueue(q);
+    const uint64_t one = 1;
+    VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &sem, &one};
+    if (r != VK_SUCCESS || vkd.vkWaitSemaphores(device, &wi, 1'000'000'000ull) == VK_SUCCESS)
+        vkd.vkDestroySemaphore(device, sem, nullptr);
+}
+
 // Takes one child of the wanted kind (streams, or the rest) out of the context, or nullptr.
 Object* Context::takeChild(bool stream) {
     MutexLock lock(childrenMutex_);

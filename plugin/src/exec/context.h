@@ -45,6 +45,7 @@ public:
     VkResult submit(Queue& q, const VkSubmitInfo2& info);
     void lockQueue(Queue& q);
     void unlockQueue(Queue& q);
+    void drainQueue(Queue& q);  // lock, vkQueueWaitIdle, unlock (teardown only)
     Queue* findQueue(VkQueue q);
     Queue& queueForNewStream();
     void releaseStreamQueue(Queue& q);
