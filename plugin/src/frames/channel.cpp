@@ -203,6 +203,10 @@ void Channel::drain() {
         r = lastReleased_;
     }
     if (r) released->hostWait(r, twoSeconds);
+    if (ctx->validationLayer) {  // the layer's view, before the semaphores go (retireForValidation)
+        if (p) retireForValidation(*ready, p);
+        if (r) retireForValidation(*released, r);
+    }
     // Keyed: give back the slots whose reads completed, so that no mutex is left held; and
     // the last frames' telemetry (and their trace flows) before the channel goes.
     std::lock_guard lock(consumerMutex_);

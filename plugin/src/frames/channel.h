@@ -108,7 +108,7 @@ private:
     void resolveConsumer();  // under consumerMutex_
     void noteHandoff(uint64_t h);
     uint64_t peerReadyNs(uint64_t frame) const;
-    void retireForValidation(uint64_t upTo) const;
+    void retireForValidation(const Semaphore& sem, uint64_t upTo) const;
     struct Entry;
     void fillFrame(uint64_t k, VkPipelineStageFlags2 waitStage, bool timed, VkSemaphore waitSem, uint64_t waitValue,
                    batonChannelFrame* out) const;

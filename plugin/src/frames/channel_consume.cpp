@@ -94,7 +94,7 @@ void Channel::resolveConsumer() {
         freedUpTo = e.frame;
         ++ringResolved_;
     }
-    if (freedUpTo && ctx->validationLayer) retireForValidation(freedUpTo);
+    if (freedUpTo && ctx->validationLayer) retireForValidation(*released, freedUpTo);
 }
 
 // The validation layer (1.3.239) retires a submission on the thread whose query saw it
@@ -102,10 +102,12 @@ void Channel::resolveConsumer() {
 // then the freed entries' command buffers are re-recorded while the layer still counts them
 // pending (VUID-vkBeginCommandBuffer-commandBuffer-00049, once on the H200 under load;
 // Vulkan-ValidationLayers issues 1999 and 4308). A zero-timeout wait on this thread makes it
-// retire them here first. Only where baton turned the layer on: it costs a driver call.
-void Channel::retireForValidation(uint64_t upTo) const {
-    if (!released->has(kSemTimeline)) return;
-    VkSemaphore s = released->localSignalSemaphore();
+// retire them here first (the channel's drain does the same before its semaphores go: the
+// H200 reported VUID-vkDestroySemaphore-semaphore-01137 there). Only where baton turned the
+// layer on: it costs a driver call.
+void Channel::retireForValidation(const Semaphore& sem, uint64_t upTo) const {
+    if (!sem.has(kSemTimeline)) return;
+    VkSemaphore s = sem.localSignalSemaphore();
     VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &s, &upTo};
     ctx->vkd.vkWaitSemaphores(ctx->device, &wi, 0);
 }
