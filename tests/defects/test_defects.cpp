@@ -6,6 +6,8 @@
 // of blocking CI.
 #include <sys/mman.h>
 
+#include <baton/baton_telemetry.h>
+
 #include "defect_support.h"
 #include "host_buffer.h"
 
@@ -119,6 +121,40 @@ TEST_F(Defects, WaitEventTakesItsOwnRecordingNotALaterOne) {
     EXPECT_TRUE(seen.ran.load());
     EXPECT_EQ(seen.word.load(), 0xABCDu) << "B ran before A's fill";
     BATON_ASSERT_OK(batonEventDestroy(e));
+}
+
+// A destroyed stream that another object still holds (here an event it recorded) had its
+// last submissions' GPU times resolved only when that reference went: a trace written before
+// lacked them (the H200 sandbox trace: the last handoff without its flow arrow).
+TEST_F(Defects, ClosedStreamResolvesItsTelemetryWhileAnEventHoldsIt) {
+    if (!info_.queueShared)
+        GTEST_SKIP() << "needs a device whose streams share the one queue the test can hold (lavapipe)";
+    BATON_ASSERT_OK(batonTelemetryEnable(ctx_, 1));
+    batonExternalSemaphore_t t = timeline();
+    batonStream_t s = stream();
+    batonEvent_t e = nullptr;
+    BATON_ASSERT_OK(batonEventCreate(&e));
+    ASSERT_FALSE(HasFailure());
+    GpuHold hold;  // the signal's batch waits behind it: no idle pass of the stream resolves it
+    ASSERT_TRUE(hold.hold(info_, ctx_));
+    BATON_ASSERT_OK(signal(t, 1, s));
+    BATON_ASSERT_OK(batonEventRecord(e, s));
+    std::thread releaser([&] {
+        std::this_thread::sleep_for(200ms);
+        hold.release();
+    });
+    BATON_ASSERT_OK(batonStreamDestroy(s));  // waits for its work (behind the hold)
+    releaser.join();
+    static batonTelemetryRecord recs[4096];
+    unsigned n = 0;
+    BATON_ASSERT_OK(batonTelemetryRead(ctx_, 0, recs, 4096, &n));
+    const batonTelemetryRecord* sig = nullptr;
+    for (unsigned i = 0; i < n; ++i)
+        if (recs[i].kind == batonTelemetrySignal && recs[i].value == 1) sig = &recs[i];
+    ASSERT_NE(sig, nullptr) << "no signal record among " << n;
+    EXPECT_TRUE((sig->flags & 1) && sig->gpuEndNs) << "the closed stream's last signal has no GPU time";
+    BATON_ASSERT_OK(batonEventDestroy(e));
+    hold.destroy();
 }
 
 // Stream B waits for t >= 1 and then records E; stream A signals t = 1 and then waits for E.

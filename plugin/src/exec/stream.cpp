@@ -310,6 +310,10 @@ void Stream::close(bool cancel) {
     // 2 of 80 runs beside two CPU hogs; 0 of 535 with this). Idle it before the pool and
     // the timeline go.
     if (!cancel && ctx->attached && !ctx->lost() && queue) ctx->drainQueue(*queue);
+    // Its work is done: resolve the GPU times of its last submissions now, not when the last
+    // reference goes (another object may hold one past the trace's end: on the H200 the
+    // sandbox's trace lost the flow of its last handoff, the producer's signal unresolved).
+    if (!cancel) resolveTelemetry();
 }
 
 void Stream::markProcessed(uint64_t upTo) {
