@@ -720,9 +720,7 @@ void Context::drainQueue(Queue& q) {
     if (vkd.vkCreateSemaphore(device, &sci, nullptr, &sem) != VK_SUCCESS) return;
     VkSemaphoreSubmitInfo sig{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, sem, 1, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
     VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2, nullptr, 0, 0, nullptr, 0, nullptr, 1, &sig};
-    lockQueue(q);
-    const VkResult r = vkd.vkQueueSubmit2(q.handle, 1, &si, VK_NULL_HANDLE);
-    unlockQueue(q);
+    const VkResult r = submit(q, si);  // under the queue's lock, refused on a lost device
     const uint64_t one = 1;
     VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &sem, &one};
     if (r != VK_SUCCESS || vkd.vkWaitSemaphores(device, &wi, 1'000'000'000ull) == VK_SUCCESS)

@@ -45,7 +45,7 @@ public:
     VkResult submit(Queue& q, const VkSubmitInfo2& info);
     void lockQueue(Queue& q);
     void unlockQueue(Queue& q);
-    void drainQueue(Queue& q);  // lock, vkQueueWaitIdle, unlock (teardown only)
+    void drainQueue(Queue& q);  // waits (bounded) for what q was given so far (teardown only)
     Queue* findQueue(VkQueue q);
     Queue& queueForNewStream();
     void releaseStreamQueue(Queue& q);

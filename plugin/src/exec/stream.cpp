@@ -307,8 +307,8 @@ void Stream::close(bool cancel) {
     // Attached, the queue is the host's, whose driver may still be finishing the last
     // submission after its signal is visible: lavapipe's queue thread was seen crashing on a
     // mutex of an object freed right after (attached.Semantics.StreamWaitEventAcrossStreams,
-    // 2 of 80 runs beside two CPU hogs; 0 of 535 with this). Idle it before the pool and
-    // the timeline go.
+    // 2 of 80 runs beside two CPU hogs; 0 of 600 with this). Let it finish (bounded) before
+    // the pool and the timeline go.
     if (!cancel && ctx->attached && !ctx->lost() && queue) ctx->drainQueue(*queue);
     // Its work is done: resolve the GPU times of its last submissions now, not when the last
     // reference goes (another object may hold one past the trace's end: on the H200 the

@@ -107,7 +107,6 @@ private:
                         void* user);
     void resolveConsumer();  // under consumerMutex_
     void noteHandoff(uint64_t h);
-    uint64_t peerReadyNs(uint64_t frame) const;
     void retireForValidation(const Semaphore& sem, uint64_t upTo) const;
     struct Entry;
     void fillFrame(uint64_t k, VkPipelineStageFlags2 waitStage, bool timed, VkSemaphore waitSem, uint64_t waitValue,
@@ -153,6 +152,7 @@ private:
         uint64_t frame, beginNs, endNs;
     };
     PeerReady peerReady_[kProducerQueries] = {};
+    const PeerReady* peerReady(uint64_t frame) const;  // nullptr: its zone has not come (or was overwritten)
     uint8_t id_[16] = {};
 
     // Producer side.

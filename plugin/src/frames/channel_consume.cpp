@@ -43,11 +43,10 @@ void Channel::noteHandoff(uint64_t h) {
     if (h > handoffMax_) handoffMax_ = h;
 }
 
-// A producer in another process: when its frame's GPU work ended, on the host clock (its
-// signal zone), or 0 when that zone has not come (or was overwritten).
-uint64_t Channel::peerReadyNs(uint64_t frame) const {
+// A producer in another process: its frame's GPU work on the host clock (its signal zone).
+const Channel::PeerReady* Channel::peerReady(uint64_t frame) const {
     const PeerReady& p = peerReady_[frame % kProducerQueries];
-    return p.frame == frame ? p.endNs : 0;
+    return p.frame == frame ? &p : nullptr;
 }
 
 // A released frame's GPU times (ring entry i): the handoff latency, the consumer's stall and
@@ -65,8 +64,9 @@ void Channel::resolveTimed(const Entry& e, uint32_t i, Telemetry* tel) {
     if (!tel) return;
     const uint64_t b = tel->gpuToHost(ticks[0]), en = tel->gpuToHost(ticks[1]);
     // From another process: the producer's end on the host clock (both sides calibrated).
+    const PeerReady* peer = producerEnd ? nullptr : peerReady(e.frame);
     const uint64_t readyAt = producerEnd ? tel->gpuToHost(static_cast<uint64_t>(static_cast<double>(producerEnd) / period))
-                                         : peerReadyNs(e.frame);
+                                         : peer ? peer->endNs : 0;
     if (!producerEnd && readyAt && b >= readyAt) noteHandoff(b - readyAt);
     if (readyAt > e.acquireNs) {  // the consumer asked before the frame was done
         ++consumerStalls_;
@@ -130,10 +130,9 @@ void Channel::noteFrame(Telemetry* tel, const Entry& e, const uint64_t consumerT
     f.consumeEnd = consumerTicks[1];
     f.inConsumerCommands = e.inConsumer;
     if (role_ == Role::Consumer) {  // the producer is another process: its zone, host clock
-        const PeerReady& p = peerReady_[e.frame % kProducerQueries];
-        if (p.frame == e.frame) {
-            f.produceStartHostNs = p.beginNs;
-            f.produceEndHostNs = p.endNs;
+        if (const PeerReady* p = peerReady(e.frame)) {
+            f.produceStartHostNs = p->beginNs;
+            f.produceEndHostNs = p->endNs;
         }
         f.producerPid = page_.page().producerPid;  // a label (peer-written), as in the trace
     }
