@@ -166,8 +166,8 @@ void Session::buildRing(VkExtent2D extent) {
         std::memcpy(launch.deviceUUID, ctxInfo_.deviceUUID, VK_UUID_SIZE);
         launch.controls = currentControls();
         launch.pick = settings_.pick;
-        launch.submitRelease = [this](const VkSemaphoreSubmitInfo& signal) {
-            renderer_->submitSignal(signal);
+        launch.submitRelease = [this](const ChannelHandoff::ReleaseSubmit& r) {
+            renderer_->submitRelease(r.wait, r.commands, r.commandCount, r.signal);
             renderer_->waitIdle();
         };
         sentControls_ = launch.controls;
@@ -184,8 +184,8 @@ void Session::buildRing(VkExtent2D extent) {
         return;
     }
     // In this process every backend goes through baton's frame channel.
-    auto submitRelease = [this](const VkSemaphoreSubmitInfo& signal) {
-        renderer_->submitSignal(signal);
+    auto submitRelease = [this](const ChannelHandoff::ReleaseSubmit& r) {
+        renderer_->submitRelease(r.wait, r.commands, r.commandCount, r.signal);
         renderer_->waitIdle();
     };
     auto channel = std::make_unique<ChannelHandoff>(gpu_, cfg, settings_.pick, submitRelease);

@@ -153,20 +153,26 @@ bool ChannelHandoff::acquire(PickMode, ConsumerFrame* out) {
 }
 
 bool ChannelHandoff::releaseAll(uint64_t lastEnqueued, VkSemaphoreSubmitInfo*) {
-    // Take every frame still coming and give it back at once: the producer's stream waits for
-    // those slots (a keyed slot comes back only once its release completed, so each release is
-    // submitted and waited for before the next frame is taken).
+    // Give back the frame shown last, then take every frame still coming and give it back at
+    // once: the producer's stream waits for those slots (a keyed slot comes back only once its
+    // release completed, so each release is submitted and waited for before the next frame is
+    // taken). Each release goes with baton's release commands (the end timestamp that
+    // resolves its telemetry, the ownership release of a shared channel), and a frame taken
+    // here with its wait and acquire commands: the H200's trace lacked the last release's
+    // signal, whose timestamp was never written (SandboxTrace.EveryHandoffHasItsFlow).
     const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
-    auto releaseHeld = [&] {
-        if (!holding_) return;
+    if (holding_) {
         batonChannelRelease rel{};
         BATON_CHECK(batonChannelReleaseFrame(channel_, &held_, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, &rel));
-        submitRelease_(rel.signal);
+        ReleaseSubmit r;
+        r.commands[r.commandCount++] = rel.releaseCommands;
+        r.signal = rel.signal;
+        submitRelease_(r);
         holding_ = false;
-    };
+    }
     while (shown_ < lastEnqueued && std::chrono::steady_clock::now() < deadline) {
         batonChannelFrame f{};
-        const batonError_t e = batonChannelAcquireFrame(channel_, VK_PIPELINE_STAGE_2_FRAGMENT_SHADER_BIT, &f);
+        const batonError_t e = batonChannelAcquireFrame(channel_, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, &f);
         if (e == batonErrorNotReady) {
             batonChannelWaitForFrame(channel_, 10'000'000ull);
             continue;
@@ -176,12 +182,16 @@ bool ChannelHandoff::releaseAll(uint64_t lastEnqueued, VkSemaphoreSubmitInfo*) {
             break;
         }
         BATON_CHECK(e);
-        releaseHeld();
-        held_ = f;
-        holding_ = true;
+        batonChannelRelease rel{};
+        BATON_CHECK(batonChannelReleaseFrame(channel_, &f, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, &rel));
+        ReleaseSubmit r;
+        r.wait = &f.wait;
+        r.commands[r.commandCount++] = f.acquireCommands;
+        r.commands[r.commandCount++] = rel.releaseCommands;
+        r.signal = rel.signal;
+        submitRelease_(r);
         shown_ = f.frame;
     }
-    releaseHeld();
     batonChannelStats stats{};
     batonChannelGetStats(channel_, &stats);  // gives the completed keyed slots back
     return false;

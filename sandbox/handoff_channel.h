@@ -22,9 +22,18 @@ namespace sandbox {
 
 class ChannelHandoff final : public Handoff {
 public:
-    // submitRelease: submits one signal on the renderer's queue and waits until it completed
+    // One teardown release for the renderer's queue: an optional wait (a frame taken only to
+    // be given back), baton's command buffers (the acquire's, then the release's: telemetry
+    // timestamps, queue-family ownership), the release's signal.
+    struct ReleaseSubmit {
+        const VkSemaphoreSubmitInfo* wait = nullptr;
+        VkCommandBuffer commands[2] = {};
+        uint32_t commandCount = 0;
+        VkSemaphoreSubmitInfo signal{};
+    };
+    // submitRelease: submits one release on the renderer's queue and waits until it completed
     // (teardown only: the channel's last releases).
-    using SubmitRelease = std::function<void(const VkSemaphoreSubmitInfo&)>;
+    using SubmitRelease = std::function<void(const ReleaseSubmit&)>;
     // In this process: producer and consumer both here.
     ChannelHandoff(Gpu& gpu, const HandoffConfig& config, PickMode mode, SubmitRelease submitRelease);
     // The producer's end of a channel for a consumer in another process: send() it there.

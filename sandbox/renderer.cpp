@@ -390,13 +390,22 @@ void Renderer::readCapture(std::vector<uint8_t>& rgba, uint32_t* width, uint32_t
     *height = captureExtent_.height;
 }
 
-void Renderer::submitSignal(const VkSemaphoreSubmitInfo& signal) {
+void Renderer::submitRelease(const VkSemaphoreSubmitInfo* wait, const VkCommandBuffer* commands,
+                             uint32_t commandCount, const VkSemaphoreSubmitInfo& signal) {
     // Also signals the renderer's own timeline, so that waitIdle() covers this submission
     // too: the semaphore it signals is destroyed right after a teardown's waitIdle().
     const uint64_t value = submitted_ + 1;
     VkSemaphoreSubmitInfo signals[2] = {signal, {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, timeline_, value,
                                                  VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0}};
+    VkCommandBufferSubmitInfo cmds[2] = {};
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < commandCount && n < 2; ++i)
+        if (commands[i]) cmds[n++] = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, commands[i], 0};
     VkSubmitInfo2 si{VK_STRUCTURE_TYPE_SUBMIT_INFO_2};
+    si.waitSemaphoreInfoCount = wait ? 1 : 0;
+    si.pWaitSemaphoreInfos = wait;
+    si.commandBufferInfoCount = n;
+    si.pCommandBufferInfos = cmds;
     si.signalSemaphoreInfoCount = 2;
     si.pSignalSemaphoreInfos = signals;
     gpu_.lockGraphics();

@@ -36,7 +36,11 @@ public:
     // After a capturing submit: waits for it and returns the image as tightly packed RGBA8.
     void readCapture(std::vector<uint8_t>& rgba, uint32_t* width, uint32_t* height);
     // One submit with no work: signal only (the handoff's final release).
-    void submitSignal(const VkSemaphoreSubmitInfo& signal);
+    void submitSignal(const VkSemaphoreSubmitInfo& signal) { submitRelease(nullptr, nullptr, 0, signal); }
+    // One submit of a handoff's release at teardown: wait (may be null), baton's command
+    // buffers, signal.
+    void submitRelease(const VkSemaphoreSubmitInfo* wait, const VkCommandBuffer* commands, uint32_t commandCount,
+                       const VkSemaphoreSubmitInfo& signal);
     // Waits for everything this renderer submitted.
     void waitIdle();
     // The part of the frame shown (view_transform.h), from the next submit on.

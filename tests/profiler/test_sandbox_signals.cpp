@@ -115,6 +115,11 @@ TEST(SandboxTrace, EveryHandoffHasItsFlow) {
         GTEST_SKIP() << "the sandbox hands frames over through its own ring, not baton's channel (issue 11): the "
                         "renderer's waits are not in baton's telemetry, so there is no consumer side to draw arrows to";
     EXPECT_EQ(f.withFlow, f.waits) << "first wait without its arrow: " << f.firstMissing;
+    // The last frames too: the one shown last and those given back at teardown, each with
+    // its own times (their release commands were not submitted: no times for the last one,
+    // stale ones from 32 frames before for the rest).
+    EXPECT_EQ(f.firstBeforeItsSignal, "") << "a wait that ended before its signal";
+    EXPECT_EQ(batontest::firstGapInWaits(t), "") << "a frame of the FIFO channel without its wait";
     EXPECT_GT(f.frames, 20u) << "no frame slices: the channel's frames are missing";
 }
 

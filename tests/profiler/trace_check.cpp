@@ -113,6 +113,11 @@ HandoffFlows checkHandoffFlows(const TraceFile& trace, const std::string& sem) {
                 found = st != starts.end() && inside(*sig->second, *st->second);
             }
         }
+        if (sig != signals.end() && w.ts + w.dur < sig->second->ts - 50.0 && out.firstBeforeItsSignal.empty()) {
+            char at[160];
+            std::snprintf(at, sizeof at, " (ends at %.3f us, its signal at %.3f us)", w.ts + w.dur, sig->second->ts);
+            out.firstBeforeItsSignal = w.name + at;
+        }
         if (found) {
             ++out.withFlow;
         } else if (out.firstMissing.empty()) {  // what is there instead, to tell the causes apart
@@ -124,6 +129,22 @@ HandoffFlows checkHandoffFlows(const TraceFile& trace, const std::string& sem) {
         }
     }
     return out;
+}
+
+std::string firstGapInWaits(const TraceFile& trace) {
+    std::map<std::string, std::vector<uint64_t>> waited;  // by semaphore
+    for (const TraceEvent& w : trace.events) {
+        if (w.ph != "X" || w.name.rfind("wait ", 0) != 0) continue;
+        const size_t ge = w.name.find(" >= ");
+        if (ge == std::string::npos) continue;
+        waited[w.name.substr(5, ge - 5)].push_back(std::strtoull(w.name.c_str() + ge + 4, nullptr, 10));
+    }
+    for (auto& [object, values] : waited) {
+        std::sort(values.begin(), values.end());
+        for (size_t i = 1; i < values.size(); ++i)
+            if (values[i] > values[i - 1] + 1) return object + " >= " + std::to_string(values[i - 1] + 1);
+    }
+    return {};
 }
 
 }  // namespace batontest

@@ -28,9 +28,16 @@ struct HandoffFlows {
     uint64_t signals = 0;      // "signal 0x<sem> = <v>" zones
     uint64_t frames = 0;       // frame slices ("b")
     std::string firstMissing;  // the first wait without its arrow
+    // The first wait that ended before the signal it waited for was made (more than 50 us,
+    // the clocks' calibration): times that are not that handoff's (a stale query result).
+    std::string firstBeforeItsSignal;
 };
 
 // The handoffs of semaphore `sem` ("0x34"), or of every semaphore when sem is empty.
 HandoffFlows checkHandoffFlows(const TraceFile& trace, const std::string& sem);
+
+// The first value a semaphore's waits skip ("0x34 >= 60"), between its lowest and highest
+// waited value, or empty: for a FIFO channel, whose every frame is waited for.
+std::string firstGapInWaits(const TraceFile& trace);
 
 }  // namespace batontest
