@@ -88,6 +88,19 @@ public:
     uint8_t driverUUID[VK_UUID_SIZE] = {};
     uint32_t timestampValidBits = 0;
 
+    // With baton's validation layer on: a zero-timeout vkWaitSemaphores(sem >= value) on this
+    // thread, before work the GPU finished is reused (a command buffer re-recorded or
+    // resubmitted). The layer (1.3.239) retires a submission asynchronously after a
+    // vkGetSemaphoreCounterValue that saw it complete, and only a wait returns after the
+    // retirement: without this it reports the buffer still pending (VUID-vkBeginCommandBuffer-
+    // commandBuffer-00049, VUID-vkQueueSubmit2-commandBuffer-03875; Vulkan-ValidationLayers
+    // issues 1999 and 4308). Nothing without the layer.
+    void settleForValidation(VkSemaphore sem, uint64_t value) const {
+        if (!validationLayer || value == 0) return;
+        VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &sem, &value};
+        vkd.vkWaitSemaphores(device, &wi, 0);
+    }
+
     std::vector<Queue*> computeQueues;  // streams are spread over these
     Mutex proxySignalMutex;             // orders streams' timeline signals (stream.cpp flush; Semaphore::claimSignal)
     Queue* graphicsQueue = nullptr;     // standalone only: a queue for the host

@@ -170,7 +170,10 @@ uint32_t Stream::acquireSlot() {
         MutexLock lock(mutex_);
         while ((p = slotPoint_[slot].load(std::memory_order_acquire)) == kUnsubmitted) waitHeldOnce(progressCv_, mutex_);
     }
-    if (p != 0) waitPoint(p);  // the GPU must be done with it before it is re-recorded
+    if (p != 0) {
+        waitPoint(p);  // the GPU must be done with it before it is re-recorded
+        ctx->settleForValidation(timeline, p);  // (the layer too: H200, ProfilerLatency)
+    }
     return slot;
 }
 

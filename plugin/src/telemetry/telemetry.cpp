@@ -369,6 +369,8 @@ bool StreamTelemetry::bracket(VkCommandBufferSubmitInfo* first, VkCommandBufferS
         if (issued_ - resolved_ == kPairs) return false;  // GPU far behind: this one goes untimed
     }
     uint32_t i = static_cast<uint32_t>(issued_ % kPairs);
+    // Resolved maybe on another thread: the layer's view on this one before the pair goes again.
+    ctx_->settleForValidation(timeline_, lastPoint_[i]);
     *first = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, begin_[i], 0};
     *last = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, end_[i], 0};
     bracketed_ = true;
@@ -457,6 +459,7 @@ void StreamTelemetry::resolve() {
             if (p.count) tel->resolveSubmission(p.firstSeq, p.count, b, e, prevEnd_);
             prevEnd_ = e;
         }
+        lastPoint_[i] = p.point;
         p = {};
         ++resolved_;
     }

@@ -201,6 +201,7 @@ private:
 
     std::mutex mutex_;  // pairs_ and the resolve cursor (resolve runs on any thread)
     Pair pairs_[kPairs] = {};
+    uint64_t lastPoint_[kPairs] = {};  // the point of a pair's last submission (settleForValidation)
     uint64_t issued_ = 0, resolved_ = 0;  // pair sequence numbers
     uint64_t prevEnd_ = 0;
     bool bracketed_ = false;
