@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <sched.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -175,12 +176,10 @@ bool startPeer(int* sockOut) {
     return true;
 }
 
-void runPlan(const char* test, bool cross, uint64_t seedBase) {
-    Plan p = plan(seedBase);
-    Tally t;
-    auto t0 = std::chrono::steady_clock::now();
-    stress::Executor::setFailHook(killPeer);
-    for (uint64_t seed = p.firstSeed; t.ops < p.total; ++seed) {
+// One program (seed), executed and checked; in two processes with cross.
+void runSeed(const char* test, bool cross, uint64_t seed, uint64_t perProgram, Tally* tally) {
+    Tally& t = *tally;
+    {
         batonContext_t ctx = nullptr;
         BATON_ASSERT_OK(stress::createContext(&ctx));
         BATON_ASSERT_OK(batonCtxSetCurrent(ctx));
@@ -188,7 +187,7 @@ void runPlan(const char* test, bool cross, uint64_t seedBase) {
         BATON_ASSERT_OK(batonContextGetInfo(ctx, &info));
         stress::Config c;
         c.seed = seed;
-        c.ops = static_cast<uint32_t>(p.perProgram);
+        c.ops = static_cast<uint32_t>(perProgram);
         c.cross = cross;
         c.native = info.nativeSemaphoreFd != 0;
         c.binaryFromSeveralStreams = stress::knownDefectCheck("BINARY_FROM_SEVERAL_STREAMS");
@@ -201,7 +200,7 @@ void runPlan(const char* test, bool cross, uint64_t seedBase) {
         c.eventWait = stress::knownDefectCheck("EVENT_WAIT");
         char bits[32];
         std::snprintf(bits, sizeof bits, " (op-class switches 0x%x)", stress::packSwitches(c));
-        stress::Executor::setLabel(replay(test, seed, p.perProgram) + bits);
+        stress::Executor::setLabel(replay(test, seed, perProgram) + bits);
         stress::Program prog = stress::generate(c);
         if (std::getenv("BATON_STRESS_PRINT"))
             for (size_t i = 0; i < prog.ops.size(); ++i) std::printf("%s\n", stress::describe(prog, i).c_str());
@@ -225,7 +224,17 @@ void runPlan(const char* test, bool cross, uint64_t seedBase) {
         ++t.programs;
         batonCtxSetCurrent(nullptr);
         EXPECT_EQ(batonContextDestroy(ctx), batonSuccess);
-        if (p.single) break;
+    }
+}
+
+void runPlan(const char* test, bool cross, uint64_t seedBase) {
+    Plan p = plan(seedBase);
+    Tally t;
+    auto t0 = std::chrono::steady_clock::now();
+    stress::Executor::setFailHook(killPeer);
+    for (uint64_t seed = p.firstSeed; t.ops < p.total; ++seed) {
+        runSeed(test, cross, seed, p.perProgram, &t);
+        if (::testing::Test::HasFatalFailure() || p.single) break;
     }
     t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     report(test, t);
@@ -262,5 +271,30 @@ TEST(Stress, ProgramsAreDeterministicAndCoverEveryOperation) {
 TEST(Stress, SingleProcess) { runPlan("SingleProcess", false, 0); }
 
 TEST(Stress, CrossProcess) { runPlan("CrossProcess", true, 1000000); }
+
+// Issue 10, stress cause 3: a keyed release reached the shared page (from the keyed mutex's
+// publisher thread) before the portable timeline value its stream had signaled earlier (from
+// the timeline's own publisher thread), so the peer that took the key did not see it. Seed
+// 1000161's program hits that when both processes share one core: 5 of 100 runs diverged
+// before the fix (a host function behind the acquire read the timeline one short), 0 of 250
+// after. Run 60 times (fewer under the sanitizers), pinned to one core; the peer inherits it.
+TEST(Stress, KeyedReleaseComesAfterTheStreamsEarlierSignalsOnOneCore) {
+    cpu_set_t saved, one;
+    ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
+    int cpu = 0;
+    while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &saved)) ++cpu;
+    ASSERT_LT(cpu, CPU_SETSIZE);
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);  // this thread, and what it starts
+    stress::Executor::setFailHook(killPeer);
+    Tally t;
+    const auto t0 = std::chrono::steady_clock::now();
+    const int runs = std::max(10, 60 * BATON_STRESS_DEFAULT_OPS / 3000);
+    for (int i = 0; i < runs && !::testing::Test::HasFailure(); ++i) runSeed("CrossProcess", true, 1000161, 500, &t);
+    sched_setaffinity(0, sizeof saved, &saved);
+    t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    report("KeyedReleaseOrder", t);
+}
 
 }  // namespace

@@ -66,6 +66,7 @@ batonError_t Stream::create(Context* ctx, Stream** out) {
 
 Stream::~Stream() {
     close(false);
+    pruneUnpublished(true);
     if (queue) ctx->releaseStreamQueue(*queue);
     delete tel_.load();
     if (pool_) ctx->vkd.vkDestroyCommandPool(ctx->device, pool_, nullptr);  // frees the command buffers
@@ -611,9 +612,19 @@ bool Stream::resubmitSignals(uint64_t point) {
 // Hands the batch's references to the retire queue, with what each must publish once the GPU
 // passed `point` (the backend says what: Semaphore::afterSubmit).
 void Stream::retireBatch(uint64_t point, bool submitted) {
+    // This batch's portable timeline signals count as earlier than its binary/keyed ones: the
+    // GPU has passed both once the binary/keyed proxy signal is seen (stress cause 3).
+    bool binaryOrKeyed = false;
     for (uint32_t i = 0; i < batch_.publishCount; ++i) {
         const SubmitBatch::Publish& p = batch_.publishes[i];
-        Semaphore::RetireNote n = p.sem->afterSubmit(p.proxyValue, p.value, p.superseded, submitted);
+        if (p.sem->kind != SemKind::Timeline) binaryOrKeyed = true;
+        else if (submitted) noteUnpublished(p.sem, p.value);
+    }
+    for (uint32_t i = 0; i < batch_.publishCount; ++i) {
+        const SubmitBatch::Publish& p = batch_.publishes[i];
+        EarlierSignals earlier;
+        if (binaryOrKeyed && submitted && p.sem->kind != SemKind::Timeline) copyUnpublished(&earlier);
+        Semaphore::RetireNote n = p.sem->afterSubmit(p.proxyValue, p.value, p.superseded, submitted, &earlier);
         retireLater(point, p.sem, n.publishOf, n.ticket, n.value);
     }
     for (uint32_t i = 0; i < batch_.waitedProxyCount; ++i) {
@@ -647,7 +658,65 @@ void Stream::retireCompleted(bool all) {
     if (ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done) == VK_SUCCESS) retireUpTo(done, false);
 }
 
-bool Stream::retireUpTo(uint64_t point, bool block) { return retire_.retireUpTo(point, block, ctx->lost()); }
+bool Stream::retireUpTo(uint64_t point, bool block) {
+    const bool all = retire_.retireUpTo(point, block, ctx->lost());
+    pruneUnpublished();  // what retired is published now: no reference kept for it
+    return all;
+}
+
+void Stream::noteUnpublished(Semaphore* sem, uint64_t value) {
+    pruneUnpublished();
+    Semaphore* evicted = nullptr;
+    {
+        MutexLock lock(unpublishedMutex_);
+        EarlierSignals& u = unpublished_;
+        for (uint32_t i = 0; i < u.count; ++i)
+            if (u.sems[i] == sem) {
+                if (value > u.values[i]) u.values[i] = value;
+                return;
+            }
+        if (u.count == EarlierSignals::kMax) {  // more than kMax at once: the oldest goes unordered
+            evicted = u.sems[0];
+            std::memmove(u.sems, u.sems + 1, (u.count - 1) * sizeof u.sems[0]);
+            std::memmove(u.values, u.values + 1, (u.count - 1) * sizeof u.values[0]);
+            --u.count;
+        }
+        sem->retain();
+        u.sems[u.count] = sem;
+        u.values[u.count++] = value;
+        unpublishedCount_.store(u.count, std::memory_order_release);
+    }
+    if (evicted) evicted->release();
+}
+
+void Stream::copyUnpublished(EarlierSignals* out) {
+    MutexLock lock(unpublishedMutex_);
+    *out = unpublished_;
+    for (uint32_t i = 0; i < out->count; ++i) out->sems[i]->retain();
+}
+
+// Drops what the shared pages show already (all: everything, the stream is going). The last
+// references are dropped outside the lock (a semaphore's destructor joins its threads).
+void Stream::pruneUnpublished(bool all) {
+    if (unpublishedCount_.load(std::memory_order_acquire) == 0) return;
+    EarlierSignals gone;
+    {
+        MutexLock lock(unpublishedMutex_);
+        EarlierSignals& u = unpublished_;
+        uint32_t kept = 0;
+        for (uint32_t i = 0; i < u.count; ++i) {
+            if (all || u.sems[i]->publishedAtLeast(u.values[i])) {
+                gone.sems[gone.count++] = u.sems[i];
+            } else {
+                u.sems[kept] = u.sems[i];
+                u.values[kept++] = u.values[i];
+            }
+        }
+        u.count = kept;
+        unpublishedCount_.store(kept, std::memory_order_release);
+    }
+    gone.releaseAll();
+}
 
 StreamTelemetry* Stream::telemetry() {
     StreamTelemetry* t = tel_.load(std::memory_order_relaxed);

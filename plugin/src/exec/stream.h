@@ -21,6 +21,7 @@
 #include "core/object.h"
 #include "core/thread_safety.h"
 #include "exec/retire_queue.h"
+#include "sync/earlier_signals.h"
 #include "exec/submit_batch.h"
 #include "sync/backend.h"
 #include "sync/spin_wait.h"
@@ -107,6 +108,15 @@ private:
     void retireBatch(uint64_t point, bool submitted);
     void retireLater(uint64_t point, Object* obj, Semaphore* publishOf, uint64_t ticket, uint64_t value);
     bool retireUpTo(uint64_t point, bool block);
+    // The portable timeline signals this stream submitted that may not be published yet
+    // (earlier_signals.h): noted at retireBatch, copied into each binary/keyed publish,
+    // dropped once the shared page shows them.
+    void noteUnpublished(Semaphore* sem, uint64_t value) BATON_EXCLUDES(unpublishedMutex_);
+    void copyUnpublished(EarlierSignals* out) BATON_EXCLUDES(unpublishedMutex_);
+    void pruneUnpublished(bool all = false) BATON_EXCLUDES(unpublishedMutex_);
+    Mutex unpublishedMutex_;
+    EarlierSignals unpublished_ BATON_GUARDED_BY(unpublishedMutex_);
+    std::atomic<uint32_t> unpublishedCount_{0};  // unpublished_.count, so that an empty prune takes no lock
 
 public:
     // Whether every portable signal submitted up to `point` has taken effect (the GPU having

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <new>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,6 +62,11 @@ Semaphore::~Semaphore() {
     }
     // After the publisher drained: releases whose work completed have been published.
     if (keyedMutex) keyedMutex->abandonIfHeld();
+    {
+        MutexLock lock(publishMutex_);  // what never got published holds references still
+        if (earlier_)
+            for (uint64_t t = publishHead_; t < publishTail_; ++t) earlier_[t % kPublishRing].releaseAll();
+    }
     if (mirror_.joinable()) {
         shared->wakeAll();
         mirror_.join();
@@ -73,6 +79,11 @@ batonError_t Semaphore::createProxies() {
     uint64_t initial = kind == SemKind::Timeline ? shared->s().value.load() : 0;
     VkResult r = createTimeline(ctx, initial, &signalProxy);
     if (r != VK_SUCCESS) return failVk(r, "vkCreateSemaphore (portable proxy)");
+    if (kind != SemKind::Timeline) {
+        MutexLock lock(publishMutex_);
+        earlier_.reset(new (std::nothrow) EarlierSignals[kPublishRing]);
+        if (!earlier_) return fail(batonErrorMemoryAllocation, "out of host memory (portable publisher)");
+    }
     try {
         publisher_ = std::thread([this] { publisherLoop(); });
     } catch (const std::system_error& e) {
@@ -187,13 +198,18 @@ void Semaphore::giveBack(Reservation& r) {
     mark.compare_exchange_strong(expected, r.prevMark, std::memory_order_acq_rel);
 }
 
-uint64_t Semaphore::queuePublish(uint64_t proxyValue, uint64_t value) {
+uint64_t Semaphore::queuePublish(uint64_t proxyValue, uint64_t value, EarlierSignals* earlier) {
     uint64_t ticket;
     {
         MutexLock lock(publishMutex_);
         // Bounded ring: if a thousand signals are in flight, wait for the GPU to retire some.
         while (publishTail_ - publishHead_ >= kPublishRing && !stopping_.load()) waitHeldOnce(publishCv_, publishMutex_);
         publishRing_[publishTail_ % kPublishRing] = {proxyValue, value, false};
+        if (earlier_) {
+            EarlierSignals& slot = earlier_[publishTail_ % kPublishRing];
+            slot = earlier ? *earlier : EarlierSignals{};
+            if (earlier) earlier->count = 0;  // the entry owns the references now
+        }
         ticket = publishTail_++;
     }
     publishCv_.notify_all();
@@ -265,6 +281,7 @@ uint64_t Semaphore::waitForLowestPending() {
 void Semaphore::publishReached(uint64_t reached) {
     uint64_t due[kPublishRing / 16];
     uint64_t values[kPublishRing / 16];  // copied under the lock (an entry is not reused until done)
+    EarlierSignals before[kPublishRing / 16];  // moved out under the lock
     uint32_t n = 0;
     {
         MutexLock lock(publishMutex_);
@@ -272,6 +289,10 @@ void Semaphore::publishReached(uint64_t reached) {
             const PublishEntry& e = publishRing_[t % kPublishRing];
             if (!e.done && e.proxyValue <= reached) {
                 values[n] = e.value;
+                if (earlier_) {
+                    before[n] = earlier_[t % kPublishRing];
+                    earlier_[t % kPublishRing].count = 0;
+                }
                 due[n++] = t;
             }
         }
@@ -279,6 +300,7 @@ void Semaphore::publishReached(uint64_t reached) {
     uint64_t highest = 0;
     for (uint32_t i = 0; i < n; ++i) {
         const uint64_t value = values[i];
+        before[i].publishAndRelease();  // the stream's earlier timeline signals first
         if (kind == SemKind::Timeline) {
             if (value > highest) highest = value;
         } else if (kind == SemKind::KeyedMutex) {
@@ -557,7 +579,12 @@ bool Semaphore::signalFailedFor(uint64_t value) const {
     return it != f.lowest.end() && value >= it->second;
 }
 
-Semaphore::RetireNote Semaphore::afterSubmit(uint64_t proxyValue, uint64_t value, bool superseded, bool submitted) {
+Semaphore::RetireNote Semaphore::afterSubmit(uint64_t proxyValue, uint64_t value, bool superseded, bool submitted,
+                                             EarlierSignals* earlier) {
+    if (!submitted || superseded || kind == SemKind::Timeline) {
+        if (earlier) earlier->releaseAll();  // only a binary/keyed publish carries them
+        earlier = nullptr;
+    }
     if (!submitted) {  // never reaches the GPU: nothing to publish; waiters on it must end
         if (kind != SemKind::KeyedMutex && shared) {
             noteSignalFailed(kind == SemKind::Timeline ? value : 1);
@@ -569,7 +596,17 @@ Semaphore::RetireNote Semaphore::afterSubmit(uint64_t proxyValue, uint64_t value
     if (kind != SemKind::KeyedMutex && shared) noteSignalSubmitted(kind == SemKind::Timeline ? value : 1);
     // Superseded: not on the proxy (a higher value passed it there); the stream publishes it.
     if (superseded) return {this, 0, value};
-    return {this, queuePublish(proxyValue, value), value};
+    return {this, queuePublish(proxyValue, value, earlier), value};
+}
+
+void EarlierSignals::publishAndRelease() {
+    for (uint32_t i = 0; i < count; ++i) sems[i]->shared->publish(values[i]);
+    releaseAll();
+}
+
+void EarlierSignals::releaseAll() {
+    for (uint32_t i = 0; i < count; ++i) sems[i]->release();
+    count = 0;
 }
 
 bool Semaphore::publishRetired(uint64_t value, uint64_t ticket, bool block) {

@@ -21,6 +21,7 @@
 #include "core/thread_safety.h"
 #include "exec/context.h"
 #include "fd/fd_check.h"
+#include "sync/earlier_signals.h"
 #include "sync/backend.h"
 #include "sync/keyed_mutex.h"
 #include "sync/shared_state.h"
@@ -104,7 +105,12 @@ public:
         uint64_t ticket;       // binary/keyed: its publisher ticket
         uint64_t value;        // timeline: the value, which the stream publishes itself
     };
-    RetireNote afterSubmit(uint64_t proxyValue, uint64_t value, bool superseded, bool submitted);
+    // earlier (binary/keyed only; may be null): the stream's timeline signals to publish
+    // before this one, whose references it takes over.
+    RetireNote afterSubmit(uint64_t proxyValue, uint64_t value, bool superseded, bool submitted,
+                           EarlierSignals* earlier = nullptr);
+    // Portable timeline: whether the shared page shows at least v (a hint, for pruning).
+    bool publishedAtLeast(uint64_t v) const { return shared && shared->s().value.load() >= v; }
     // Makes a retired signal take effect (timeline: publish; others: whether the publisher
     // has, waiting for it with block). False: not yet (only without block).
     bool publishRetired(uint64_t value, uint64_t ticket, bool block);
@@ -135,7 +141,7 @@ public:
     uint64_t nextBinaryProxyValue() { return ++binaryProxyNext_; }
     // Portable: after a submission that signals signalProxy to proxyValue, publish `value`
     // once the GPU gets there. Returns a ticket for published()/waitPublished().
-    uint64_t queuePublish(uint64_t proxyValue, uint64_t value);
+    uint64_t queuePublish(uint64_t proxyValue, uint64_t value, EarlierSignals* earlier = nullptr);
     // Whether the publication with this ticket has happened.
     bool published(uint64_t ticket);
     // Waits for it. Only once the GPU has passed the signal, or this could wait forever.
@@ -212,6 +218,8 @@ private:
     static constexpr uint32_t kPublishRing = 1024;
     Mutex publishMutex_;
     PublishEntry publishRing_[kPublishRing] BATON_GUARDED_BY(publishMutex_);
+    // Binary/keyed: per ring entry, what to publish before it (earlier_signals.h).
+    std::unique_ptr<EarlierSignals[]> earlier_ BATON_GUARDED_BY(publishMutex_);
     uint64_t publishHead_ BATON_GUARDED_BY(publishMutex_) = 0;
     uint64_t publishTail_ BATON_GUARDED_BY(publishMutex_) = 0;
     bool publishedLocked(uint64_t ticket) BATON_REQUIRES(publishMutex_);
