@@ -241,6 +241,7 @@ BATON_API batonError_t batonExportExternalSemaphore(int* fdOut, batonExternalSem
         if (e != batonSuccess) return e;
         Semaphore* s = nullptr;
         e = Semaphore::exportNew(ctx, *desc, fdOut, &s);
+        if (e == batonSuccess) s->foreign.store(true);  // the caller has its fd
         if (e == batonSuccess) adopt(ctx, s, extSemOut);
         ctx->release();
         return e == batonSuccess ? ok() : e;

@@ -279,6 +279,8 @@ batonError_t Channel::send(int socket, int timeoutMs) {
     if (role_ != Role::Producer) return fail(batonErrorInvalidValue, "this end of the channel cannot be sent");
     std::lock_guard lock(producerMutex_);
     if (sent_) return fail(batonErrorIllegalState, "the channel was sent already (one consumer per channel)");
+    ready->foreign.store(true);  // the consumer's process signals "released" (and may "ready")
+    released->foreign.store(true);
     ChannelWire w{};
     w.magic = kChannelWireMagic;
     w.version = kChannelWireVersion;

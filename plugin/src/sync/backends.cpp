@@ -98,6 +98,7 @@ WaitPlan nativePlanWait(const Semaphore& s, uint64_t v, Queue& q) {
 }
 
 void nativeAddWait(Semaphore& s, SubmitBatch& b, uint64_t v) {
+    if (s.foreign.load(std::memory_order_relaxed)) s.ctx->foreignGpuWaits.store(true, std::memory_order_relaxed);
     b.addWait(s.vk, isTimeline(s) ? v : 0);
     b.addRef(&s);  // the batch owns the op's reference now
 }
@@ -187,6 +188,7 @@ batonError_t nativeShareableFd(Semaphore& s, int* fd, bool* owned) {
                                VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_OPAQUE_FD_BIT};
     VkResult r = s.ctx->vkd.vkGetSemaphoreFdKHR(s.ctx->device, &gi, fd);
     if (r != VK_SUCCESS) return failVk(r, "vkGetSemaphoreFdKHR");
+    s.foreign.store(true);
     *owned = true;
     return batonSuccess;
 }

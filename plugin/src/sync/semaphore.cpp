@@ -164,6 +164,7 @@ batonError_t Semaphore::importFd(Context* ctx, SemKind kind, int fd, bool portab
     r = ctx->vkd.vkImportSemaphoreFdKHR(ctx->device, &ii);
     if (r != VK_SUCCESS) return failVk(r, "vkImportSemaphoreFdKHR");  // fd still the caller's
     // Success: the driver owns fd now.
+    s->foreign.store(true);
     if (kind == SemKind::Timeline) {
         uint64_t v = 0;
         ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, s->vk, &v);

@@ -165,6 +165,7 @@ public:
     VkSemaphore waitProxy = VK_NULL_HANDLE;    // portable timeline: host-signaled local timeline
     std::atomic<uint64_t> localPending{0};     // native timeline: highest value signaled/pending here
     bool exported = false;                     // made by exportNew: a native one can give out more fds
+    std::atomic<bool> foreign{false};          // native: another process may signal it (imported, or an fd went out)
     SpinBudget hostSpin;                       // how long host waits on it poll before blocking (spin_wait.h)
 
     // Where this process's own signals of a timeline stand. They decide whether a wait can be a
