@@ -177,7 +177,8 @@ bool startPeer(int* sockOut) {
 }
 
 // One program (seed), executed and checked; in two processes with cross.
-void runSeed(const char* test, bool cross, uint64_t seed, uint64_t perProgram, Tally* tally) {
+// portableOnly: the program leaves native semaphores out, as on a device without their fds.
+void runSeed(const char* test, bool cross, uint64_t seed, uint64_t perProgram, Tally* tally, bool portableOnly = false) {
     Tally& t = *tally;
     {
         batonContext_t ctx = nullptr;
@@ -189,7 +190,7 @@ void runSeed(const char* test, bool cross, uint64_t seed, uint64_t perProgram, T
         c.seed = seed;
         c.ops = static_cast<uint32_t>(perProgram);
         c.cross = cross;
-        c.native = info.nativeSemaphoreFd != 0;
+        c.native = info.nativeSemaphoreFd != 0 && !portableOnly;
         c.binaryFromSeveralStreams = stress::knownDefectCheck("BINARY_FROM_SEVERAL_STREAMS");
         c.binarySignaledTwice = stress::knownDefectCheck("BINARY_SIGNALED_TWICE");
         c.keyedTimeout = stress::knownDefectCheck("KEYED_TIMEOUT");
@@ -200,7 +201,7 @@ void runSeed(const char* test, bool cross, uint64_t seed, uint64_t perProgram, T
         c.eventWait = stress::knownDefectCheck("EVENT_WAIT");
         char bits[32];
         std::snprintf(bits, sizeof bits, " (op-class switches 0x%x)", stress::packSwitches(c));
-        stress::Executor::setLabel(replay(test, seed, perProgram) + bits);
+        stress::Executor::setLabel(replay(test, seed, perProgram) + bits + (portableOnly ? " (portable semaphores only)" : ""));
         stress::Program prog = stress::generate(c);
         if (std::getenv("BATON_STRESS_PRINT"))
             for (size_t i = 0; i < prog.ops.size(); ++i) std::printf("%s\n", stress::describe(prog, i).c_str());
@@ -278,6 +279,9 @@ TEST(Stress, CrossProcess) { runPlan("CrossProcess", true, 1000000); }
 // 1000161's program hits that when both processes share one core: 5 of 100 runs diverged
 // before the fix (a host function behind the acquire read the timeline one short), 0 of 250
 // after. Run 60 times (fewer under the sanitizers), pinned to one core; the peer inherits it.
+// The program is the portable one everywhere (lavapipe's: the defect is in the portable
+// publishers); on the H200 the native variant of this seed on one core hung in a
+// StreamSync (no progress for 60 s), an open finding of its own (issue 10's notes).
 TEST(Stress, KeyedReleaseComesAfterTheStreamsEarlierSignalsOnOneCore) {
     cpu_set_t saved, one;
     ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
@@ -291,7 +295,7 @@ TEST(Stress, KeyedReleaseComesAfterTheStreamsEarlierSignalsOnOneCore) {
     Tally t;
     const auto t0 = std::chrono::steady_clock::now();
     const int runs = std::max(10, 60 * BATON_STRESS_DEFAULT_OPS / 3000);
-    for (int i = 0; i < runs && !::testing::Test::HasFailure(); ++i) runSeed("CrossProcess", true, 1000161, 500, &t);
+    for (int i = 0; i < runs && !::testing::Test::HasFailure(); ++i) runSeed("CrossProcess", true, 1000161, 500, &t, true);
     sched_setaffinity(0, sizeof saved, &saved);
     t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     report("KeyedReleaseOrder", t);
