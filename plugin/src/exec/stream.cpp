@@ -614,12 +614,18 @@ bool Stream::resubmitSignals(uint64_t point) {
 void Stream::retireBatch(uint64_t point, bool submitted) {
     // This batch's portable timeline signals count as earlier than its binary/keyed ones: the
     // GPU has passed both once the binary/keyed proxy signal is seen (stress cause 3).
+    // So do the portable timeline values it waited for on their proxies (in this process, a
+    // GPU wait on another stream's signal, not yet published either): what the GPU passed
+    // before the release (the H200's one-core stress: a keyed release behind such a wait).
     bool binaryOrKeyed = false;
     for (uint32_t i = 0; i < batch_.publishCount; ++i) {
         const SubmitBatch::Publish& p = batch_.publishes[i];
         if (p.sem->kind != SemKind::Timeline) binaryOrKeyed = true;
         else if (submitted) noteUnpublished(p.sem, p.value);
     }
+    if (submitted)
+        for (uint32_t i = 0; i < batch_.waitedProxyCount; ++i)
+            noteUnpublished(batch_.waitedProxies[i].sem, batch_.waitedProxies[i].value);
     for (uint32_t i = 0; i < batch_.publishCount; ++i) {
         const SubmitBatch::Publish& p = batch_.publishes[i];
         EarlierSignals earlier;
