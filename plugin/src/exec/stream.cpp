@@ -420,6 +420,7 @@ void Stream::processWaitEvent(const Op& op, uint64_t index) {
             if (batch_.waitNeedsFlush()) flush();
             batch_.addWait(other->timeline, point);
             batch_.addRef(other);  // keeps its timeline alive until we pass
+            inheritUnpublished(*other, point);
         } else {
             other->release();
         }
@@ -621,11 +622,11 @@ void Stream::retireBatch(uint64_t point, bool submitted) {
     for (uint32_t i = 0; i < batch_.publishCount; ++i) {
         const SubmitBatch::Publish& p = batch_.publishes[i];
         if (p.sem->kind != SemKind::Timeline) binaryOrKeyed = true;
-        else if (submitted) noteUnpublished(p.sem, p.value);
+        else if (submitted) noteUnpublished(p.sem, p.value, point);
     }
     if (submitted)
         for (uint32_t i = 0; i < batch_.waitedProxyCount; ++i)
-            noteUnpublished(batch_.waitedProxies[i].sem, batch_.waitedProxies[i].value);
+            noteUnpublished(batch_.waitedProxies[i].sem, batch_.waitedProxies[i].value, point);
     for (uint32_t i = 0; i < batch_.publishCount; ++i) {
         const SubmitBatch::Publish& p = batch_.publishes[i];
         EarlierSignals earlier;
@@ -670,7 +671,7 @@ bool Stream::retireUpTo(uint64_t point, bool block) {
     return all;
 }
 
-void Stream::noteUnpublished(Semaphore* sem, uint64_t value) {
+void Stream::noteUnpublished(Semaphore* sem, uint64_t value, uint64_t point) {
     pruneUnpublished();
     Semaphore* evicted = nullptr;
     {
@@ -678,27 +679,48 @@ void Stream::noteUnpublished(Semaphore* sem, uint64_t value) {
         EarlierSignals& u = unpublished_;
         for (uint32_t i = 0; i < u.count; ++i)
             if (u.sems[i] == sem) {
-                if (value > u.values[i]) u.values[i] = value;
+                if (value > u.values[i]) {
+                    u.values[i] = value;
+                    unpublishedPoint_[i] = point;
+                }
                 return;
             }
         if (u.count == EarlierSignals::kMax) {  // more than kMax at once: the oldest goes unordered
             evicted = u.sems[0];
             std::memmove(u.sems, u.sems + 1, (u.count - 1) * sizeof u.sems[0]);
             std::memmove(u.values, u.values + 1, (u.count - 1) * sizeof u.values[0]);
+            std::memmove(unpublishedPoint_, unpublishedPoint_ + 1, (u.count - 1) * sizeof unpublishedPoint_[0]);
             --u.count;
         }
         sem->retain();
         u.sems[u.count] = sem;
+        unpublishedPoint_[u.count] = point;
         u.values[u.count++] = value;
         unpublishedCount_.store(u.count, std::memory_order_release);
     }
     if (evicted) evicted->release();
 }
 
-void Stream::copyUnpublished(EarlierSignals* out) {
+void Stream::copyUnpublished(EarlierSignals* out, uint64_t upTo) {
     MutexLock lock(unpublishedMutex_);
-    *out = unpublished_;
-    for (uint32_t i = 0; i < out->count; ++i) out->sems[i]->retain();
+    out->count = 0;
+    for (uint32_t i = 0; i < unpublished_.count; ++i) {
+        if (unpublishedPoint_[i] > upTo) continue;  // not passed by then: never published early
+        unpublished_.sems[i]->retain();
+        out->sems[out->count] = unpublished_.sems[i];
+        out->values[out->count++] = unpublished_.values[i];
+    }
+}
+
+// A GPU wait on another stream's point (an event): what that stream had signaled (or
+// inherited) by then and is not yet published counts as passed before this stream's next
+// batch, so that a release after the wait publishes it first.
+void Stream::inheritUnpublished(Stream& other, uint64_t otherPoint) {
+    EarlierSignals e;
+    other.copyUnpublished(&e, otherPoint);
+    const uint64_t next = submittedPoint.load(std::memory_order_relaxed) + 1;  // the batch being built
+    for (uint32_t i = 0; i < e.count; ++i) noteUnpublished(e.sems[i], e.values[i], next);
+    e.releaseAll();
 }
 
 // Drops what the shared pages show already (all: everything, the stream is going). The last
@@ -715,6 +737,7 @@ void Stream::pruneUnpublished(bool all) {
                 gone.sems[gone.count++] = u.sems[i];
             } else {
                 u.sems[kept] = u.sems[i];
+                unpublishedPoint_[kept] = unpublishedPoint_[i];
                 u.values[kept++] = u.values[i];
             }
         }

@@ -111,11 +111,14 @@ private:
     // The portable timeline signals this stream submitted that may not be published yet
     // (earlier_signals.h): noted at retireBatch, copied into each binary/keyed publish,
     // dropped once the shared page shows them.
-    void noteUnpublished(Semaphore* sem, uint64_t value) BATON_EXCLUDES(unpublishedMutex_);
-    void copyUnpublished(EarlierSignals* out) BATON_EXCLUDES(unpublishedMutex_);
+    // point: the stream point by which the GPU has passed it (the batch's). upTo: only those.
+    void noteUnpublished(Semaphore* sem, uint64_t value, uint64_t point) BATON_EXCLUDES(unpublishedMutex_);
+    void copyUnpublished(EarlierSignals* out, uint64_t upTo = UINT64_MAX) BATON_EXCLUDES(unpublishedMutex_);
     void pruneUnpublished(bool all = false) BATON_EXCLUDES(unpublishedMutex_);
+    void inheritUnpublished(Stream& other, uint64_t otherPoint) BATON_EXCLUDES(unpublishedMutex_);
     Mutex unpublishedMutex_;
     EarlierSignals unpublished_ BATON_GUARDED_BY(unpublishedMutex_);
+    uint64_t unpublishedPoint_[EarlierSignals::kMax] BATON_GUARDED_BY(unpublishedMutex_) = {};
     std::atomic<uint32_t> unpublishedCount_{0};  // unpublished_.count, so that an empty prune takes no lock
 
 public:
