@@ -11,8 +11,10 @@ OUT=${OUT:-/tmp/baton-gpu}; mkdir -p "$OUT" /work
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 B=$PWD/build-gpu
-keep() {  # name: gzip the log without the validation layer's warnings
-  grep -v '^\[validation warning\]' "/tmp/$1.log" | grep -v "^baton: warning" | cut -c1-400 | head -c 4000000 | gzip > "$OUT/$1.log.gz"; }
+keep() {  # name: gzip the log without the validation layer's warnings, but for its state
+          # timeouts (a layer wait that never ends: they would have named session 8's stress hang)
+  awk '/state-timeout/ || !/^(\[validation warning\]|baton: warning)/' "/tmp/$1.log" | cut -c1-400 | head -c 4000000 \
+    | gzip > "$OUT/$1.log.gz"; }
 step() {  # name seconds command...
   local name=$1 t=$2; shift 2
   local t0=$(date +%s)
