@@ -180,52 +180,50 @@ bool startPeer(int* sockOut) {
 // portableOnly: the program leaves native semaphores out, as on a device without their fds.
 void runSeed(const char* test, bool cross, uint64_t seed, uint64_t perProgram, Tally* tally, bool portableOnly = false) {
     Tally& t = *tally;
-    {
-        batonContext_t ctx = nullptr;
-        BATON_ASSERT_OK(stress::createContext(&ctx));
-        BATON_ASSERT_OK(batonCtxSetCurrent(ctx));
-        batonContextInfo info{};
-        BATON_ASSERT_OK(batonContextGetInfo(ctx, &info));
-        stress::Config c;
-        c.seed = seed;
-        c.ops = static_cast<uint32_t>(perProgram);
-        c.cross = cross;
-        c.native = info.nativeSemaphoreFd != 0 && !portableOnly;
-        c.binaryFromSeveralStreams = stress::knownDefectCheck("BINARY_FROM_SEVERAL_STREAMS");
-        c.binarySignaledTwice = stress::knownDefectCheck("BINARY_SIGNALED_TWICE");
-        c.keyedTimeout = stress::knownDefectCheck("KEYED_TIMEOUT");
-        c.keyedOnSeveralStreams = stress::knownDefectCheck("KEYED_ON_SEVERAL_STREAMS");
-        c.destroyWithPending = stress::knownDefectCheck("DESTROY_WITH_PENDING");
-        c.timelineTwiceInARow = stress::knownDefectCheck("TIMELINE_TWICE_IN_A_ROW");
-        c.keyedReleaseOrder = stress::knownDefectCheck("KEYED_RELEASE_ORDER");
-        c.eventWait = stress::knownDefectCheck("EVENT_WAIT");
-        char bits[32];
-        std::snprintf(bits, sizeof bits, " (op-class switches 0x%x)", stress::packSwitches(c));
-        stress::Executor::setLabel(replay(test, seed, perProgram) + bits + (portableOnly ? " (portable semaphores only)" : ""));
-        stress::Program prog = stress::generate(c);
-        if (std::getenv("BATON_STRESS_PRINT"))
-            for (size_t i = 0; i < prog.ops.size(); ++i) std::printf("%s\n", stress::describe(prog, i).c_str());
-        std::fflush(stdout);
-        int sock = -1;
-        PeerMonitor monitor;
-        if (cross) {
-            ASSERT_TRUE(startPeer(&sock)) << "cannot start " << batontest::helperPath("stress_peer");
-            monitor.start(g_peer);
-            stress::Hello hello{stress::kPeerMagic, c.ops, seed, c.native ? 1u : 0u, stress::packSwitches(c), 0};
-            ASSERT_TRUE(batontest::sendAll(sock, &hello, sizeof hello));
-        }
-        uint64_t peerOps = 0;
-        t.ops += runProgram(prog, ctx, sock, &peerOps, &t) + peerOps;
-        if (cross) {
-            close(sock);
-            int status = monitor.finish(g_peer);
-            g_peer = -1;
-            ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "stress_peer ended with status " << status;
-        }
-        ++t.programs;
-        batonCtxSetCurrent(nullptr);
-        EXPECT_EQ(batonContextDestroy(ctx), batonSuccess);
+    batonContext_t ctx = nullptr;
+    BATON_ASSERT_OK(stress::createContext(&ctx));
+    BATON_ASSERT_OK(batonCtxSetCurrent(ctx));
+    batonContextInfo info{};
+    BATON_ASSERT_OK(batonContextGetInfo(ctx, &info));
+    stress::Config c;
+    c.seed = seed;
+    c.ops = static_cast<uint32_t>(perProgram);
+    c.cross = cross;
+    c.native = info.nativeSemaphoreFd != 0 && !portableOnly;
+    c.binaryFromSeveralStreams = stress::knownDefectCheck("BINARY_FROM_SEVERAL_STREAMS");
+    c.binarySignaledTwice = stress::knownDefectCheck("BINARY_SIGNALED_TWICE");
+    c.keyedTimeout = stress::knownDefectCheck("KEYED_TIMEOUT");
+    c.keyedOnSeveralStreams = stress::knownDefectCheck("KEYED_ON_SEVERAL_STREAMS");
+    c.destroyWithPending = stress::knownDefectCheck("DESTROY_WITH_PENDING");
+    c.timelineTwiceInARow = stress::knownDefectCheck("TIMELINE_TWICE_IN_A_ROW");
+    c.keyedReleaseOrder = stress::knownDefectCheck("KEYED_RELEASE_ORDER");
+    c.eventWait = stress::knownDefectCheck("EVENT_WAIT");
+    char bits[32];
+    std::snprintf(bits, sizeof bits, " (op-class switches 0x%x)", stress::packSwitches(c));
+    stress::Executor::setLabel(replay(test, seed, perProgram) + bits + (portableOnly ? " (portable semaphores only)" : ""));
+    stress::Program prog = stress::generate(c);
+    if (std::getenv("BATON_STRESS_PRINT"))
+        for (size_t i = 0; i < prog.ops.size(); ++i) std::printf("%s\n", stress::describe(prog, i).c_str());
+    std::fflush(stdout);
+    int sock = -1;
+    PeerMonitor monitor;
+    if (cross) {
+        ASSERT_TRUE(startPeer(&sock)) << "cannot start " << batontest::helperPath("stress_peer");
+        monitor.start(g_peer);
+        stress::Hello hello{stress::kPeerMagic, c.ops, seed, c.native ? 1u : 0u, stress::packSwitches(c), 0};
+        ASSERT_TRUE(batontest::sendAll(sock, &hello, sizeof hello));
     }
+    uint64_t peerOps = 0;
+    t.ops += runProgram(prog, ctx, sock, &peerOps, &t) + peerOps;
+    if (cross) {
+        close(sock);
+        int status = monitor.finish(g_peer);
+        g_peer = -1;
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "stress_peer ended with status " << status;
+    }
+    ++t.programs;
+    batonCtxSetCurrent(nullptr);
+    EXPECT_EQ(batonContextDestroy(ctx), batonSuccess);
 }
 
 void runPlan(const char* test, bool cross, uint64_t seedBase) {

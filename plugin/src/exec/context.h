@@ -96,11 +96,13 @@ public:
     // retirement: without this it reports the buffer still pending (VUID-vkBeginCommandBuffer-
     // commandBuffer-00049, VUID-vkQueueSubmit2-commandBuffer-03875; Vulkan-ValidationLayers
     // issues 1999 and 4308). Nothing without the layer.
-    // Not once a stream GPU-waited on a native semaphore another process may signal: the
-    // layer never sees that signal, and its wait for the retirement then runs into its own
-    // timeout (about 10 s a call: the H200's cross-process stress hung on it).
-    void settleForValidation(VkSemaphore sem, uint64_t value) const {
-        if (!validationLayer || value == 0 || foreignGpuWaits.load(std::memory_order_relaxed)) return;
+    // Not once a stream GPU-waited on a native semaphore another process may signal
+    // (unless evenWithForeignWaits: the channel's ring, which passed so across processes on
+    // the H200): the layer never sees that signal, and its wait for the retirement then runs
+    // into its own timeout (about 10 s a call: the H200's cross-process stress hung on it).
+    void settleForValidation(VkSemaphore sem, uint64_t value, bool evenWithForeignWaits = false) const {
+        if (!validationLayer || value == 0) return;
+        if (!evenWithForeignWaits && foreignGpuWaits.load(std::memory_order_relaxed)) return;
         VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &sem, &value};
         vkd.vkWaitSemaphores(device, &wi, 0);
     }

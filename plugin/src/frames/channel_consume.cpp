@@ -94,22 +94,15 @@ void Channel::resolveConsumer() {
         freedUpTo = e.frame;
         ++ringResolved_;
     }
-    if (freedUpTo && ctx->validationLayer) retireForValidation(*released, freedUpTo);
+    if (freedUpTo) retireForValidation(*released, freedUpTo);
 }
 
-// The validation layer (1.3.239) retires a submission on the thread whose query saw it
-// complete; a query of the same semaphore on another thread can see the value first, and
-// then the freed entries' command buffers are re-recorded while the layer still counts them
-// pending (VUID-vkBeginCommandBuffer-commandBuffer-00049, once on the H200 under load;
-// Vulkan-ValidationLayers issues 1999 and 4308). A zero-timeout wait on this thread makes it
-// retire them here first (the channel's drain does the same before its semaphores go: the
-// H200 reported VUID-vkDestroySemaphore-semaphore-01137 there). Only where baton turned the
-// layer on: it costs a driver call.
+// The layer's view of the freed entries' command buffers before they are re-recorded
+// (Context::settleForValidation; once on the H200 under load, VUID-vkBeginCommandBuffer-
+// commandBuffer-00049), and of the channel's semaphores before they go (its drain: the H200
+// reported VUID-vkDestroySemaphore-semaphore-01137 there).
 void Channel::retireForValidation(const Semaphore& sem, uint64_t upTo) const {
-    if (!sem.has(kSemTimeline)) return;
-    VkSemaphore s = sem.localSignalSemaphore();
-    VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &s, &upTo};
-    ctx->vkd.vkWaitSemaphores(ctx->device, &wi, 0);
+    if (sem.has(kSemTimeline)) ctx->settleForValidation(sem.localSignalSemaphore(), upTo, true);
 }
 
 // The frame's journey, for telemetry's frame ring (the handoff latency per frame).

@@ -62,11 +62,18 @@ Semaphore::~Semaphore() {
     }
     // After the publisher drained: releases whose work completed have been published.
     if (keyedMutex) keyedMutex->abandonIfHeld();
+    // What never got published holds references still (dropped outside the lock: the last
+    // one runs that semaphore's destructor).
+    std::unique_ptr<EarlierSignals[]> earlier;
+    uint64_t head = 0, tail = 0;
     {
-        MutexLock lock(publishMutex_);  // what never got published holds references still
-        if (earlier_)
-            for (uint64_t t = publishHead_; t < publishTail_; ++t) earlier_[t % kPublishRing].releaseAll();
+        MutexLock lock(publishMutex_);
+        earlier = std::move(earlier_);
+        head = publishHead_;
+        tail = publishTail_;
     }
+    if (earlier)
+        for (uint64_t t = head; t < tail; ++t) earlier[t % kPublishRing].releaseAll();
     if (mirror_.joinable()) {
         shared->wakeAll();
         mirror_.join();

@@ -109,7 +109,9 @@ public:
     // before this one, whose references it takes over.
     RetireNote afterSubmit(uint64_t proxyValue, uint64_t value, bool superseded, bool submitted,
                            EarlierSignals* earlier = nullptr);
-    // Portable timeline: whether the shared page shows at least v (a hint, for pruning).
+    // Portable timeline: whether the shared page shows at least v. A hint for pruning only,
+    // read without the checked reader: a peer that scribbles a high value there costs that
+    // semaphore its publication order, nothing else.
     bool publishedAtLeast(uint64_t v) const { return shared && shared->s().value.load() >= v; }
     // Makes a retired signal take effect (timeline: publish; others: whether the publisher
     // has, waiting for it with block). False: not yet (only without block).
