@@ -157,6 +157,16 @@ inline int makeFd(FdKind k, uint8_t* page) {
 
 inline bool isOpen(int fd) { return fd >= 0 && fcntl(fd, F_GETFD) != -1; }
 
+// A fuzzed fd number (the caller's "not our fd" case) may name a live fd of this process that
+// the caller does not own: the driver's own memfd, the fuzzer's corpus file. Handing baton
+// such a number is the caller's error, not one baton can see (it imports a driver memfd as
+// it should, then closes it on destroy). Those numbers become one that is never open, so that
+// the fuzzed numbers that stay are negative, huge or closed ones, and the input's own fd.
+inline int unownedFdNumber(int fuzzed, int ours) {
+    constexpr int kNeverOpen = 1 << 30;  // above any RLIMIT_NOFILE
+    return fuzzed != ours && isOpen(fuzzed) ? kNeverOpen : fuzzed;
+}
+
 // What identifies an open fd: an fd that is "untouched" is still open on the same file with
 // the same flags and offset.
 struct FdPrint {

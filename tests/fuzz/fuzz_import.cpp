@@ -40,7 +40,7 @@ void importSemaphore(fuzz::Input& in, int fd, bool ourFd) {
         std::memcpy(&d.type, &types[(typeMode >> 1) % 3], sizeof(int));
         if (typeMode & 8) d.flags = 0;
     }
-    if (ourFd) d.handle.fd = fd;
+    d.handle.fd = ourFd ? fd : fuzz::unownedFdNumber(d.handle.fd, fd);
     const fuzz::FdPrint before = fuzz::printOf(fd);
     batonExternalSemaphore_t s = nullptr;
     batonError_t e = batonImportExternalSemaphore(&s, &d);
@@ -66,7 +66,7 @@ void importMemory(fuzz::Input& in, int fd, bool ourFd) {
     if (mode & 2) std::memset(d.desc.reserved, 0, sizeof d.desc.reserved);
     if (mode & 4) d.allocationSize &= 0xffff;  // within what a memfd here holds
     if (mode & 8) d.memoryTypeIndex &= 3;
-    if (ourFd) d.fd = fd;
+    d.fd = ourFd ? fd : fuzz::unownedFdNumber(d.fd, fd);
     const fuzz::FdPrint before = fuzz::printOf(fd);
     batonMemory_t m = nullptr;
     batonError_t e = batonImportMemory(&m, &d);
