@@ -142,7 +142,12 @@ void Scenario::memorySteps() {
         int fd = -1;
         STEP("batonExportMemory", batonExportMemory(&fd, &memory, &d));
         batonMemoryInfo mi{};
-        STEP("batonMemoryGetInfo", batonMemoryGetInfo(memory, &mi));
+        // The exported fd is the scenario's until the import takes it: a lost device here
+        // (telemetry's thread may see it first) makes the next call fail, and the scenario,
+        // not baton, would leak it (the ASan sweep's "+/memfd:llvmpipe" at call 14).
+        batonError_t info = batonMemoryGetInfo(memory, &mi);
+        if (info != batonSuccess) close(fd);
+        STEP("batonMemoryGetInfo", info);
         batonMemoryImportDesc in{};
         in.desc = mi.desc;
         in.fd = fd;
@@ -159,7 +164,9 @@ void Scenario::memorySteps() {
         b.bufferUsage = VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT;
         b.memoryProperties = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
         STEP("batonExportMemory (buffer)", batonExportMemory(&fd, &buffer, &b));
-        STEP("batonMemoryGetInfo (buffer)", batonMemoryGetInfo(buffer, &mi));
+        info = batonMemoryGetInfo(buffer, &mi);
+        if (info != batonSuccess) close(fd);  // (as above)
+        STEP("batonMemoryGetInfo (buffer)", info);
         in.desc = mi.desc;
         in.fd = fd;
         in.allocationSize = mi.allocationSize;
