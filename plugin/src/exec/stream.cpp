@@ -243,18 +243,31 @@ batonError_t Stream::recordEvent(Event* event) {
     return e;
 }
 
+// Raises knownDone_ to v (a value of the timeline just read: it never goes back).
+void Stream::noteDone(uint64_t v) {
+    uint64_t k = knownDone_.load(std::memory_order_relaxed);
+    while (v > k && !knownDone_.compare_exchange_weak(k, v, std::memory_order_relaxed)) {
+    }
+}
+
 void Stream::waitPoint(uint64_t point) {
-    if (point == 0) return;
+    // A point the timeline was already seen past costs no driver call: a command-buffer slot
+    // comes back 64 submissions later, long after the retire path read a higher value (on
+    // the H200 and lavapipe alike this was one vkWaitSemaphores per record, issue 13).
+    if (point == 0 || point <= knownDone_.load(std::memory_order_relaxed)) return;
     // Poll first (spin_wait.h): a short wait ends without the driver's sleep and wake-up.
     const auto reached = [&] {
         uint64_t v = 0;
-        return ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &v) == VK_SUCCESS && v >= point;
+        if (ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &v) != VK_SUCCESS) return false;
+        noteDone(v);
+        return v >= point;
     };
     if (waitSpin_.spin(reached)) return;
     VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &timeline, &point};
     VkResult r = ctx->vkd.vkWaitSemaphores(ctx->device, &wi, UINT64_MAX);
     if (r == VK_ERROR_DEVICE_LOST) ctx->markLost("vkWaitSemaphores (stream)");
     if (r != VK_SUCCESS) setError(failVk(r, "vkWaitSemaphores (stream)"));
+    else noteDone(point);
 }
 
 batonError_t Stream::synchronize() {
@@ -662,7 +675,10 @@ void Stream::retireCompleted(bool all) {
         return;
     }
     uint64_t done = 0;
-    if (ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done) == VK_SUCCESS) retireUpTo(done, false);
+    if (ctx->vkd.vkGetSemaphoreCounterValue(ctx->device, timeline, &done) == VK_SUCCESS) {
+        noteDone(done);
+        retireUpTo(done, false);
+    }
 }
 
 bool Stream::retireUpTo(uint64_t point, bool block) {

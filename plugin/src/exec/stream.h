@@ -102,6 +102,10 @@ private:
     void waitSubmitted(const Op& op, uint64_t index);
     void processWaitEvent(const Op& op, uint64_t index);
     void waitPoint(uint64_t point);
+    void noteDone(uint64_t v);
+    // The highest value of `timeline` this stream has read or waited for: what the GPU has
+    // surely passed (a hint that only saves driver calls; never ahead of the GPU).
+    std::atomic<uint64_t> knownDone_{0};
     void retireCompleted(bool all);
     void submitFailed(VkResult r, uint64_t point);
     bool resubmitSignals(uint64_t point);
