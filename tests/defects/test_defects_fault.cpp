@@ -89,3 +89,22 @@ TEST_F(DefectsFault, StreamQueryReportsALostDevice) {
     EXPECT_EQ(signal(t, 2, s), q) << "stream calls refuse on a lost device";
     mustFinish("synchronize on a lost device", 10s, [s, q] { EXPECT_EQ(batonStreamSynchronize(s), q); });
 }
+
+// The validation layer's settle (Context::settleForValidation: a zero-timeout
+// vkWaitSemaphores before a command-buffer slot is re-recorded) ignored the wait's result: a
+// device loss that it was the first to see was swallowed, and the record answered success.
+// (The H200-free half of FaultSweep's vkWaitSemaphores call 15 failure: the same settle in
+// batonChannelAcquireFrame.) The stream has no portable semaphore and telemetry is off, so no
+// other baton thread calls vkWaitSemaphores: the first call after configure is the settle.
+TEST_F(DefectsFault, SlotReuseSettleReportsADeviceLoss) {
+    batonStream_t s = stream();
+    ASSERT_FALSE(HasFailure());
+    auto nothing = [](VkCommandBuffer, void*) {};
+    for (int i = 0; i < 64; ++i) BATON_ASSERT_OK(batonStreamRecord(s, nothing, nullptr));  // every slot used once
+    syncBounded(s, "64 records");  // the timeline is now known past every slot
+    ASSERT_GE(batonfault::configure("vkWaitSemaphores:1:VK_ERROR_DEVICE_LOST"), 0);
+    const batonError_t e = batonStreamRecord(s, nothing, nullptr);  // slot 0 again: settled first
+    ASSERT_EQ(batonfault::injectedCount(), 1u) << "the record made no vkWaitSemaphores (the settle is gone?)";
+    EXPECT_EQ(e, batonErrorLaunchFailure) << "the record that met the loss answered " << batonGetErrorName(e);
+    mustFinish("synchronize on a lost device", 10s, [s] { EXPECT_EQ(batonStreamSynchronize(s), batonErrorLaunchFailure); });
+}

@@ -100,11 +100,14 @@ public:
     // (unless evenWithForeignWaits: the channel's ring, which passed so across processes on
     // the H200): the layer never sees that signal, and its wait for the retirement then runs
     // into its own timeout (about 10 s a call: the H200's cross-process stress hung on it).
-    void settleForValidation(VkSemaphore sem, uint64_t value, bool evenWithForeignWaits = false) const {
+    // A lost device is marked: the wait may be the first call to see the loss, and the call
+    // that made it would otherwise answer success (FaultSweep, vkWaitSemaphores call 15 ->
+    // DEVICE_LOST during batonChannelAcquireFrame).
+    void settleForValidation(VkSemaphore sem, uint64_t value, bool evenWithForeignWaits = false) {
         if (!validationLayer || value == 0) return;
         if (!evenWithForeignWaits && foreignGpuWaits.load(std::memory_order_relaxed)) return;
         VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &sem, &value};
-        vkd.vkWaitSemaphores(device, &wi, 0);
+        if (vkd.vkWaitSemaphores(device, &wi, 0) == VK_ERROR_DEVICE_LOST) markLost("vkWaitSemaphores (validation settle)");
     }
 
     std::vector<Queue*> computeQueues;  // streams are spread over these

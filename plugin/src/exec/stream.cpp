@@ -171,9 +171,12 @@ uint32_t Stream::acquireSlot() {
         MutexLock lock(mutex_);
         while ((p = slotPoint_[slot].load(std::memory_order_acquire)) == kUnsubmitted) waitHeldOnce(progressCv_, mutex_);
     }
+    // A slot comes back 64 submissions after its use: the timeline was almost always read
+    // past it since (knownDone_), and then no driver call is made (issue 13: this was one
+    // vkWaitSemaphores per record).
     if (p != 0) {
-        waitPoint(p);  // the GPU must be done with it before it is re-recorded
-        ctx->settleForValidation(timeline, p);  // (the layer too: H200, ProfilerLatency)
+        if (p > knownDone_.load(std::memory_order_relaxed)) waitPoint(p);  // the GPU must be done with it
+        ctx->settleForValidation(timeline, p);  // (the layer too, with it on: H200, ProfilerLatency)
     }
     return slot;
 }
@@ -251,10 +254,9 @@ void Stream::noteDone(uint64_t v) {
 }
 
 void Stream::waitPoint(uint64_t point) {
-    // A point the timeline was already seen past costs no driver call: a command-buffer slot
-    // comes back 64 submissions later, long after the retire path read a higher value (on
-    // the H200 and lavapipe alike this was one vkWaitSemaphores per record, issue 13).
-    if (point == 0 || point <= knownDone_.load(std::memory_order_relaxed)) return;
+    // Always asks the driver (knownDone_ is for acquireSlot only): a synchronize after a
+    // device loss must hear of it even when the work was known to be done.
+    if (point == 0) return;
     // Poll first (spin_wait.h): a short wait ends without the driver's sleep and wake-up.
     const auto reached = [&] {
         uint64_t v = 0;
