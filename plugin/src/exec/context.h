@@ -103,11 +103,14 @@ public:
     // A lost device is marked: the wait may be the first call to see the loss, and the call
     // that made it would otherwise answer success (FaultSweep, vkWaitSemaphores call 15 ->
     // DEVICE_LOST during batonChannelAcquireFrame).
-    void settleForValidation(VkSemaphore sem, uint64_t value, bool evenWithForeignWaits = false) {
-        if (!validationLayer || value == 0) return;
-        if (!evenWithForeignWaits && foreignGpuWaits.load(std::memory_order_relaxed)) return;
+    // Returns false only when the layer is on and the settle was skipped (foreign waits): the
+    // caller that needs the layer to see a wait then makes a real one.
+    bool settleForValidation(VkSemaphore sem, uint64_t value, bool evenWithForeignWaits = false) {
+        if (!validationLayer || value == 0) return true;
+        if (!evenWithForeignWaits && foreignGpuWaits.load(std::memory_order_relaxed)) return false;
         VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &sem, &value};
         if (vkd.vkWaitSemaphores(device, &wi, 0) == VK_ERROR_DEVICE_LOST) markLost("vkWaitSemaphores (validation settle)");
+        return true;
     }
 
     std::vector<Queue*> computeQueues;  // streams are spread over these

@@ -171,12 +171,18 @@ uint32_t Stream::acquireSlot() {
         MutexLock lock(mutex_);
         while ((p = slotPoint_[slot].load(std::memory_order_acquire)) == kUnsubmitted) waitHeldOnce(progressCv_, mutex_);
     }
-    // A slot comes back 64 submissions after its use: the timeline was almost always read
-    // past it since (knownDone_), and then no driver call is made (issue 13: this was one
-    // vkWaitSemaphores per record).
-    if (p != 0) {
-        if (p > knownDone_.load(std::memory_order_relaxed)) waitPoint(p);  // the GPU must be done with it
-        ctx->settleForValidation(timeline, p);  // (the layer too, with it on: H200, ProfilerLatency)
+    // The GPU must be done with the slot before it is re-recorded, and with baton's layer on,
+    // the layer must have seen a wait that says so (H200, ProfilerLatency). A slot comes back
+    // 64 submissions after its use: the timeline was almost always read past it since
+    // (knownDone_), and then no driver call is made for the GPU's sake (issue 13: this was
+    // one vkWaitSemaphores per record); the layer's still gets one (the settle, or with
+    // foreign waits, where the settle is off, the stream's own wait as before).
+    if (p == 0) return slot;
+    if (p > knownDone_.load(std::memory_order_relaxed)) {
+        waitPoint(p);
+        ctx->settleForValidation(timeline, p);
+    } else if (!ctx->settleForValidation(timeline, p)) {
+        waitPoint(p);
     }
     return slot;
 }
