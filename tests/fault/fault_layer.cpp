@@ -20,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #define FAULT_EXPORT extern "C" __attribute__((visibility("default")))
@@ -209,6 +210,9 @@ struct DeviceData {
 #undef X
     PFN_vkDestroyDevice vkDestroyDevice = nullptr;
     PFN_vkSignalSemaphore vkSignalSemaphore = nullptr;  // counted, never failed
+    PFN_vkDestroySemaphore vkDestroySemaphore = nullptr;
+    std::mutex timelinesMutex;
+    std::unordered_set<uint64_t> timelines;  // the device's live timeline semaphores
 };
 
 std::mutex g_mapMutex;
@@ -311,6 +315,7 @@ VKAPI_ATTR VkResult VKAPI_CALL CreateDevice(VkPhysicalDevice pd, const VkDeviceC
 #undef X
     d->vkDestroyDevice = reinterpret_cast<PFN_vkDestroyDevice>(nextGdpa(*out, "vkDestroyDevice"));
     d->vkSignalSemaphore = reinterpret_cast<PFN_vkSignalSemaphore>(load("vkSignalSemaphore"));
+    d->vkDestroySemaphore = reinterpret_cast<PFN_vkDestroySemaphore>(nextGdpa(*out, "vkDestroySemaphore"));
     if (config().verbose) {  // who is below: the validation layer, or the driver itself
         Dl_info info{};
         if (dladdr(reinterpret_cast<void*>(d->vkQueueSubmit2), &info) && info.dli_fname)
@@ -371,15 +376,47 @@ void countShape(uint32_t n, const VkSubmitInfo2* s) {
     shape[kCommandBuffers] += c;
 }
 
+bool isTimeline(DeviceData* d, VkSemaphore s) {
+    std::lock_guard<std::mutex> lock(d->timelinesMutex);
+    return d->timelines.count(reinterpret_cast<uint64_t>(s)) != 0;
+}
+
+// On a really lost device every wait ends in finite time (the spec's "Lost Device"). The
+// driver below is not lost, so a GPU wait it took before the loss, for a timeline value whose
+// signal is in a submission refused after it, would wait forever, and so would the drain
+// after the loss (vkDeviceWaitIdle): on NVIDIA a wait may be submitted before its signal (a
+// wait on an imported timeline, sweep vkQueueSubmit2_DEVICE_LOST call 5 on the H200). So the
+// timeline signals of a refused submission still come, in a submission of those signals
+// alone (no waits, no work), in the queue's order. That its work never ran stays unseen: the
+// lost device answers every read of a value with VK_ERROR_DEVICE_LOST. Binary signals are
+// left out (nothing waits for them on the GPU across a loss: baton's portable and keyed
+// semaphores wait on the host).
+void passDownTimelineSignals(DeviceData* d, VkQueue q, uint32_t n, const VkSubmitInfo2* s) {
+    std::vector<VkSemaphoreSubmitInfo> signals;
+    for (uint32_t i = 0; i < n; ++i)
+        for (uint32_t j = 0; j < s[i].signalSemaphoreInfoCount; ++j)
+            if (isTimeline(d, s[i].pSignalSemaphoreInfos[j].semaphore)) signals.push_back(s[i].pSignalSemaphoreInfos[j]);
+    if (signals.empty()) return;
+    const VkSubmitInfo2 one{VK_STRUCTURE_TYPE_SUBMIT_INFO_2, nullptr, 0, 0, nullptr, 0, nullptr,
+                            static_cast<uint32_t>(signals.size()), signals.data()};
+    d->vkQueueSubmit2(q, 1, &one, VK_NULL_HANDLE);
+}
+
 VKAPI_ATTR VkResult VKAPI_CALL QueueSubmit2(VkQueue q, uint32_t n, const VkSubmitInfo2* s, VkFence f) {
     DeviceData* d = deviceOf(q);
-    if (d->lost && t_passThrough) return VK_ERROR_DEVICE_LOST;
+    if (d->lost && t_passThrough) {
+        passDownTimelineSignals(d, q, n, s);
+        return VK_ERROR_DEVICE_LOST;
+    }
     countShape(n, s);
     bool fail = false;
     const bool wasLost = d->lost;
     VkResult r = injected(d, k_vkQueueSubmit2, true, &fail);
     if (!fail) return d->vkQueueSubmit2(q, n, s, f);
-    if (r == VK_ERROR_DEVICE_LOST && !wasLost) d->vkQueueSubmit2(q, n, s, f);
+    if (r == VK_ERROR_DEVICE_LOST && !wasLost)
+        d->vkQueueSubmit2(q, n, s, f);
+    else if (d->lost)
+        passDownTimelineSignals(d, q, n, s);
     return r;
 }
 VKAPI_ATTR VkResult VKAPI_CALL QueueSubmit(VkQueue q, uint32_t n, const VkSubmitInfo* s, VkFence f) {
@@ -414,7 +451,26 @@ VKAPI_ATTR VkResult VKAPI_CALL BindImageMemory2(VkDevice dev, uint32_t n, const 
 }
 VKAPI_ATTR VkResult VKAPI_CALL CreateSemaphore(VkDevice dev, const VkSemaphoreCreateInfo* ci,
                                                const VkAllocationCallbacks* a, VkSemaphore* s) {
-    FAIL_OR_PASS(vkCreateSemaphore, dev, false, dev, ci, a, s)
+    DeviceData* d = deviceOf(dev);
+    bool fail = false;
+    VkResult r = injected(d, k_vkCreateSemaphore, false, &fail);
+    if (fail) return r;
+    r = d->vkCreateSemaphore(dev, ci, a, s);
+    for (auto* p = static_cast<const VkBaseInStructure*>(ci->pNext); r == VK_SUCCESS && p; p = p->pNext)
+        if (p->sType == VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO &&
+            reinterpret_cast<const VkSemaphoreTypeCreateInfo*>(p)->semaphoreType == VK_SEMAPHORE_TYPE_TIMELINE) {
+            std::lock_guard<std::mutex> lock(d->timelinesMutex);
+            d->timelines.insert(reinterpret_cast<uint64_t>(*s));
+        }
+    return r;
+}
+VKAPI_ATTR void VKAPI_CALL DestroySemaphore(VkDevice dev, VkSemaphore s, const VkAllocationCallbacks* a) {
+    DeviceData* d = deviceOf(dev);
+    {
+        std::lock_guard<std::mutex> lock(d->timelinesMutex);
+        d->timelines.erase(reinterpret_cast<uint64_t>(s));
+    }
+    d->vkDestroySemaphore(dev, s, a);
 }
 VKAPI_ATTR VkResult VKAPI_CALL GetSemaphoreFdKHR(VkDevice dev, const VkSemaphoreGetFdInfoKHR* gi, int* fd) {
     FAIL_OR_PASS(vkGetSemaphoreFdKHR, dev, false, dev, gi, fd)
@@ -538,7 +594,7 @@ PFN_vkVoidFunction deviceHook(const char* name) {
         H("vkBindBufferMemory", BindBufferMemory), H("vkBindImageMemory", BindImageMemory),
         H("vkBindBufferMemory2", BindBufferMemory2), H("vkBindBufferMemory2KHR", BindBufferMemory2),
         H("vkBindImageMemory2", BindImageMemory2), H("vkBindImageMemory2KHR", BindImageMemory2),
-        H("vkCreateSemaphore", CreateSemaphore),
+        H("vkCreateSemaphore", CreateSemaphore), H("vkDestroySemaphore", DestroySemaphore),
         H("vkGetSemaphoreFdKHR", GetSemaphoreFdKHR), H("vkImportSemaphoreFdKHR", ImportSemaphoreFdKHR),
         H("vkWaitSemaphores", WaitSemaphores), H("vkWaitSemaphoresKHR", WaitSemaphores),
         H("vkGetSemaphoreCounterValue", GetSemaphoreCounterValue),

@@ -4,10 +4,13 @@
 
 #include <baton/baton.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,6 +108,46 @@ TEST_F(FaultLayer, InjectedDeviceLossIsSticky) {
     batonContextLockQueue(ctx_, info_.computeQueue.queue);
     EXPECT_EQ(submit(info_.computeQueue.queue, 1, &si, VK_NULL_HANDLE), VK_ERROR_DEVICE_LOST);
     batonContextUnlockQueue(ctx_, info_.computeQueue.queue);
+    device<PFN_vkDestroySemaphore>("vkDestroySemaphore")(info_.device, s, nullptr);
+}
+
+// A real lost device ends every wait in finite time. The driver below the layer is not lost:
+// a GPU wait it took before the loss, for a timeline value whose signal comes in a submission
+// the lost device refuses, must still end, or the drain after a loss (vkDeviceWaitIdle) never
+// returns. On the H200 that hung the sweep (vkQueueSubmit2_DEVICE_LOST call 5: a stream's wait
+// on an imported timeline reached the driver, the signal's submission was refused).
+TEST_F(FaultLayer, GpuWaitForASignalRefusedAfterTheLossEnds) {
+    if (info_.graphicsQueue.queue == VK_NULL_HANDLE || info_.queueShared)
+        GTEST_SKIP() << "needs a graphics queue apart from the compute queue (a wait ahead of its signal on one queue never ends)";
+    VkSemaphore s = timeline();
+    auto submit = device<PFN_vkQueueSubmit2>("vkQueueSubmit2");
+    auto counter = device<PFN_vkGetSemaphoreCounterValue>("vkGetSemaphoreCounterValue");
+    VkSemaphoreSubmitInfo one{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, s, 1, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
+    const VkSubmitInfo2 waits{VK_STRUCTURE_TYPE_SUBMIT_INFO_2, nullptr, 0, 1, &one, 0, nullptr, 0, nullptr};
+    const VkSubmitInfo2 signals{VK_STRUCTURE_TYPE_SUBMIT_INFO_2, nullptr, 0, 0, nullptr, 0, nullptr, 1, &one};
+    batonContextLockQueue(ctx_, info_.computeQueue.queue);
+    ASSERT_EQ(submit(info_.computeQueue.queue, 1, &waits, VK_NULL_HANDLE), VK_SUCCESS);  // before its signal
+    batonContextUnlockQueue(ctx_, info_.computeQueue.queue);
+    uint64_t v = 0;
+    ASSERT_EQ(batonfault::configure("vkGetSemaphoreCounterValue:1:VK_ERROR_DEVICE_LOST"), 1);
+    ASSERT_EQ(counter(info_.device, s, &v), VK_ERROR_DEVICE_LOST);
+    batonContextLockQueue(ctx_, info_.graphicsQueue.queue);
+    EXPECT_EQ(submit(info_.graphicsQueue.queue, 1, &signals, VK_NULL_HANDLE), VK_ERROR_DEVICE_LOST);
+    batonContextUnlockQueue(ctx_, info_.graphicsQueue.queue);
+    // The drain, watched: a driver thread stuck for good cannot be unwound, so a hang ends
+    // the process with the failure.
+    std::atomic<bool> drained{false};
+    std::thread drain([&] {
+        device<PFN_vkDeviceWaitIdle>("vkDeviceWaitIdle")(info_.device);
+        drained = true;
+    });
+    for (int i = 0; i < 200 && !drained; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!drained) {
+        ADD_FAILURE() << "vkDeviceWaitIdle after the loss did not return within 10 s: the GPU wait still waits for the refused signal";
+        std::fflush(stdout);
+        std::_Exit(1);
+    }
+    drain.join();
     device<PFN_vkDestroySemaphore>("vkDestroySemaphore")(info_.device, s, nullptr);
 }
 
