@@ -3,6 +3,7 @@
 // ownership on failure. Cross-process use is in test_handoff.cpp.
 #include <cstring>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <string>
 #include <unistd.h>
 
@@ -189,6 +190,30 @@ TEST_F(MemoryTest, FailedImportsLeaveTheFdOpenAndTheCallers) {
     EXPECT_EQ(batonImportMemory(&b, &bad), batonErrorInvalidResourceHandle);
 
     // After all that, the real import works and takes the fd.
+    BATON_ASSERT_OK(batonImportMemory(&b, &in));
+    BATON_ASSERT_OK(batonDestroyMemory(b));
+    BATON_ASSERT_OK(batonDestroyMemory(a));
+}
+
+// A memfd may hold more than any memory heap (sparse), but the driver may not be asked for
+// more than the heap (VUID-vkAllocateMemory-pAllocateInfo-01713): refused before it.
+TEST_F(MemoryTest, ImportOfMoreThanTheHeapIsRefusedBeforeTheDriver) {
+    batonMemoryDesc d = hostBuffer(4096);
+    int fd = -1;
+    batonMemory_t a = nullptr, b = nullptr;
+    BATON_ASSERT_OK(batonExportMemory(&fd, &a, &d));
+    batonMemoryImportDesc in = importDescFor(a, fd);
+    const unsigned long long huge = 1ull << 44;  // more than the H200's 150 GB heap
+    const int big = memfd_create("huge-memory", MFD_CLOEXEC);
+    ASSERT_GE(big, 0);
+    ASSERT_EQ(ftruncate(big, static_cast<off_t>(huge)), 0);
+    batonMemoryImportDesc bad = in;
+    bad.fd = big;
+    bad.allocationSize = huge;
+    EXPECT_EQ(batonImportMemory(&b, &bad), batonErrorInvalidResourceHandle);
+    EXPECT_NE(std::string(batonGetLastErrorMessage()).find("heap"), std::string::npos) << batonGetLastErrorMessage();
+    EXPECT_TRUE(batontest::fdIsOpen(big));
+    close(big);
     BATON_ASSERT_OK(batonImportMemory(&b, &in));
     BATON_ASSERT_OK(batonDestroyMemory(b));
     BATON_ASSERT_OK(batonDestroyMemory(a));

@@ -102,6 +102,13 @@ std::string fdChanges(const std::string& before, const std::string& after) {
 
 bool fdIsOpen(int fd) { return fcntl(fd, F_GETFD) != -1; }
 
+bool fdIsMemfd(int fd) {
+    char target[PATH_MAX] = {};
+    const std::string link = "/proc/self/fd/" + std::to_string(fd);
+    const ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
+    return n > 0 && std::string(target, static_cast<size_t>(n)).rfind("/memfd:", 0) == 0;
+}
+
 std::string helperPath(const char* name) {
     char self[PATH_MAX] = {};
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);

@@ -30,6 +30,8 @@ std::string openFdList();
 std::string fdChanges(const std::string& before, const std::string& after);
 // Whether fd is open.
 bool fdIsOpen(int fd);
+// Whether fd is a memfd (its /proc/self/fd link reads "/memfd:...").
+bool fdIsMemfd(int fd);
 
 // Path of a helper executable built beside the test binaries.
 std::string helperPath(const char* name);

@@ -185,6 +185,7 @@ batonError_t ExternalMemory::importFd(Context* ctx, const batonExternalMemoryHan
     m->dedicated_ = d.flags & batonExternalMemoryDedicated;
     batonError_t e = m->pickType(memoryTypeIndex);
     if (e != batonSuccess) return e;
+    if ((e = checkImportSize(*ctx, d.handle.fd, m->memoryTypeIndex_, d.size)) != batonSuccess) return e;
     // Last check before the driver sees the fd.
     if ((e = checkMemoryFd(d.handle.fd, ctx->properties.vendorID, d.size)) != batonSuccess) return e;
     m->fd_ = d.handle.fd;  // not ours yet: the destructor closes it only when dedicated_ ...

@@ -80,6 +80,18 @@ batonError_t checkMemoryFd(int fd, uint32_t vendorID, VkDeviceSize allocationSiz
     return fail(batonErrorInvalidResourceHandle, "fd %d is %s, not this driver's kind of memory fd", fd, fdClassName(c));
 }
 
+// No fd holds more than its memory type's heap, and the driver may not be asked for more
+// (VUID-vkAllocateMemory-pAllocateInfo-01713): on NVIDIA, whose fds do not tell their size,
+// a size of ~0 reached vkAllocateMemory.
+batonError_t checkImportSize(const Context& ctx, int fd, uint32_t memoryTypeIndex, VkDeviceSize size) {
+    VkPhysicalDeviceMemoryProperties mp{};
+    ctx.vki.vkGetPhysicalDeviceMemoryProperties(ctx.physicalDevice, &mp);
+    const VkDeviceSize heap = mp.memoryHeaps[mp.memoryTypes[memoryTypeIndex].heapIndex].size;
+    if (size <= heap) return batonSuccess;
+    return fail(batonErrorInvalidResourceHandle, "fd %d cannot hold %llu bytes: memory type %u's heap has %llu", fd,
+                static_cast<unsigned long long>(size), memoryTypeIndex, static_cast<unsigned long long>(heap));
+}
+
 Memory::~Memory() {
     if (mapped) ctx->vkd.vkUnmapMemory(ctx->device, memory);
     if (buffer) ctx->vkd.vkDestroyBuffer(ctx->device, buffer, nullptr);
@@ -264,6 +276,7 @@ batonError_t Memory::importFd(Context* ctx, const batonMemoryImportDesc& in, Mem
     if (in.allocationSize < req.size)
         return fail(batonErrorInvalidValue, "allocationSize %llu is less than the %llu bytes the object needs",
                     static_cast<unsigned long long>(in.allocationSize), static_cast<unsigned long long>(req.size));
+    if ((e = checkImportSize(*ctx, in.fd, in.memoryTypeIndex, in.allocationSize)) != batonSuccess) return e;
     // Last check before the driver sees the fd.
     if ((e = checkMemoryFd(in.fd, ctx->properties.vendorID, in.allocationSize)) != batonSuccess) return e;
     m->dedicated = in.dedicated;

@@ -16,6 +16,9 @@ class Context;
 // allocationSize). batonSuccess or the error to report, touching nothing. Also used by
 // batonImportExternalMemory (cuda/external_memory.cpp).
 batonError_t checkMemoryFd(int fd, uint32_t vendorID, VkDeviceSize allocationSize);
+// Refuses an import of more bytes than the memory type's heap holds (no fd holds them, and
+// the driver may not be asked for them), before the driver sees anything.
+batonError_t checkImportSize(const Context& ctx, int fd, uint32_t memoryTypeIndex, VkDeviceSize size);
 
 class Memory final : public Object {
 public:
