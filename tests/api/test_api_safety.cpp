@@ -3,12 +3,14 @@
 // refused (16), batonContextDestroy finishes enqueued work and is bounded (5), and a child
 // forked without exec is refused while its parent carries on (17).
 #include <baton/baton.h>
+#include <baton/baton_cuda.h>
 #include <baton/baton_telemetry.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <poll.h>
@@ -393,6 +395,58 @@ TEST(ApiFork, ChildWithoutExecIsRefusedAndTheParentCarriesOn) {
     BATON_ASSERT_OK(batonCtxSetCurrent(nullptr));
     BATON_ASSERT_OK(batonContextDestroy(ctx));
     EXPECT_EQ(batontest::validationErrorsSoFar(), 0u);
+}
+
+// The CUDA device list (batonGetDeviceProperties and the calls beside it) opens the Vulkan driver
+// the first time it is asked: a child forked without exec from a process with contexts must
+// not (defect 17, its CUDA part). The fork happens in a fresh copy of this binary (exec'd), so
+// that no earlier test in this process made the list: one made before the fork is plain data
+// and readable in the child. Exit codes: 21 the child opened the driver and answered, 22 it
+// answered another error, 23 without the word "exec", 30/31 a crash or hang, 40 the parent's
+// own list failed afterwards.
+int forkedDeviceListCheck() {
+    alarm(60);
+    batonContextCreateInfo ci = batontest::contextCreateInfo();
+    batonContext_t ctx = nullptr;
+    if (batonContextCreate(&ctx, &ci) != batonSuccess) return 10;
+    const pid_t pid = fork();
+    if (pid < 0) return 11;
+    if (pid == 0) {
+        alarm(30);
+        // batonGetDeviceCount refuses at its entry; this call reaches the list itself.
+        batonDeviceProp prop{};
+        const batonError_t e = batonGetDeviceProperties(&prop, 0);
+        const char* m = batonGetLastErrorMessage();
+        if (e == batonSuccess) _exit(21);
+        if (e != batonErrorInitializationError) _exit(22);
+        _exit(m && std::strstr(m, "exec") ? 0 : 23);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(st)) return WTERMSIG(st) == SIGALRM ? 31 : 30;
+    if (WEXITSTATUS(st) != 0) return WEXITSTATUS(st);
+    int n = 0;
+    if (batonGetDeviceCount(&n) != batonSuccess || n < 1) return 40;
+    return batonContextDestroy(ctx) == batonSuccess ? 0 : 41;
+}
+
+TEST(ApiFork, ChildWithoutExecDoesNotOpenTheDriverForTheDeviceList) {
+    if (std::getenv("BATON_FORK_DEVICE_LIST")) _exit(forkedDeviceListCheck());
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        setenv("BATON_FORK_DEVICE_LIST", "1", 1);
+        execl("/proc/self/exe", "test_api_safety",
+              "--gtest_filter=ApiFork.ChildWithoutExecDoesNotOpenTheDriverForTheDeviceList", nullptr);
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    ASSERT_TRUE(WIFEXITED(st)) << "the fresh process died, status " << st;
+    EXPECT_EQ(WEXITSTATUS(st), 0) << "21: the forked child opened the driver for the device list and answered; "
+                                     "22: another error; 23: no word of exec; 30/31: crash/hang; 40: the parent's list";
 }
 
 }  // namespace
