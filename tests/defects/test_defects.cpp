@@ -252,6 +252,48 @@ TEST_F(Defects, FailedEnqueueGivesTheSignalReservationBack) {
     EXPECT_EQ(current(t), 5u);
 }
 
+// Defect 6, its third part: a call with more than 256 semaphores was enqueued in chunks of
+// 256, so a failure after the first chunk left part of the call enqueued. Now one call is
+// enqueued whole or not at all (up to Stream's kMaxEnqueue, 1024, per call; more is refused
+// before anything is touched). 300 timelines, refused with the stream's pending error: none
+// keeps a reservation, and the same call retried reaches every value.
+TEST_F(Defects, ManySemaphoresInOneCallAreEnqueuedWholeOrNotAtAll) {
+    constexpr unsigned kSems = 300;
+    std::vector<batonExternalSemaphore_t> sems;
+    for (unsigned i = 0; i < kSems; ++i) sems.push_back(timeline());
+    batonExternalSemaphoreExportDesc d{};
+    d.type = batonExternalSemaphoreHandleTypeKeyedMutex;
+    int fd = -1;
+    batonExternalSemaphore_t km = nullptr;
+    BATON_ASSERT_OK(batonExportExternalSemaphore(&fd, &km, &d));
+    fds_.push_back(fd);
+    batonStream_t s = stream();
+    ASSERT_FALSE(HasFailure());
+    std::vector<batonExternalSemaphoreSignalParams> params(kSems + 1);
+    for (auto& p : params) p.params.fence.value = 4;
+    // More than one call may take: refused at once, nothing reserved.
+    std::vector<batonExternalSemaphore_t> tooMany(1025, sems[0]);
+    std::vector<batonExternalSemaphoreSignalParams> tooManyParams(1025);
+    for (unsigned i = 0; i < 1025; ++i) tooManyParams[i].params.fence.value = i + 1;
+    EXPECT_EQ(batonSignalExternalSemaphoresAsync(tooMany.data(), tooManyParams.data(), 1025, s), batonErrorInvalidValue);
+    EXPECT_EQ(pending(sems[0]), 0u);
+    // A keyed acquire that times out: the stream's next call fails with it.
+    batonExternalSemaphoreWaitParams ap{};
+    ap.params.keyedMutex.key = 7;
+    ap.params.keyedMutex.timeoutMs = 1;
+    BATON_ASSERT_OK(batonWaitExternalSemaphoresAsync(&km, &ap, 1, s));
+    std::atomic<int> reached{0};
+    BATON_ASSERT_OK(batonLaunchHostFunc(s, [](void* u) { static_cast<std::atomic<int>*>(u)->store(1); }, &reached));
+    mustFinish("the stream getting past the failed acquire", 10s, [&] {
+        while (!reached.load()) std::this_thread::sleep_for(1ms);
+    });
+    EXPECT_EQ(batonSignalExternalSemaphoresAsync(sems.data(), params.data(), kSems, s), batonErrorTimeout);
+    for (unsigned i = 0; i < kSems; ++i) EXPECT_EQ(pending(sems[i]), 0u) << "semaphore " << i << " kept a reservation";
+    BATON_ASSERT_OK(batonSignalExternalSemaphoresAsync(sems.data(), params.data(), kSems, s));
+    syncBounded(s, "the retried call");
+    for (unsigned i = 0; i < kSems; ++i) EXPECT_EQ(current(sems[i]), 4u) << "semaphore " << i;
+}
+
 // ---------------------------------------------------------------------------------------
 // Defect 9 (renderer part): a renderer's signal from batonGetSignalSubmitInfo was not known
 // to the streams, so a stream's lower value reached the proxy after the renderer's higher
