@@ -1,7 +1,9 @@
 // Failing-first tests for defects of issue 10 that need a driver failure: the real Vulkan
 // layer of tests/fault (VK_LAYER_BATON_fault, in every instance of this process through
 // fault_env.cpp) fails the chosen call; the test's own Vulkan calls pass through it.
+#include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "defect_support.h"
 #include "fault_control.h"
@@ -70,6 +72,40 @@ TEST_F(DefectsFault, FailedSubmitKeepsEarlierWorkPending) {
                [s] { EXPECT_NE(batonStreamSynchronize(s), batonSuccess) << "the failed submit is reported"; });
     EXPECT_EQ(current(t), 1u);
     EXPECT_EQ(batonStreamSynchronize(s), batonSuccess) << "the error is reported once";
+    hold.destroy();
+}
+
+// Defect 14 (publisher part): a portable semaphore's publisher thread waits for the GPU to
+// reach its lowest pending signal in 10 ms slices of vkWaitSemaphores. A wait that failed at
+// once (a lost device, out of memory) sent it straight into the next: a core spinning on the
+// driver. Every vkWaitSemaphores of the next 2,000 fails at once here; over half a second an
+// idle process makes at most a few dozen (one per slice per waiting thread), a spinning one
+// burns through all 2,000.
+TEST_F(DefectsFault, PublisherDoesNotSpinOnAWaitThatFailsAtOnce) {
+    if (!info_.queueShared)
+        GTEST_SKIP() << "needs a device whose streams share the one queue the test can hold (lavapipe)";
+    batonExternalSemaphore_t t = timeline();
+    batonStream_t s = stream();
+    ASSERT_FALSE(HasFailure());
+    GpuHold hold;
+    ASSERT_TRUE(holdGpu(hold));
+    BATON_ASSERT_OK(signal(t, 1, s));  // submitted, held on the GPU: the publisher waits for it
+    mustFinish("the signal's submission", 10s, [] {
+        while (batonfault::callCount("vkQueueSubmit2") == 0) std::this_thread::sleep_for(1ms);
+    });
+    std::this_thread::sleep_for(50ms);  // the publisher is in its slices now
+    std::string spec;
+    constexpr int kFailing = 2000;
+    for (int n = 1; n <= kFailing; ++n)
+        spec += (n > 1 ? "," : "") + std::string("vkWaitSemaphores:") + std::to_string(n) + ":VK_ERROR_OUT_OF_HOST_MEMORY";
+    ASSERT_EQ(batonfault::configure(spec.c_str()), kFailing);
+    std::this_thread::sleep_for(500ms);
+    const unsigned long long calls = batonfault::callCount("vkWaitSemaphores");
+    batonfault::configure("");
+    std::printf("vkWaitSemaphores calls in 500 ms, each failing at once: %llu\n", calls);
+    EXPECT_LT(calls, 200u) << "vkWaitSemaphores calls in 500 ms while every one failed at once: a thread spins";
+    hold.release();
+    mustFinish("synchronize after the failed waits", 10s, [s] { batonStreamSynchronize(s); });
     hold.destroy();
 }
 
