@@ -75,6 +75,44 @@ TEST_F(DefectsFault, FailedSubmitKeepsEarlierWorkPending) {
     hold.destroy();
 }
 
+// Defect 8 (mirror part): an imported portable timeline's mirror thread copies the page's
+// value into the local proxy that GPU waits use, with vkSignalSemaphore. It ended on the
+// first signal that failed, so that proxy, and every GPU wait on it, stayed behind for good.
+// Now a failed signal is retried after a slice.
+TEST_F(DefectsFault, MirrorRetriesAFailedHostSignal) {
+    int fd = -1;
+    batonExternalSemaphore_t t = timeline(&fd);
+    batonStream_t s = stream();
+    ASSERT_FALSE(HasFailure());
+    batonExternalSemaphoreHandleDesc hd{};
+    hd.type = batonExternalSemaphoreHandleTypeTimelineSemaphoreFd;
+    hd.handle.fd = dup(fd);
+    batonExternalSemaphore_t imp = nullptr;
+    BATON_ASSERT_OK(batonImportExternalSemaphore(&imp, &hd));
+    BATON_ASSERT_OK(signal(t, 1, s));
+    syncBounded(s, "the first signal");
+    VkSemaphoreSubmitInfo wi{};
+    BATON_ASSERT_OK(batonGetWaitSubmitInfo(imp, 1, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, &wi));  // starts the mirror
+    auto counter = reinterpret_cast<PFN_vkGetSemaphoreCounterValue>(
+        info_.getDeviceProcAddr(info_.device, "vkGetSemaphoreCounterValue"));
+    auto proxyValue = [&] {
+        batonfault::PassThrough pt;
+        uint64_t v = 0;
+        counter(info_.device, wi.semaphore, &v);
+        return v;
+    };
+    ASSERT_EQ(batonfault::configure("vkSignalSemaphore:1:VK_ERROR_OUT_OF_HOST_MEMORY"), 1);
+    BATON_ASSERT_OK(signal(t, 2, s));
+    syncBounded(s, "the second signal");
+    auto until = std::chrono::steady_clock::now() + 5s;
+    while (proxyValue() < 2 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(2ms);
+    EXPECT_EQ(batonfault::injectedCount(), 1u) << "the mirror's host signal was not the one failed";
+    EXPECT_EQ(proxyValue(), 2u) << "the importer's proxy stayed behind the page after one failed host signal";
+    EXPECT_GE(batonfault::callCount("vkSignalSemaphore"), 2u) << "the failed host signal was never retried";
+    batonfault::configure("");
+    BATON_ASSERT_OK(batonDestroyExternalSemaphore(imp));
+}
+
 // Defect 14 (publisher part): a portable semaphore's publisher thread waits for the GPU to
 // reach its lowest pending signal in 10 ms slices of vkWaitSemaphores. A wait that failed at
 // once (a lost device, out of memory) sent it straight into the next: a core spinning on the

@@ -54,7 +54,8 @@ namespace {
     X(vkDeviceWaitIdle)                    \
     X(vkWaitForFences)                     \
     X(vkGetFenceStatus)                    \
-    X(vkGetQueryPoolResults)
+    X(vkGetQueryPoolResults)               \
+    X(vkSignalSemaphore)
 
 enum Fn : int {
 #define X(name) k_##name,
@@ -209,7 +210,6 @@ struct DeviceData {
     FAULT_FUNCTIONS(X)
 #undef X
     PFN_vkDestroyDevice vkDestroyDevice = nullptr;
-    PFN_vkSignalSemaphore vkSignalSemaphore = nullptr;  // counted, never failed
     PFN_vkDestroySemaphore vkDestroySemaphore = nullptr;
     std::mutex timelinesMutex;
     std::unordered_set<uint64_t> timelines;  // the device's live timeline semaphores
@@ -314,7 +314,6 @@ VKAPI_ATTR VkResult VKAPI_CALL CreateDevice(VkPhysicalDevice pd, const VkDeviceC
     FAULT_FUNCTIONS(X)
 #undef X
     d->vkDestroyDevice = reinterpret_cast<PFN_vkDestroyDevice>(nextGdpa(*out, "vkDestroyDevice"));
-    d->vkSignalSemaphore = reinterpret_cast<PFN_vkSignalSemaphore>(load("vkSignalSemaphore"));
     d->vkDestroySemaphore = reinterpret_cast<PFN_vkDestroySemaphore>(nextGdpa(*out, "vkDestroySemaphore"));
     if (config().verbose) {  // who is below: the validation layer, or the driver itself
         Dl_info info{};
@@ -513,10 +512,14 @@ VKAPI_ATTR VkResult VKAPI_CALL GetSemaphoreCounterValue(VkDevice dev, VkSemaphor
     r = d->vkGetSemaphoreCounterValue(dev, s, v);
     return d->lost && !t_passThrough ? VK_ERROR_DEVICE_LOST : r;
 }
-// Host signals are only counted (batonFaultSubmitCounts), never failed.
+// Host signals: counted for batonFaultSubmitCounts too. The spec gives vkSignalSemaphore no
+// VK_ERROR_DEVICE_LOST, so a lost device still takes them.
 VKAPI_ATTR VkResult VKAPI_CALL SignalSemaphore(VkDevice dev, const VkSemaphoreSignalInfo* si) {
     DeviceData* d = deviceOf(dev);
     if (!t_passThrough) ++config().shape[kHostSignals];
+    bool fail = false;
+    VkResult r = injected(d, k_vkSignalSemaphore, false, &fail);
+    if (fail) return r;
     return d->vkSignalSemaphore(dev, si);
 }
 VKAPI_ATTR VkResult VKAPI_CALL GetFenceStatus(VkDevice dev, VkFence f) {

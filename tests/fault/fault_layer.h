@@ -16,7 +16,7 @@ unsigned long long batonFaultCallCount(const char* function);
 unsigned long long batonFaultThreadCallCount(const char* function);
 // Count-only, since the last configure: out[0] VkSubmitInfo2s in the vkQueueSubmit2 calls,
 // out[1] their wait semaphore infos, out[2] their signal infos, out[3] their command buffers,
-// out[4] vkSignalSemaphore calls (host signals; never failed).
+// out[4] vkSignalSemaphore calls (host signals).
 void batonFaultSubmitCounts(unsigned long long out[5]);
 // Failures injected since the last configure.
 unsigned long long batonFaultInjectedCount(void);
