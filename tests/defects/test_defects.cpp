@@ -6,6 +6,7 @@
 // of blocking CI.
 #include <sys/mman.h>
 
+#include <baton/baton_channel.h>
 #include <baton/baton_telemetry.h>
 
 #include "defect_support.h"
@@ -292,6 +293,48 @@ TEST_F(Defects, ManySemaphoresInOneCallAreEnqueuedWholeOrNotAtAll) {
     BATON_ASSERT_OK(batonSignalExternalSemaphoresAsync(sems.data(), params.data(), kSems, s));
     syncBounded(s, "the retried call");
     for (unsigned i = 0; i < kSems; ++i) EXPECT_EQ(current(sems[i]), 4u) << "semaphore " << i;
+}
+
+// Defect 6, its channel part: a produce whose enqueue failed kept its "ready" reservation, so
+// the frame number could not be produced again and the shared pending value stayed up. The
+// stream's pending error (a keyed acquire that timed out) makes the produce's enqueue fail.
+TEST_F(Defects, FailedProduceGivesTheFrameBack) {
+    batonExternalSemaphoreExportDesc d{};
+    d.type = batonExternalSemaphoreHandleTypeKeyedMutex;
+    int fd = -1;
+    batonExternalSemaphore_t km = nullptr;
+    BATON_ASSERT_OK(batonExportExternalSemaphore(&fd, &km, &d));
+    fds_.push_back(fd);
+    batonChannelCreateInfo ci{};
+    ci.depth = 2;
+    ci.format = VK_FORMAT_R32_UINT;
+    ci.extent = {8, 8};
+    ci.usage = VK_IMAGE_USAGE_TRANSFER_DST_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
+    ci.policy = batonChannelPolicyFifo;
+    batonChannel_t ch = nullptr;
+    BATON_ASSERT_OK(batonChannelCreate(&ch, &ci));
+    batonStream_t s = stream();
+    ASSERT_FALSE(HasFailure());
+    batonExternalSemaphoreWaitParams ap{};
+    ap.params.keyedMutex.key = 7;
+    ap.params.keyedMutex.timeoutMs = 1;
+    BATON_ASSERT_OK(batonWaitExternalSemaphoresAsync(&km, &ap, 1, s));
+    std::atomic<int> reached{0};
+    BATON_ASSERT_OK(batonLaunchHostFunc(s, [](void* u) { static_cast<std::atomic<int>*>(u)->store(1); }, &reached));
+    mustFinish("the stream getting past the failed acquire", 10s, [&] {
+        while (!reached.load()) std::this_thread::sleep_for(1ms);
+    });
+    auto nothing = [](VkCommandBuffer, VkImage, unsigned long long, void*) {};
+    unsigned long long frame = 0;
+    EXPECT_EQ(batonChannelProduceFrame(ch, s, nothing, nullptr, &frame), batonErrorTimeout)
+        << "the stream's pending error is reported, nothing enqueued";
+    BATON_ASSERT_OK(batonChannelProduceFrame(ch, s, nothing, nullptr, &frame));
+    EXPECT_EQ(frame, 1u) << "the failed produce kept frame 1";
+    syncBounded(s, "the produced frame");
+    batonChannelFrame f{};
+    BATON_ASSERT_OK(batonChannelAcquireFrame(ch, VK_PIPELINE_STAGE_2_COPY_BIT, &f));
+    EXPECT_EQ(f.frame, 1u);
+    BATON_ASSERT_OK(batonChannelDestroy(ch));
 }
 
 // ---------------------------------------------------------------------------------------
