@@ -235,6 +235,21 @@ inline std::vector<Probe> probeErrors(int memoryFd, unsigned long long memorySiz
         md.flags = 0x2;
         add("cudaImportExternalMemory(flags 0x2)", cudaImportExternalMemory(&mem, &md));
         md.flags = 0;
+        // More bytes than the exporter allocated: twice, and ~0. NVIDIA's opaque fds do not
+        // tell their size, so what CUDA answers there is what baton should (on a memfd baton
+        // checks the size itself). Each gets a duplicate of the fd, in case an import takes it.
+        for (const unsigned long long size : {memorySize * 2ull, ~0ull}) {
+            cudaExternalMemoryHandleDesc big = md;
+            big.size = size;
+            big.handle.fd = dup(memoryFd);
+            cudaExternalMemory_t extra = nullptr;
+            const cudaError_t e = cudaImportExternalMemory(&extra, &big);
+            if (e == cudaSuccess)
+                cudaDestroyExternalMemory(extra);
+            else if (big.handle.fd >= 0)
+                close(big.handle.fd);
+            add(size == ~0ull ? "cudaImportExternalMemory(size ~0)" : "cudaImportExternalMemory(size x2)", e);
+        }
         const cudaError_t imported = cudaImportExternalMemory(&mem, &md);
         add("cudaImportExternalMemory(good)", imported);
         if (imported == cudaSuccess) {
