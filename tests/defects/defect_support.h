@@ -132,6 +132,26 @@ protected:
         EXPECT_EQ(batonExternalSemaphoreGetInfo(s, &i), batonSuccess) << batonGetLastErrorMessage();
         return i.pendingValue;
     }
+    // Leaves s with a pending error (batonErrorTimeout): a keyed-mutex acquire of a key nobody
+    // releases times out, and the stream has moved past it. The stream's next call reports the
+    // error and enqueues nothing.
+    void givePendingError(batonStream_t s) {
+        batonExternalSemaphoreExportDesc d{};
+        d.type = batonExternalSemaphoreHandleTypeKeyedMutex;
+        int fd = -1;
+        batonExternalSemaphore_t km = nullptr;
+        BATON_ASSERT_OK(batonExportExternalSemaphore(&fd, &km, &d));
+        fds_.push_back(fd);
+        batonExternalSemaphoreWaitParams ap{};
+        ap.params.keyedMutex.key = 7;
+        ap.params.keyedMutex.timeoutMs = 1;
+        BATON_ASSERT_OK(batonWaitExternalSemaphoresAsync(&km, &ap, 1, s));
+        std::atomic<int> reached{0};
+        BATON_ASSERT_OK(batonLaunchHostFunc(s, [](void* u) { static_cast<std::atomic<int>*>(u)->store(1); }, &reached));
+        mustFinish("the stream getting past the failed acquire", 10s, [&] {
+            while (!reached.load()) std::this_thread::sleep_for(1ms);
+        });
+    }
     void syncBounded(batonStream_t s, const char* what, batonError_t expect = batonSuccess) {
         mustFinish(what, 10s, [s, expect] { EXPECT_EQ(batonStreamSynchronize(s), expect) << batonGetLastErrorMessage(); });
     }
